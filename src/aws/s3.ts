@@ -1,0 +1,127 @@
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { fromIni, fromNodeProviderChain, fromTemporaryCredentials } from '@aws-sdk/credential-providers';
+import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@aws-sdk/types';
+import type { BucketConfig } from '../config/load.js';
+
+export const ROLE_SESSION_NAME = 'guardduty-wodle';
+
+export interface ObjectSummary {
+  key: string;
+  size: number;
+  etag: string;
+  lastModified: Date | undefined;
+}
+
+export interface ObjectBody {
+  body: AsyncIterable<Buffer>;
+  contentLength: number | undefined;
+}
+
+/** The S3 operations a bucket pass needs, over one client per bucket. */
+export interface BucketReader {
+  readonly bucket: string;
+  /** Common prefixes (sub-folders) directly under `prefix`, every page. */
+  listFolders(prefix: string): AsyncGenerator<string>;
+  /** Objects under `prefix`, every page, in key order. */
+  listObjects(prefix: string): AsyncGenerator<ObjectSummary>;
+  /** Whether anything at all exists under `prefix` (one request). */
+  exists(prefix: string): Promise<boolean>;
+  getObject(key: string, signal?: AbortSignal): Promise<ObjectBody>;
+  deleteObject(key: string): Promise<void>;
+  close(): void;
+}
+
+function defaultRegion(): string {
+  return process.env['AWS_REGION'] ?? process.env['AWS_DEFAULT_REGION'] ?? 'us-east-1';
+}
+
+/** Credentials as Wazuh's module chooses them: keys, else profile, else the default chain; then the role. */
+export function credentialsFor(bucket: BucketConfig, region: string): AwsCredentialIdentity | AwsCredentialIdentityProvider {
+  let base: AwsCredentialIdentity | AwsCredentialIdentityProvider;
+  if (bucket.accessKey !== null && bucket.secretKey !== null) {
+    base = { accessKeyId: bucket.accessKey, secretAccessKey: bucket.secretKey };
+  } else if (bucket.awsProfile !== null) {
+    base = fromIni({ profile: bucket.awsProfile });
+  } else {
+    base = fromNodeProviderChain();
+  }
+  if (bucket.iamRoleArn === null) return base;
+  return fromTemporaryCredentials({
+    masterCredentials: base,
+    params: {
+      RoleArn: bucket.iamRoleArn,
+      RoleSessionName: ROLE_SESSION_NAME,
+      ...(bucket.iamRoleDuration !== null ? { DurationSeconds: bucket.iamRoleDuration } : {}),
+      ...(bucket.externalId !== null ? { ExternalId: bucket.externalId } : {}),
+    },
+    clientConfig: { region, ...(bucket.stsEndpoint !== null ? { endpoint: bucket.stsEndpoint } : {}) },
+  });
+}
+
+export interface ReaderOptions {
+  /** Sockets kept open per bucket: as many as objects fetched at once, plus room for listings. */
+  maxSockets: number;
+}
+
+export function createBucketReader(bucket: BucketConfig, options: ReaderOptions): BucketReader {
+  const region = defaultRegion();
+  const agentOptions = { keepAlive: true, maxSockets: options.maxSockets };
+  const client = new S3Client({
+    region,
+    credentials: credentialsFor(bucket, region),
+    followRegionRedirects: true,
+    ...(bucket.serviceEndpoint !== null ? { endpoint: bucket.serviceEndpoint, forcePathStyle: true } : {}),
+    requestHandler: {
+      httpAgent: new HttpAgent(agentOptions),
+      httpsAgent: new HttpsAgent(agentOptions),
+      connectionTimeout: 10_000,
+      requestTimeout: 60_000,
+    },
+  });
+  const name = bucket.name;
+
+  async function* pages(prefix: string, delimiter: string | undefined) {
+    let token: string | undefined;
+    do {
+      const page = await client.send(
+        new ListObjectsV2Command({ Bucket: name, Prefix: prefix, Delimiter: delimiter, ContinuationToken: token }),
+      );
+      yield page;
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+  }
+
+  return {
+    bucket: name,
+    async *listFolders(prefix) {
+      for await (const page of pages(prefix, '/')) {
+        for (const common of page.CommonPrefixes ?? []) if (common.Prefix) yield common.Prefix;
+      }
+    },
+    async *listObjects(prefix) {
+      for await (const page of pages(prefix, undefined)) {
+        for (const object of page.Contents ?? []) {
+          if (object.Key === undefined) continue;
+          yield { key: object.Key, size: object.Size ?? 0, etag: object.ETag ?? '', lastModified: object.LastModified };
+        }
+      }
+    },
+    async exists(prefix) {
+      const page = await client.send(new ListObjectsV2Command({ Bucket: name, Prefix: prefix, MaxKeys: 1 }));
+      return (page.KeyCount ?? page.Contents?.length ?? 0) > 0;
+    },
+    async getObject(key, signal) {
+      const response = await client.send(new GetObjectCommand({ Bucket: name, Key: key }), { abortSignal: signal });
+      if (!response.Body) throw new Error(`GetObject ${key} returned no body`);
+      return { body: response.Body as unknown as AsyncIterable<Buffer>, contentLength: response.ContentLength };
+    },
+    async deleteObject(key) {
+      await client.send(new DeleteObjectCommand({ Bucket: name, Key: key }));
+    },
+    close() {
+      client.destroy();
+    },
+  };
+}

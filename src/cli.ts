@@ -1,0 +1,200 @@
+#!/usr/bin/env node
+import { realpathSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { describeConfig, loadConfig, type Config } from './config/load.js';
+import { runDaemon, runOnce, type RunContext } from './daemon.js';
+import { createOutput, Outputs } from './emit/index.js';
+import { ConfigError, StateError, describe } from './errors.js';
+import { createLogger, LOG_LEVELS, type LogLevel, type Logger } from './log.js';
+import { StateStore } from './state/store.js';
+
+// The SDK's multi-line Node-version notice would break the JSON log stream on stderr; the supported
+// Node versions are stated in the README instead.
+process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
+
+export const EXIT_OK = 0;
+export const EXIT_FAILED = 1;
+export const EXIT_USAGE = 2;
+
+const DEFAULT_CONFIG = '/var/ossec/etc/ossec.conf';
+const DEFAULT_STATE = '/var/ossec/var/guardduty-wodle/state.db';
+const DEFAULT_CONCURRENCY = 16;
+/** After a stop signal, objects in flight get this long to finish before they are abandoned. */
+const STOP_GRACE_MS = 20_000;
+
+const USAGE = `usage: guardduty-wodle [--config PATH] [--once] [--state PATH] [--output SPEC]... [--log-level LEVEL] [--concurrency N]
+       guardduty-wodle --check-config [--config PATH]
+
+  --config PATH      ossec.conf to read <wodle name="aws-s3"> blocks from (default ${DEFAULT_CONFIG})
+  --once             one pass over every configured bucket, then exit
+  --state PATH       SQLite state database (default ${DEFAULT_STATE})
+  --output SPEC      wazuh | wazuh:PATH | unix:PATH | file:PATH | stdout; repeatable (default wazuh)
+  --log-level LEVEL  ${LOG_LEVELS.join(' | ')} (default info)
+  --concurrency N    objects fetched at once (default ${DEFAULT_CONCURRENCY})
+  --check-config     validate the configuration, print it as JSON (secrets masked), exit
+
+exit status: 0 every bucket succeeded, 1 a bucket failed, 2 usage or configuration error`;
+
+export interface CliOptions {
+  config: string;
+  once: boolean;
+  state: string;
+  outputs: string[];
+  logLevel: LogLevel;
+  concurrency: number;
+  checkConfig: boolean;
+  help: boolean;
+  version: boolean;
+}
+
+export function parseCli(argv: string[]): CliOptions {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        config: { type: 'string' },
+        once: { type: 'boolean' },
+        state: { type: 'string' },
+        output: { type: 'string', multiple: true },
+        'log-level': { type: 'string' },
+        concurrency: { type: 'string' },
+        'check-config': { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean' },
+      },
+    });
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+  const values = parsed.values;
+  const logLevel = values['log-level'] ?? 'info';
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
+    throw new ConfigError(`--log-level ${logLevel}: use one of ${LOG_LEVELS.join(', ')}`);
+  }
+  const concurrencyText = values.concurrency ?? String(DEFAULT_CONCURRENCY);
+  const concurrency = Number(concurrencyText);
+  if (!/^\d+$/.test(concurrencyText) || concurrency < 1 || concurrency > 1024) {
+    throw new ConfigError(`--concurrency ${concurrencyText}: use a whole number from 1 to 1024`);
+  }
+  for (const [flag, value] of [['--config', values.config], ['--state', values.state]] as const) {
+    if (value === '') throw new ConfigError(`${flag} needs a path`);
+  }
+  return {
+    config: values.config ?? DEFAULT_CONFIG,
+    once: values.once ?? false,
+    state: values.state ?? DEFAULT_STATE,
+    outputs: values.output ?? ['wazuh'],
+    logLevel: logLevel as LogLevel,
+    concurrency,
+    checkConfig: values['check-config'] ?? false,
+    help: values.help ?? false,
+    version: values.version ?? false,
+  };
+}
+
+function reportWarnings(config: Config, log: Logger): void {
+  for (const warning of config.warnings) log.warn(warning);
+}
+
+async function collect(options: CliOptions, config: Config, log: Logger): Promise<number> {
+  const outputs = new Outputs(options.outputs.map((spec) => createOutput(spec, log)));
+  const state = StateStore.open(options.state);
+  const stop = new AbortController();
+  const abandon = new AbortController();
+  let stopSignals = 0;
+  const onStop = (signal: NodeJS.Signals) => {
+    stopSignals++;
+    if (stopSignals === 1) {
+      log.info({ signal }, 'stopping: no new objects; waiting for those in flight');
+      stop.abort();
+      setTimeout(() => abandon.abort(), STOP_GRACE_MS).unref();
+    } else {
+      log.warn({ signal }, 'stopping now: objects in flight are abandoned and will be read again');
+      abandon.abort();
+    }
+  };
+  const onHangup = () => {
+    log.info('SIGHUP: reopening file outputs');
+    outputs.reopen().catch((err: unknown) => log.error({ err: describe(err) }, `reopening outputs failed: ${describe(err)}`));
+  };
+  process.on('SIGTERM', onStop);
+  process.on('SIGINT', onStop);
+  process.on('SIGHUP', onHangup);
+  const ctx: RunContext = {
+    log,
+    state,
+    outputs,
+    concurrency: options.concurrency,
+    stop: stop.signal,
+    abandon: abandon.signal,
+    now: () => new Date(),
+  };
+  try {
+    if (options.once) {
+      const ok = await runOnce(config, ctx);
+      return ok || stop.signal.aborted ? EXIT_OK : EXIT_FAILED;
+    }
+    await runDaemon(config, ctx);
+    return EXIT_OK;
+  } finally {
+    await outputs.close();
+    state.close();
+    process.off('SIGTERM', onStop);
+    process.off('SIGINT', onStop);
+    process.off('SIGHUP', onHangup);
+  }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let options: CliOptions;
+  try {
+    options = parseCli(argv);
+  } catch (err) {
+    process.stderr.write(`guardduty-wodle: ${describe(err)}\n${USAGE}\n`);
+    return EXIT_USAGE;
+  }
+  if (options.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return EXIT_OK;
+  }
+  if (options.version) {
+    process.stdout.write('guardduty-wodle 0.1.0\n');
+    return EXIT_OK;
+  }
+  const log = createLogger(options.logLevel);
+  try {
+    const config = loadConfig(options.config);
+    reportWarnings(config, log);
+    if (options.checkConfig) {
+      process.stdout.write(`${JSON.stringify({ ...(describeConfig(config) as object), warnings: config.warnings }, null, 2)}\n`);
+      return EXIT_OK;
+    }
+    return await collect(options, config, log);
+  } catch (err) {
+    if (err instanceof ConfigError || err instanceof StateError) {
+      process.stderr.write(`guardduty-wodle: ${describe(err)}\n`);
+      return EXIT_USAGE;
+    }
+    log.fatal({ err: describe(err), stack: (err as Error).stack }, `unexpected failure: ${describe(err)}`);
+    return EXIT_FAILED;
+  }
+}
+
+function invokedDirectly(): boolean {
+  const script = process.argv[1];
+  return script !== undefined && import.meta.url === pathToFileURL(realpathSync(script)).href;
+}
+
+if (invokedDirectly()) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      process.stderr.write(`guardduty-wodle: ${describe(err)}\n`);
+      process.exit(EXIT_FAILED);
+    },
+  );
+}

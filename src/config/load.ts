@@ -1,0 +1,272 @@
+import { readFileSync } from 'node:fs';
+import { ConfigError } from '../errors.js';
+import { findAll, parseXml, type XmlElement } from './xml.js';
+import {
+  normalisePrefix,
+  parseAccountId,
+  parseDate,
+  parseIntegerRange,
+  parseInterval,
+  parseList,
+  parseRegex,
+  parseRegion,
+  parseRoleArn,
+  parseUrl,
+  parseYesNo,
+  type Parsed,
+} from './values.js';
+
+export interface DiscardRule {
+  field: string;
+  pattern: string;
+}
+
+export interface BucketConfig {
+  type: 'guardduty';
+  name: string;
+  /** Key prefix before `AWSLogs/` (or the Firehose date folders): '' or ending in '/'. */
+  path: string;
+  /** Prefix between `AWSLogs/` and the account folder (organisation ids): '' or ending in '/'. */
+  pathSuffix: string;
+  accountIds: string[] | null;
+  accountAlias: string;
+  awsProfile: string | null;
+  iamRoleArn: string | null;
+  iamRoleDuration: number | null;
+  externalId: string | null;
+  /** ISO date; null means: start of today (UTC) for a partition with no state yet. */
+  onlyLogsAfter: string | null;
+  regions: string[] | null;
+  removeFromBucket: boolean;
+  discardRegex: DiscardRule[];
+  stsEndpoint: string | null;
+  serviceEndpoint: string | null;
+  accessKey: string | null;
+  secretKey: string | null;
+  line: number;
+}
+
+export interface WodleConfig {
+  disabled: boolean;
+  intervalSeconds: number;
+  runOnStart: boolean;
+  skipOnError: boolean;
+  buckets: BucketConfig[];
+  line: number;
+}
+
+export interface Config {
+  file: string;
+  wodles: WodleConfig[];
+  /** One line each, for options read but not acted on (unsupported bucket types, services …). */
+  warnings: string[];
+}
+
+export const DEFAULTS = {
+  intervalSeconds: 600,
+  runOnStart: true,
+  skipOnError: true,
+} as const;
+
+type Setter<T> = (target: T, value: string, element: XmlElement) => void;
+
+class Reader {
+  constructor(readonly file: string) {}
+
+  fail(element: XmlElement, message: string): never {
+    throw new ConfigError(`${this.file}:${element.line}: <${element.tag}> ${message}`);
+  }
+
+  value<T>(element: XmlElement, parsed: Parsed<T>): T {
+    if (!parsed.ok) this.fail(element, `"${element.text}" ${parsed.reason}`);
+    return parsed.value;
+  }
+
+  text(element: XmlElement): string {
+    if (element.text === '') this.fail(element, 'is empty');
+    return element.text;
+  }
+
+  /** Applies one setter per child tag; unknown and repeated tags are errors naming them. */
+  apply<T>(parent: XmlElement, target: T, setters: Record<string, Setter<T>>, repeatable: string[] = []): void {
+    const seen = new Set<string>();
+    for (const child of parent.children) {
+      const setter = setters[child.tag];
+      if (!setter) {
+        const known = Object.keys(setters).join(', ');
+        this.fail(child, `is not a known option of <${parent.tag}> (known: ${known})`);
+      }
+      if (seen.has(child.tag) && !repeatable.includes(child.tag)) this.fail(child, 'is given more than once');
+      seen.add(child.tag);
+      setter(target, child.text, child);
+    }
+  }
+}
+
+function bucketSetters(r: Reader): Record<string, Setter<BucketConfig>> {
+  return {
+    name: (b, _v, e) => {
+      b.name = r.text(e);
+    },
+    path: (b, v) => {
+      b.path = normalisePrefix(v);
+    },
+    path_suffix: (b, v) => {
+      b.pathSuffix = normalisePrefix(v);
+    },
+    aws_account_id: (b, _v, e) => {
+      b.accountIds = r.value(e, parseList(r.text(e), parseAccountId));
+    },
+    aws_account_alias: (b, v) => {
+      b.accountAlias = v;
+    },
+    aws_profile: (b, _v, e) => {
+      b.awsProfile = r.text(e);
+    },
+    iam_role_arn: (b, _v, e) => {
+      b.iamRoleArn = r.value(e, parseRoleArn(r.text(e)));
+    },
+    iam_role_duration: (b, _v, e) => {
+      b.iamRoleDuration = r.value(e, parseIntegerRange(r.text(e), 900, 43200));
+    },
+    external_id: (b, _v, e) => {
+      b.externalId = r.text(e);
+    },
+    only_logs_after: (b, _v, e) => {
+      b.onlyLogsAfter = r.value(e, parseDate(r.text(e)));
+    },
+    regions: (b, _v, e) => {
+      b.regions = r.value(e, parseList(r.text(e), parseRegion));
+    },
+    remove_from_bucket: (b, _v, e) => {
+      b.removeFromBucket = r.value(e, parseYesNo(r.text(e)));
+    },
+    discard_regex: (b, _v, e) => {
+      const field = e.attributes['field'];
+      if (field === undefined || field.trim() === '') r.fail(e, 'needs a field attribute naming the finding field to match');
+      b.discardRegex.push({ field: field.trim(), pattern: r.value(e, parseRegex(r.text(e))) });
+    },
+    sts_endpoint: (b, _v, e) => {
+      b.stsEndpoint = r.value(e, parseUrl(r.text(e)));
+    },
+    service_endpoint: (b, _v, e) => {
+      b.serviceEndpoint = r.value(e, parseUrl(r.text(e)));
+    },
+    access_key: (b, _v, e) => {
+      b.accessKey = r.text(e);
+    },
+    secret_key: (b, _v, e) => {
+      b.secretKey = r.text(e);
+    },
+  };
+}
+
+function readBucket(r: Reader, element: XmlElement): BucketConfig {
+  const bucket: BucketConfig = {
+    type: 'guardduty',
+    name: '',
+    path: '',
+    pathSuffix: '',
+    accountIds: null,
+    accountAlias: '',
+    awsProfile: null,
+    iamRoleArn: null,
+    iamRoleDuration: null,
+    externalId: null,
+    onlyLogsAfter: null,
+    regions: null,
+    removeFromBucket: false,
+    discardRegex: [],
+    stsEndpoint: null,
+    serviceEndpoint: null,
+    accessKey: null,
+    secretKey: null,
+    line: element.line,
+  };
+  r.apply(element, bucket, bucketSetters(r), ['discard_regex']);
+  if (bucket.name === '') r.fail(element, 'has no <name> (the S3 bucket to read)');
+  if (/[/\s]/.test(bucket.name)) r.fail(element, `<name> "${bucket.name}" is not an S3 bucket name`);
+  if ((bucket.accessKey === null) !== (bucket.secretKey === null)) {
+    r.fail(element, 'needs both <access_key> and <secret_key>, or neither');
+  }
+  return bucket;
+}
+
+function readWodle(r: Reader, element: XmlElement, warnings: string[], reportedTypes: Set<string>): WodleConfig {
+  const wodle: WodleConfig = {
+    disabled: false,
+    intervalSeconds: DEFAULTS.intervalSeconds,
+    runOnStart: DEFAULTS.runOnStart,
+    skipOnError: DEFAULTS.skipOnError,
+    buckets: [],
+    line: element.line,
+  };
+  const unsupported = (what: string): Setter<WodleConfig> => (_w, _v, e) => {
+    const type = e.attributes['type'] ?? '';
+    const label = `<${e.tag}${type ? ` type="${type}"` : ''}>`;
+    if (!reportedTypes.has(label)) {
+      reportedTypes.add(label);
+      warnings.push(`${r.file}:${e.line}: ${label} ${what}; skipped`);
+    }
+  };
+  r.apply(
+    element,
+    wodle,
+    {
+      disabled: (w, _v, e) => {
+        w.disabled = r.value(e, parseYesNo(r.text(e)));
+      },
+      interval: (w, _v, e) => {
+        w.intervalSeconds = r.value(e, parseInterval(r.text(e)));
+      },
+      run_on_start: (w, _v, e) => {
+        w.runOnStart = r.value(e, parseYesNo(r.text(e)));
+      },
+      skip_on_error: (w, _v, e) => {
+        w.skipOnError = r.value(e, parseYesNo(r.text(e)));
+      },
+      bucket: (w, _v, e) => {
+        const type = e.attributes['type'];
+        if (type === undefined || type.trim() === '') r.fail(e, 'needs a type attribute (type="guardduty")');
+        if (type === 'guardduty') w.buckets.push(readBucket(r, e));
+        else unsupported('is not collected by guardduty-wodle (only type="guardduty" is)')(w, '', e);
+      },
+      service: unsupported('is a CloudWatch/Inspector service, not collected by guardduty-wodle'),
+      subscriber: unsupported('is an SQS subscriber, not supported yet'),
+    },
+    ['bucket', 'service', 'subscriber'],
+  );
+  return wodle;
+}
+
+/** Parses the ossec.conf text; every `<wodle name="aws-s3">` block is read and validated. */
+export function parseConfig(source: string, file: string): Config {
+  const r = new Reader(file);
+  const warnings: string[] = [];
+  const reportedTypes = new Set<string>();
+  const blocks = findAll(parseXml(source, file), 'wodle').filter((w) => w.attributes['name'] === 'aws-s3');
+  if (blocks.length === 0) throw new ConfigError(`${file}: no <wodle name="aws-s3"> block found`);
+  const wodles = blocks.map((block) => readWodle(r, block, warnings, reportedTypes));
+  return { file, wodles, warnings };
+}
+
+export function loadConfig(file: string): Config {
+  let source: string;
+  try {
+    source = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`${file}: cannot read configuration: ${(err as Error).message}`);
+  }
+  return parseConfig(source, file);
+}
+
+const SECRET_FIELDS = new Set(['accessKey', 'secretKey', 'externalId']);
+
+/** The effective configuration with secrets masked, as `--check-config` prints it. */
+export function describeConfig(config: Config): unknown {
+  return JSON.parse(
+    JSON.stringify({ file: config.file, wodles: config.wodles }, (key, value: unknown) =>
+      SECRET_FIELDS.has(key) && typeof value === 'string' ? '********' : value,
+    ),
+  );
+}

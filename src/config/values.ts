@@ -1,0 +1,104 @@
+// Parsers for the value syntaxes of Wazuh's aws-s3 options. Each returns the parsed value or a
+// reason string; the caller turns a reason into an error naming file, line and tag.
+
+export type Parsed<T> = { ok: true; value: T } | { ok: false; reason: string };
+
+const ok = <T>(value: T): Parsed<T> => ({ ok: true, value });
+const fail = <T>(reason: string): Parsed<T> => ({ ok: false, reason });
+
+const INTERVAL_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400, w: 604800, M: 2592000 };
+
+/** `Ns`, `Nm`, `Nh`, `Nd`, `Nw`, `NM` (a month counts as 30 days), or bare seconds. */
+export function parseInterval(text: string): Parsed<number> {
+  const match = /^(\d+)([smhdwM]?)$/.exec(text);
+  if (!match) return fail('is not a valid interval (a whole number followed by s, m, h, d, w or M)');
+  const seconds = Number(match[1]) * INTERVAL_UNITS[match[2] || 's']!;
+  if (seconds <= 0) return fail('must be greater than zero');
+  return ok(seconds);
+}
+
+export function parseYesNo(text: string): Parsed<boolean> {
+  const lower = text.toLowerCase();
+  if (lower === 'yes') return ok(true);
+  if (lower === 'no') return ok(false);
+  return fail('must be yes or no');
+}
+
+const MONTHS = ['JAN', 'FEB', 'MAR', 'APR', 'MAY', 'JUN', 'JUL', 'AUG', 'SEP', 'OCT', 'NOV', 'DEC'];
+
+/** `YYYY-MMM-DD` (Wazuh's form, any case) or ISO `YYYY-MM-DD`; returns ISO `YYYY-MM-DD`. */
+export function parseDate(text: string): Parsed<string> {
+  const match = /^(\d{4})-([A-Za-z]{3}|\d{2})-(\d{2})$/.exec(text);
+  if (!match) return fail('is not a date (use YYYY-MMM-DD, e.g. 2026-NOV-01, or YYYY-MM-DD)');
+  const [, y, m, d] = match as unknown as [string, string, string, string];
+  const month = /^\d+$/.test(m) ? Number(m) : MONTHS.indexOf(m.toUpperCase()) + 1;
+  const year = Number(y);
+  const day = Number(d);
+  const date = new Date(Date.UTC(year, month - 1, day));
+  if (month < 1 || month > 12 || date.getUTCFullYear() !== year || date.getUTCMonth() !== month - 1 || date.getUTCDate() !== day) {
+    return fail('is not a valid calendar date');
+  }
+  return ok(date.toISOString().slice(0, 10));
+}
+
+// AWS region names: a partition/area prefix (us, eu, ap, cn, eusc …), optional gov/iso marker, a
+// direction and a number. No list: regions AWS opens later must work without a release.
+const REGION = /^[a-z]{2,4}(-(gov|iso[a-z]?))?-[a-z]+-\d{1,2}$/;
+
+export function parseRegion(text: string): Parsed<string> {
+  return REGION.test(text) ? ok(text) : fail('is not an AWS region name (like us-east-1, us-gov-west-1, cn-north-1)');
+}
+
+export function parseAccountId(text: string): Parsed<string> {
+  return /^\d{12}$/.test(text) ? ok(text) : fail('is not a 12-digit AWS account id');
+}
+
+export function parseList<T>(text: string, item: (part: string) => Parsed<T>): Parsed<T[]> {
+  const parts = text.split(',').map((p) => p.trim());
+  if (parts.some((p) => p === '')) return fail('has an empty entry in its comma-separated list');
+  const values: T[] = [];
+  for (const part of parts) {
+    const parsed = item(part);
+    if (!parsed.ok) return fail(`entry "${part}" ${parsed.reason}`);
+    values.push(parsed.value);
+  }
+  return ok([...new Set(values)]);
+}
+
+const ROLE_ARN = /^arn:aws(-cn|-us-gov|-iso(-[a-z])?)?:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/;
+
+export function parseRoleArn(text: string): Parsed<string> {
+  return ROLE_ARN.test(text) ? ok(text) : fail('is not an IAM role ARN (arn:aws:iam::123456789012:role/NAME)');
+}
+
+export function parseIntegerRange(text: string, min: number, max: number): Parsed<number> {
+  if (!/^\d+$/.test(text)) return fail('is not a whole number');
+  const value = Number(text);
+  return value >= min && value <= max ? ok(value) : fail(`must be between ${min} and ${max}`);
+}
+
+export function parseUrl(text: string): Parsed<string> {
+  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(text) ? text : `https://${text}`;
+  try {
+    const url = new URL(withScheme);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') return fail('must be an http or https URL');
+    return ok(withScheme.replace(/\/+$/, ''));
+  } catch {
+    return fail('is not a valid endpoint URL');
+  }
+}
+
+export function parseRegex(text: string): Parsed<string> {
+  try {
+    new RegExp(text);
+    return ok(text);
+  } catch (err) {
+    return fail(`is not a valid regular expression (${(err as Error).message})`);
+  }
+}
+
+/** An S3 key prefix: no leading slash, and a trailing slash when not empty. */
+export function normalisePrefix(text: string): string {
+  const trimmed = text.replace(/^\/+/, '');
+  return trimmed === '' || trimmed.endsWith('/') ? trimmed : `${trimmed}/`;
+}

@@ -1,0 +1,144 @@
+// Streaming framing of JSON documents. GuardDuty's native exports are JSON Lines, Firehose
+// concatenates documents with nothing between them, and real files carry pretty-printed documents
+// and raw newlines between tokens. So documents are delimited by JSON structure (depth of braces and
+// brackets outside strings), never by newlines or `}{`, and only one document is held at a time.
+
+export interface DocumentSink {
+  /** A parsed document and the line it started on (1-based). */
+  value(value: unknown, line: number): void;
+  /** Text that is not a JSON document, or a document that does not parse; `line` is where it started. */
+  malformed(line: number, reason: string): void;
+}
+
+export const DEFAULT_MAX_DOCUMENT_BYTES = 16 * 1024 * 1024;
+
+const LF = 0x0a;
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const OPEN_BRACE = 0x7b;
+const CLOSE_BRACE = 0x7d;
+const OPEN_BRACKET = 0x5b;
+const CLOSE_BRACKET = 0x5d;
+
+function isSpace(byte: number): boolean {
+  // JSON whitespace, plus the bytes of a UTF-8 byte-order mark some writers put first.
+  return byte === 0x20 || byte === LF || byte === 0x0d || byte === 0x09 || byte === 0xef || byte === 0xbb || byte === 0xbf;
+}
+
+export class DocumentSplitter {
+  private depth = 0;
+  private inString = false;
+  private escaped = false;
+  private line: number;
+  private docLine = 0;
+  private parts: Buffer[] = [];
+  private docBytes = 0;
+  /** Inside a document that outgrew the cap: track its structure to find its end, keep none of it. */
+  private discarding = false;
+  /** Inside text outside any document: skipped up to the end of its line. */
+  private inGarbage = false;
+
+  constructor(
+    private readonly sink: DocumentSink,
+    private readonly maxDocumentBytes = DEFAULT_MAX_DOCUMENT_BYTES,
+    firstLine = 1,
+  ) {
+    this.line = firstLine;
+  }
+
+  push(chunk: Buffer): void {
+    let docStart = this.depth > 0 && !this.discarding ? 0 : -1;
+    const length = chunk.length;
+    for (let i = 0; i < length; i++) {
+      const byte = chunk[i]!;
+      if (byte === LF) this.line++;
+      if (this.depth === 0) {
+        if (this.inGarbage) {
+          if (byte === LF) this.inGarbage = false;
+          continue;
+        }
+        if (isSpace(byte)) continue;
+        if (byte === OPEN_BRACE || byte === OPEN_BRACKET) {
+          this.depth = 1;
+          this.inString = false;
+          this.escaped = false;
+          this.docLine = this.line;
+          this.docBytes = 0;
+          docStart = i;
+        } else {
+          this.sink.malformed(this.line, 'text outside a JSON document');
+          this.inGarbage = true;
+        }
+        continue;
+      }
+      if (this.inString) {
+        if (this.escaped) this.escaped = false;
+        else if (byte === BACKSLASH) this.escaped = true;
+        else if (byte === QUOTE) this.inString = false;
+        continue;
+      }
+      if (byte === QUOTE) this.inString = true;
+      else if (byte === OPEN_BRACE || byte === OPEN_BRACKET) this.depth++;
+      else if (byte === CLOSE_BRACE || byte === CLOSE_BRACKET) {
+        if (--this.depth === 0) {
+          if (this.discarding) this.discarding = false;
+          else this.finishDocument(chunk.subarray(docStart, i + 1));
+          docStart = -1;
+        }
+      }
+    }
+    if (docStart >= 0 && this.depth > 0) this.keep(chunk.subarray(docStart));
+  }
+
+  /** Call at the end of the stream: an unfinished document is reported, and what follows its first line is read again. */
+  end(): void {
+    if (this.depth > 0 && !this.discarding) {
+      const text = Buffer.concat(this.parts);
+      this.parts = [];
+      this.depth = 0;
+      this.sink.malformed(this.docLine, 'document is cut off (unbalanced braces or an unterminated string)');
+      this.rescanAfterFirstLine(text, this.docLine);
+    }
+    this.parts = [];
+    this.depth = 0;
+  }
+
+  private keep(part: Buffer): void {
+    this.docBytes += part.length;
+    if (this.docBytes > this.maxDocumentBytes) {
+      this.sink.malformed(this.docLine, `document is larger than ${this.maxDocumentBytes} bytes; skipped`);
+      this.parts = [];
+      this.discarding = true;
+      return;
+    }
+    // The chunk belongs to the stream's reader, which may reuse it: copy what is kept across chunks.
+    this.parts.push(Buffer.from(part));
+  }
+
+  private finishDocument(last: Buffer): void {
+    const text = this.parts.length === 0 ? last : Buffer.concat([...this.parts, last]);
+    this.parts = [];
+    if (this.docBytes + last.length > this.maxDocumentBytes) {
+      this.sink.malformed(this.docLine, `document is larger than ${this.maxDocumentBytes} bytes; skipped`);
+      return;
+    }
+    let value: unknown;
+    try {
+      value = JSON.parse(text.toString('utf8'));
+    } catch (err) {
+      this.sink.malformed(this.docLine, `invalid JSON: ${(err as Error).message}`);
+      // A broken line can swallow the lines after it into one bogus document: read them again.
+      this.rescanAfterFirstLine(text, this.docLine);
+      return;
+    }
+    this.sink.value(value, this.docLine);
+  }
+
+  private rescanAfterFirstLine(text: Buffer, firstLine: number): void {
+    const newline = text.indexOf(LF);
+    if (newline < 0) return;
+    const again = new DocumentSplitter(this.sink, this.maxDocumentBytes, firstLine + 1);
+    again.push(text.subarray(newline + 1));
+    again.end();
+  }
+}

@@ -1,0 +1,89 @@
+import { DEFAULT_MAX_DOCUMENT_BYTES, DocumentSplitter } from './documents.js';
+import { discardedBy, type CompiledDiscardRule } from './discard.js';
+import { unwrap } from './envelope.js';
+import { findingId, findingToEvents, type EventOrigin } from './finding.js';
+import { decompressed } from './decompress.js';
+
+/** One event ready for the outputs, with what a log line about it needs. */
+export interface EncodedEvent {
+  json: string;
+  findingId: string;
+}
+
+export interface ObjectCounts {
+  findings: number;
+  events: number;
+  discarded: number;
+  /** Documents that hold no finding (other EventBridge detail-types, other objects). */
+  skipped: number;
+  /** Text that is not JSON, or JSON cut short: reported one by one. */
+  malformed: number;
+}
+
+export interface DecodeOptions {
+  origin: EventOrigin;
+  discard: CompiledDiscardRule[];
+  /** Called with events in order, a batch at a time; the next batch waits for it (backpressure). */
+  deliver(events: EncodedEvent[]): Promise<void>;
+  malformed(line: number, reason: string): void;
+  skipped(line: number, reason: string): void;
+  expectedBytes?: number;
+  batchBytes?: number;
+  maxDocumentBytes?: number;
+}
+
+const DEFAULT_BATCH_BYTES = 256 * 1024;
+
+/** Streams one object's body through decompression, framing, unwrapping and shaping to the outputs. */
+export async function decodeObject(body: AsyncIterable<Buffer>, options: DecodeOptions): Promise<ObjectCounts> {
+  const counts: ObjectCounts = { findings: 0, events: 0, discarded: 0, skipped: 0, malformed: 0 };
+  const batchBytes = options.batchBytes ?? DEFAULT_BATCH_BYTES;
+  let batch: EncodedEvent[] = [];
+  let pendingBytes = 0;
+
+  const splitter = new DocumentSplitter(
+    {
+      value(value, line) {
+        const { findings, skipped } = unwrap(value);
+        for (const reason of skipped) {
+          counts.skipped++;
+          options.skipped(line, reason);
+        }
+        for (const { finding, source } of findings) {
+          counts.findings++;
+          if (discardedBy(finding, options.discard)) {
+            counts.discarded++;
+            continue;
+          }
+          const id = findingId(finding);
+          for (const json of findingToEvents(finding, source, options.origin)) {
+            batch.push({ json, findingId: id });
+            pendingBytes += json.length;
+          }
+        }
+      },
+      malformed(line, reason) {
+        counts.malformed++;
+        options.malformed(line, reason);
+      },
+    },
+    options.maxDocumentBytes ?? DEFAULT_MAX_DOCUMENT_BYTES,
+  );
+
+  const flush = async () => {
+    if (batch.length === 0) return;
+    const events = batch;
+    batch = [];
+    pendingBytes = 0;
+    counts.events += events.length;
+    await options.deliver(events);
+  };
+
+  for await (const chunk of decompressed(body, options.expectedBytes)) {
+    splitter.push(chunk);
+    if (pendingBytes >= batchBytes) await flush();
+  }
+  splitter.end();
+  await flush();
+  return counts;
+}

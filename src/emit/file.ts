@@ -1,0 +1,62 @@
+import { open, type FileHandle } from 'node:fs/promises';
+import { OutputError, describe } from '../errors.js';
+import { jsonLines, WriteQueue, type Output } from './output.js';
+import type { EncodedEvent } from '../decode/object.js';
+
+/** `file:PATH`: appends one JSON event per line. */
+export class FileOutput implements Output {
+  readonly name: string;
+  private handle: FileHandle | null = null;
+  private readonly queue = new WriteQueue();
+
+  constructor(private readonly path: string) {
+    this.name = `file:${path}`;
+  }
+
+  async open(): Promise<void> {
+    if (this.handle) return;
+    try {
+      this.handle = await open(this.path, 'a', 0o640);
+    } catch (err) {
+      throw new OutputError(this.name, `cannot open ${this.path} for appending: ${describe(err)}`, { cause: err });
+    }
+  }
+
+  write(events: EncodedEvent[]): Promise<void> {
+    return this.queue.run(async () => {
+      await this.open();
+      const handle = this.handle!;
+      const data = jsonLines(events);
+      // A batch holds whole lines and goes out in as few writes as the kernel allows; if one fails
+      // part-way, the file is cut back to where the batch began so that no torn line stays behind.
+      const start = (await handle.stat()).size;
+      let written = 0;
+      try {
+        while (written < data.length) {
+          const { bytesWritten } = await handle.write(data, written, data.length - written);
+          written += bytesWritten;
+        }
+      } catch (err) {
+        await handle.truncate(start).catch(() => undefined);
+        throw new OutputError(this.name, `write failed: ${describe(err)}`, { cause: err });
+      }
+    });
+  }
+
+  reopen(): Promise<void> {
+    return this.queue.run(async () => {
+      await this.closeHandle();
+      await this.open();
+    });
+  }
+
+  close(): Promise<void> {
+    return this.queue.run(() => this.closeHandle());
+  }
+
+  private async closeHandle(): Promise<void> {
+    const handle = this.handle;
+    this.handle = null;
+    await handle?.close();
+  }
+}

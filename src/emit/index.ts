@@ -1,0 +1,59 @@
+import type { Logger } from 'pino';
+import { ConfigError, OutputError } from '../errors.js';
+import type { EncodedEvent } from '../decode/object.js';
+import { FileOutput } from './file.js';
+import type { EventSource, Output } from './output.js';
+import { StdoutOutput } from './stdout.js';
+import { UnixStreamOutput } from './unix-stream.js';
+import { WAZUH_QUEUE, WazuhOutput } from './wazuh.js';
+
+export type { Output } from './output.js';
+
+/** `wazuh`, `wazuh:PATH`, `unix:PATH`, `file:PATH`, `stdout` (CONTRACT.md). */
+export function createOutput(spec: string, log: Logger): Output {
+  const colon = spec.indexOf(':');
+  const kind = colon < 0 ? spec : spec.slice(0, colon);
+  const path = colon < 0 ? '' : spec.slice(colon + 1);
+  const needPath = () => {
+    if (path === '') throw new ConfigError(`--output ${spec}: a path is needed after "${kind}:"`);
+    return path;
+  };
+  switch (kind) {
+    case 'wazuh':
+      return new WazuhOutput(colon < 0 ? WAZUH_QUEUE : needPath(), log);
+    case 'unix':
+      return new UnixStreamOutput(needPath());
+    case 'file':
+      return new FileOutput(needPath());
+    case 'stdout':
+      if (colon >= 0) break;
+      return new StdoutOutput();
+  }
+  throw new ConfigError(`--output ${spec}: unknown output (use wazuh, wazuh:PATH, unix:PATH, file:PATH or stdout)`);
+}
+
+/** Every event goes to every output; a batch counts as delivered only once all of them took it. */
+export class Outputs {
+  constructor(readonly list: Output[]) {}
+
+  async open(): Promise<void> {
+    await Promise.all(this.list.map((output) => output.open()));
+  }
+
+  async deliver(events: EncodedEvent[], source: EventSource): Promise<void> {
+    const results = await Promise.allSettled(this.list.map((output) => output.write(events, source)));
+    const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failure) {
+      const reason: unknown = failure.reason;
+      throw reason instanceof OutputError ? reason : new OutputError('unknown', String(reason), { cause: reason });
+    }
+  }
+
+  async reopen(): Promise<void> {
+    await Promise.all(this.list.map((output) => output.reopen()));
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled(this.list.map((output) => output.close()));
+  }
+}

@@ -1,0 +1,73 @@
+import { createConnection, type Socket } from 'node:net';
+import { OutputError, describe } from '../errors.js';
+import { jsonLines, WriteQueue, type Output } from './output.js';
+import type { EncodedEvent } from '../decode/object.js';
+
+/** `unix:PATH`: a Unix stream socket, one JSON event per line. */
+export class UnixStreamOutput implements Output {
+  readonly name: string;
+  private socket: Socket | null = null;
+  private failure: Error | null = null;
+  private readonly queue = new WriteQueue();
+
+  constructor(private readonly path: string) {
+    this.name = `unix:${path}`;
+  }
+
+  open(): Promise<void> {
+    if (this.socket && !this.failure) return Promise.resolve();
+    this.socket?.destroy();
+    this.failure = null;
+    return new Promise((resolve, reject) => {
+      const socket = createConnection(this.path);
+      const onError = (err: Error) => {
+        socket.destroy();
+        reject(new OutputError(this.name, `cannot connect to ${this.path}: ${describe(err)}`, { cause: err }));
+      };
+      socket.once('error', onError);
+      socket.once('connect', () => {
+        socket.off('error', onError);
+        socket.on('error', (err) => {
+          this.failure = err;
+        });
+        socket.on('close', () => {
+          this.failure ??= new Error('the peer closed the connection');
+        });
+        this.socket = socket;
+        resolve();
+      });
+    });
+  }
+
+  write(events: EncodedEvent[]): Promise<void> {
+    return this.queue.run(async () => {
+      await this.open();
+      const socket = this.socket!;
+      await new Promise<void>((resolve, reject) => {
+        const fail = (err: Error) => reject(new OutputError(this.name, `write failed: ${describe(err)}`, { cause: err }));
+        if (this.failure) return fail(this.failure);
+        // The callback fires once the data is handed to the kernel; a peer that stops reading
+        // holds it back, which holds back the collector (backpressure).
+        socket.write(jsonLines(events), (err) => (err ? fail(err) : resolve()));
+      });
+    });
+  }
+
+  async reopen(): Promise<void> {}
+
+  close(): Promise<void> {
+    return this.queue.run(
+      () =>
+        new Promise<void>((resolve) => {
+          const socket = this.socket;
+          this.socket = null;
+          if (!socket || socket.destroyed) return resolve();
+          socket.end(() => resolve());
+          setTimeout(() => {
+            socket.destroy();
+            resolve();
+          }, 2000).unref();
+        }),
+    );
+  }
+}

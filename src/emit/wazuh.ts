@@ -1,0 +1,131 @@
+import unix, { type UnixDgramSocket } from 'unix-dgram';
+import { constants } from 'node:os';
+import type { Logger } from 'pino';
+import { OutputError, describe } from '../errors.js';
+import { WriteQueue, type EventSource, type Output } from './output.js';
+import type { EncodedEvent } from '../decode/object.js';
+
+export const WAZUH_QUEUE = '/var/ossec/queue/sockets/queue';
+/** The header Wazuh's aws-s3 module puts before each event: queue id 1 (localfile), location Wazuh-AWS. */
+export const WAZUH_HEADER = '1:Wazuh-AWS:';
+/** analysisd reads at most this many bytes of one datagram. */
+export const WAZUH_MAX_DATAGRAM = 65_536;
+
+const CONGESTION_RETRY_MS = [5, 10, 20, 50, 100, 200, 500, 1000, 1000, 1000, 2000, 2000, 2000, 5000, 5000];
+
+type SendError = Error & { code?: string | number };
+
+const ERRNO_HINTS: Record<string, string> = {
+  ENOENT: 'the socket does not exist (is wazuh-analysisd running?)',
+  ECONNREFUSED: 'nothing is reading the socket (is wazuh-analysisd running?)',
+  EACCES: 'permission denied (run as the wazuh user or group)',
+};
+
+/** unix-dgram reports errors as negative errno numbers: name them for the operator. */
+function socketError(err: SendError): string {
+  if (typeof err.code !== 'number') return describe(err);
+  const errno = -err.code;
+  const name = Object.entries(constants.errno).find(([, value]) => value === errno)?.[0] ?? `errno ${errno}`;
+  return `${ERRNO_HINTS[name] ?? 'error'} (${name})`;
+}
+
+/**
+ * `wazuh[:PATH]`: the analysisd queue, a Unix datagram socket; each event is one datagram. The socket
+ * stays connected across passes; when analysisd restarts it is connected again once before giving up.
+ */
+export class WazuhOutput implements Output {
+  readonly name: string;
+  private socket: UnixDgramSocket | null = null;
+  private readonly queue = new WriteQueue();
+  /** Datagrams that had to wait because the queue was full (EAGAIN). */
+  congestionRetries = 0;
+
+  constructor(
+    private readonly path: string,
+    private readonly log: Logger,
+  ) {
+    this.name = path === WAZUH_QUEUE ? 'wazuh' : `wazuh:${path}`;
+  }
+
+  open(): Promise<void> {
+    if (this.socket) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      let socket: UnixDgramSocket;
+      try {
+        socket = unix.createSocket('unix_dgram');
+      } catch (err) {
+        reject(new OutputError(this.name, `cannot create a datagram socket: ${describe(err)}`, { cause: err }));
+        return;
+      }
+      // unix-dgram reports connect() synchronously, through these events.
+      socket.once('error', (err: SendError) => {
+        socket.close();
+        reject(new OutputError(this.name, `cannot connect to the Wazuh queue socket ${this.path}: ${socketError(err)}`, { cause: err }));
+      });
+      socket.once('connect', () => {
+        socket.removeAllListeners('error');
+        socket.on('error', () => {});
+        this.socket = socket;
+        resolve();
+      });
+      socket.connect(this.path);
+    });
+  }
+
+  write(events: EncodedEvent[], source: EventSource): Promise<void> {
+    return this.queue.run(async () => {
+      for (const event of events) {
+        const datagram = Buffer.from(WAZUH_HEADER + event.json);
+        if (datagram.length > WAZUH_MAX_DATAGRAM) {
+          this.log.warn(
+            { bucket: source.bucket, key: source.key, findingId: event.findingId, bytes: datagram.length },
+            `event of ${datagram.length} bytes is larger than analysisd reads (${WAZUH_MAX_DATAGRAM}); sent as is`,
+          );
+        }
+        await this.send(datagram);
+      }
+    });
+  }
+
+  private async send(datagram: Buffer): Promise<void> {
+    let reconnected = false;
+    for (let attempt = 0; ; attempt++) {
+      await this.open();
+      const err = this.trySend(datagram);
+      if (!err) return;
+      if (err.message === 'congestion' || err.code === -constants.errno.EAGAIN || err.code === -constants.errno.ENOBUFS) {
+        const delay = CONGESTION_RETRY_MS[attempt];
+        if (delay === undefined) throw new OutputError(this.name, `the Wazuh queue ${this.path} stayed full; analysisd is not reading`);
+        this.congestionRetries++;
+        await new Promise((resolve) => setTimeout(resolve, delay));
+        continue;
+      }
+      this.drop();
+      if (reconnected) throw new OutputError(this.name, `send to the Wazuh queue socket ${this.path} failed: ${socketError(err)}`, { cause: err });
+      reconnected = true;
+    }
+  }
+
+  private trySend(datagram: Buffer): SendError | undefined {
+    let failure: SendError | undefined;
+    this.socket!.send(datagram, (err) => {
+      failure = err;
+    });
+    return failure;
+  }
+
+  private drop(): void {
+    try {
+      this.socket?.close();
+    } catch {
+      // already closed
+    }
+    this.socket = null;
+  }
+
+  async reopen(): Promise<void> {}
+
+  close(): Promise<void> {
+    return this.queue.run(async () => this.drop());
+  }
+}

@@ -1,0 +1,46 @@
+import type Database from 'better-sqlite3';
+
+// Each entry moves the schema one version up; PRAGMA user_version says how many have run.
+// Never edit a released entry: add a new one.
+const MIGRATIONS: string[] = [
+  `CREATE TABLE objects (
+     bucket TEXT NOT NULL,
+     key TEXT NOT NULL,
+     path TEXT NOT NULL,
+     account TEXT NOT NULL,
+     region TEXT NOT NULL,
+     etag TEXT NOT NULL,
+     size INTEGER NOT NULL,
+     events INTEGER NOT NULL,
+     malformed INTEGER NOT NULL DEFAULT 0,
+     status TEXT NOT NULL CHECK (status IN ('done', 'failed')),
+     error TEXT,
+     delete_pending INTEGER NOT NULL DEFAULT 0,
+     processed_at INTEGER NOT NULL,
+     PRIMARY KEY (bucket, key)
+   ) WITHOUT ROWID;
+   CREATE TABLE partitions (
+     bucket TEXT NOT NULL,
+     prefix TEXT NOT NULL,
+     account TEXT NOT NULL,
+     region TEXT NOT NULL,
+     cursor_day TEXT NOT NULL,
+     updated_at INTEGER NOT NULL,
+     PRIMARY KEY (bucket, prefix)
+   ) WITHOUT ROWID;`,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+export function migrate(db: Database.Database): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  if (current > SCHEMA_VERSION) {
+    throw new Error(`schema version ${current} is newer than this guardduty-wodle knows (${SCHEMA_VERSION}); upgrade guardduty-wodle`);
+  }
+  for (let version = current; version < SCHEMA_VERSION; version++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[version]!);
+      db.pragma(`user_version = ${version + 1}`);
+    })();
+  }
+}

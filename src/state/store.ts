@@ -1,0 +1,174 @@
+import Database from 'better-sqlite3';
+import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { StateError } from '../errors.js';
+import { migrate } from './migrations.js';
+
+export type ObjectStatus = 'done' | 'failed';
+
+export interface ObjectRecord {
+  bucket: string;
+  /** The configured `path` the key was found under. */
+  path: string;
+  account: string;
+  region: string;
+  key: string;
+  etag: string;
+  size: number;
+  events: number;
+  malformed: number;
+}
+
+export interface KnownObject {
+  status: ObjectStatus;
+  /** remove_from_bucket asked for a delete that has not succeeded yet. */
+  deletePending: boolean;
+}
+
+export interface PartitionRef {
+  bucket: string;
+  /** The partition's key prefix; it names account, region and configured path at once. */
+  prefix: string;
+  account: string;
+  region: string;
+}
+
+function describeOpenError(path: string, err: unknown): string {
+  const code = (err as { code?: string }).code ?? '';
+  const message = (err as Error).message;
+  if (code.startsWith('SQLITE_BUSY') || /locked/.test(message)) {
+    return `state ${path} is in use by another guardduty-wodle process (one collector per state file)`;
+  }
+  if (code === 'SQLITE_READONLY' || code.startsWith('SQLITE_CANTOPEN') || code === 'EACCES' || code === 'EROFS') {
+    return `state ${path} cannot be opened for writing: ${message}`;
+  }
+  if (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT') {
+    return `state ${path} is not a valid guardduty-wodle database (${message}); move it aside to start afresh`;
+  }
+  return `state ${path}: ${message}`;
+}
+
+/**
+ * Which objects were processed, per bucket and key, and how far each partition's listing has come.
+ * One process at a time: a lock held for the store's lifetime in a file beside the database makes a
+ * second collector fail at once, while tools that only read the database can still open it.
+ */
+export class StateStore {
+  private constructor(
+    private readonly db: Database.Database,
+    private readonly lock: Database.Database,
+    readonly path: string,
+  ) {}
+
+  static open(path: string): StateStore {
+    let lock: Database.Database | undefined;
+    let db: Database.Database | undefined;
+    try {
+      const directory = dirname(path);
+      mkdirSync(directory, { recursive: true, mode: 0o700 });
+      for (const file of [path, `${path}.lock`]) closeSync(openSync(file, 'a', 0o600));
+      lock = new Database(`${path}.lock`, { timeout: 0 });
+      lock.pragma('locking_mode = EXCLUSIVE');
+      lock.exec('BEGIN EXCLUSIVE; COMMIT;');
+      db = new Database(path, { timeout: 5000 });
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = NORMAL');
+      migrate(db);
+      for (const file of [path, `${path}-wal`, `${path}-shm`]) {
+        try {
+          chmodSync(file, 0o600);
+        } catch {
+          // The WAL and shared-memory files exist only while the database is open in WAL mode.
+        }
+      }
+      return new StateStore(db, lock, path);
+    } catch (err) {
+      db?.close();
+      lock?.close();
+      throw new StateError(describeOpenError(path, err), { cause: err });
+    }
+  }
+
+  private statements?: {
+    lookup: Database.Statement<[string, string], { status: ObjectStatus; delete_pending: number }>;
+    record: Database.Statement<unknown[]>;
+    deleted: Database.Statement<[string, string]>;
+    cursor: Database.Statement<[string, string], { cursor_day: string }>;
+    setCursor: Database.Statement<unknown[]>;
+    prune: Database.Statement<[string, string, string]>;
+  };
+
+  private prepared() {
+    this.statements ??= {
+      lookup: this.db.prepare<[string, string], { status: ObjectStatus; delete_pending: number }>(
+        'SELECT status, delete_pending FROM objects WHERE bucket = ? AND key = ?',
+      ),
+      record: this.db.prepare(
+        `INSERT INTO objects (bucket, path, account, region, key, etag, size, events, malformed, status, error, delete_pending, processed_at)
+         VALUES (@bucket, @path, @account, @region, @key, @etag, @size, @events, @malformed, @status, @error, @deletePending, @processedAt)
+         ON CONFLICT (bucket, key) DO UPDATE SET etag = excluded.etag, size = excluded.size, events = excluded.events,
+           malformed = excluded.malformed, status = excluded.status, error = excluded.error,
+           delete_pending = excluded.delete_pending, processed_at = excluded.processed_at`,
+      ),
+      deleted: this.db.prepare('UPDATE objects SET delete_pending = 0 WHERE bucket = ? AND key = ?'),
+      cursor: this.db.prepare('SELECT cursor_day FROM partitions WHERE bucket = ? AND prefix = ?'),
+      setCursor: this.db.prepare(
+        `INSERT INTO partitions (bucket, prefix, account, region, cursor_day, updated_at)
+         VALUES (@bucket, @prefix, @account, @region, @cursorDay, @updatedAt)
+         ON CONFLICT (bucket, prefix) DO UPDATE SET cursor_day = excluded.cursor_day, updated_at = excluded.updated_at`,
+      ),
+      // Keys of one partition sort by day, so "older than this day's folder" is a key range.
+      prune: this.db.prepare('DELETE FROM objects WHERE bucket = ? AND key >= ? AND key < ?'),
+    };
+    return this.statements;
+  }
+
+  lookup(bucket: string, key: string): KnownObject | undefined {
+    const row = this.prepared().lookup.get(bucket, key);
+    return row && { status: row.status, deletePending: row.delete_pending === 1 };
+  }
+
+  /** Called only once every output has accepted every event of the object. */
+  markDone(record: ObjectRecord, deletePending: boolean): void {
+    this.write(record, 'done', null, deletePending);
+  }
+
+  /** An object that cannot be decoded, skipped under skip_on_error: recorded with its error, not retried. */
+  markFailed(record: ObjectRecord, error: string): void {
+    this.write(record, 'failed', error, false);
+  }
+
+  markDeleted(bucket: string, key: string): void {
+    this.prepared().deleted.run(bucket, key);
+  }
+
+  private write(record: ObjectRecord, status: ObjectStatus, error: string | null, deletePending: boolean): void {
+    this.prepared().record.run({ ...record, status, error, deletePending: deletePending ? 1 : 0, processedAt: Date.now() });
+  }
+
+  /** The newest day through which the partition was completely read, or null for a new partition. */
+  cursor(partition: PartitionRef): string | null {
+    return this.prepared().cursor.get(partition.bucket, partition.prefix)?.cursor_day ?? null;
+  }
+
+  setCursor(partition: PartitionRef, cursorDay: string): void {
+    this.prepared().setCursor.run({ ...partition, cursorDay, updatedAt: Date.now() });
+  }
+
+  /**
+   * Forgets the partition's keys in day folders before `beforeFolder` (e.g. `2026/11/01/`). Listing never
+   * goes back that far again, so forgetting them cannot make a key be read twice.
+   */
+  prune(partition: PartitionRef, beforeFolder: string): number {
+    return this.prepared().prune.run(partition.bucket, partition.prefix, `${partition.prefix}${beforeFolder}`).changes;
+  }
+
+  countObjects(): number {
+    return (this.db.prepare('SELECT count(*) AS n FROM objects').get() as { n: number }).n;
+  }
+
+  close(): void {
+    this.db.close();
+    this.lock.close();
+  }
+}

@@ -1,0 +1,49 @@
+import type { BucketConfig } from '../config/load.js';
+import { dayFromFolder } from './dates.js';
+
+// Native GuardDuty export layout:
+//   <path>AWSLogs/<path_suffix><account>/GuardDuty/<region>/YYYY/MM/DD/<uuid>.jsonl.gz
+
+export interface Partition {
+  account: string;
+  region: string;
+  /** `<path>AWSLogs/<suffix><account>/GuardDuty/<region>/`: every key of the partition starts with it. */
+  prefix: string;
+}
+
+export interface NativeKey {
+  account: string;
+  region: string;
+  day: string;
+}
+
+type Layout = Pick<BucketConfig, 'path' | 'pathSuffix'>;
+
+export function logsRoot(bucket: Layout): string {
+  return `${bucket.path}AWSLogs/${bucket.pathSuffix}`;
+}
+
+export function accountPrefix(bucket: Layout, account: string): string {
+  return `${logsRoot(bucket)}${account}/GuardDuty/`;
+}
+
+export function partitionOf(bucket: Layout, account: string, region: string): Partition {
+  return { account, region, prefix: `${accountPrefix(bucket, account)}${region}/` };
+}
+
+/** Reads account, region and day out of a key; null for a key outside the native layout. */
+export function parseNativeKey(bucket: Layout, key: string): NativeKey | null {
+  const root = logsRoot(bucket);
+  if (!key.startsWith(root)) return null;
+  const match = /^(\d{12})\/GuardDuty\/([a-z0-9-]+)\/(\d{4})\/(\d{2})\/(\d{2})\/[^/]+$/.exec(key.slice(root.length));
+  if (!match) return null;
+  const [, account, region, year, month, dayOfMonth] = match as unknown as [string, string, string, string, string, string];
+  const day = dayFromFolder(year, month, dayOfMonth);
+  return day === null ? null : { account, region, day };
+}
+
+/** The last path segment of a common prefix: `a/b/c/` → `c`. */
+export function lastSegment(prefix: string): string {
+  const parts = prefix.split('/');
+  return parts[parts.length - 2] ?? '';
+}

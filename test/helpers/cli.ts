@@ -1,0 +1,115 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import unix from 'unix-dgram';
+import { CLI } from './paths.js';
+
+export interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  /** stderr parsed as pino JSON lines (other lines are skipped). */
+  logs: Array<Record<string, unknown>>;
+}
+
+export function tempDir(): string {
+  return mkdtempSync(join(tmpdir(), 'gdw-test-'));
+}
+
+/** Credentials and region for the local S3 endpoint; nothing from the developer's own AWS set-up. */
+export const FAKE_AWS_ENV = {
+  AWS_ACCESS_KEY_ID: 'AKIAFAKEFAKEFAKEFAKE',
+  AWS_SECRET_ACCESS_KEY: 'fake/secret/key/that/must/never/be/logged',
+  AWS_REGION: 'us-east-1',
+  AWS_EC2_METADATA_DISABLED: 'true',
+};
+
+function parseLogs(stderr: string): Array<Record<string, unknown>> {
+  return stderr
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+export interface Running {
+  child: ChildProcess;
+  done: Promise<CliResult>;
+}
+
+/** Starts the CLI asynchronously (the S3 endpoint lives in this process's event loop). */
+export function startCli(args: string[], env: Record<string, string> = {}): Running {
+  const clean = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('AWS_')));
+  const child = spawn(process.execPath, [CLI, ...args], {
+    env: { ...clean, ...FAKE_AWS_ENV, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const done = new Promise<CliResult>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr, logs: parseLogs(stderr) }));
+  });
+  return { child, done };
+}
+
+export function runCli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+  return startCli(args, env).done;
+}
+
+export interface BucketXml {
+  name: string;
+  endpoint: string;
+  extra?: string;
+}
+
+/** An ossec.conf with one aws-s3 wodle holding the given GuardDuty buckets. */
+export function writeConfig(dir: string, buckets: BucketXml[], wodleOptions = ''): string {
+  const file = join(dir, 'ossec.conf');
+  const blocks = buckets
+    .map(
+      (b) => `    <bucket type="guardduty">
+      <name>${b.name}</name>
+      <service_endpoint>${b.endpoint}</service_endpoint>
+${b.extra ?? ''}
+    </bucket>`,
+    )
+    .join('\n');
+  writeFileSync(
+    file,
+    `<ossec_config>
+  <wodle name="aws-s3">
+    <disabled>no</disabled>
+    <interval>10m</interval>
+${wodleOptions}
+${blocks}
+  </wodle>
+</ossec_config>
+`,
+  );
+  return file;
+}
+
+/** A Unix datagram socket bound by the test, standing in for wazuh-analysisd's queue. */
+export class DatagramSink {
+  readonly messages: string[] = [];
+  private readonly socket = unix.createSocket('unix_dgram', (message) => this.messages.push(message.toString('utf8')));
+
+  constructor(readonly path: string) {
+    this.socket.bind(path);
+  }
+
+  close(): void {
+    this.socket.close();
+  }
+}
+
+export function eventsFromLines(text: string): Array<Record<string, any>> {
+  return text
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => JSON.parse(line) as Record<string, any>);
+}

@@ -1,0 +1,32 @@
+import { gzipSync } from 'node:zlib';
+import { randomUUID } from 'node:crypto';
+import { readSample } from './paths.js';
+
+/** A bare finding derived from a public sample, with the identity fields a test needs to tell them apart. */
+export function makeFinding(account: string, region: string, id: string, template = 'SEKOIA-IO__UnauthorizedAccess-EC2-TorRelay.json') {
+  const finding = JSON.parse(readSample(template)) as Record<string, unknown>;
+  return {
+    ...finding,
+    accountId: account,
+    region,
+    id,
+    arn: `arn:aws:guardduty:${region}:${account}:detector/0123/finding/${id}`,
+  };
+}
+
+/** One native export object: gzip JSON Lines. */
+export function jsonlGz(findings: unknown[]): Buffer {
+  return gzipSync(findings.map((f) => JSON.stringify(f)).join('\n') + '\n');
+}
+
+export function nativeKey(account: string, region: string, day: string, name = `${randomUUID()}.jsonl.gz`, path = ''): string {
+  return `${path}AWSLogs/${account}/GuardDuty/${region}/${day.replaceAll('-', '/')}/${name}`;
+}
+
+export function today(): string {
+  return new Date().toISOString().slice(0, 10);
+}
+
+export function daysAgo(n: number): string {
+  return new Date(Date.now() - n * 86_400_000).toISOString().slice(0, 10);
+}

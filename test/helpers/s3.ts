@@ -1,0 +1,49 @@
+import { PutObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { startFauxqs, type FauxqsServer } from 'fauxqs';
+
+/** A real S3 API on a free loopback port, in this process; point the collector at `endpoint`. */
+export class FakeS3 {
+  private constructor(
+    readonly server: FauxqsServer,
+    readonly client: S3Client,
+  ) {}
+
+  static async start(): Promise<FakeS3> {
+    const server = await startFauxqs({ port: 0, logger: false });
+    const client = new S3Client({
+      endpoint: server.address,
+      region: 'us-east-1',
+      forcePathStyle: true,
+      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    });
+    return new FakeS3(server, client);
+  }
+
+  get endpoint(): string {
+    return this.server.address;
+  }
+
+  createBucket(name: string): void {
+    this.server.createBucket(name);
+  }
+
+  async put(bucket: string, key: string, body: Buffer | string): Promise<void> {
+    await this.client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
+  }
+
+  async keys(bucket: string, prefix = ''): Promise<string[]> {
+    const keys: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+      for (const object of page.Contents ?? []) keys.push(object.Key!);
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return keys;
+  }
+
+  async stop(): Promise<void> {
+    this.client.destroy();
+    await this.server.stop();
+  }
+}

@@ -4,7 +4,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { describeConfig, loadConfig, type Config } from './config/load.js';
 import { runDaemon, runOnce, type RunContext } from './daemon.js';
-import { createOutput, Outputs } from './emit/index.js';
+import { createOutput, Outputs, parseOutputSpec, type OutputSpec } from './emit/index.js';
 import { ConfigError, StateError, describe } from './errors.js';
 import { createLogger, LOG_LEVELS, type LogLevel, type Logger } from './log.js';
 import { StateStore } from './state/store.js';
@@ -40,7 +40,7 @@ export interface CliOptions {
   config: string;
   once: boolean;
   state: string;
-  outputs: string[];
+  outputs: OutputSpec[];
   logLevel: LogLevel;
   concurrency: number;
   checkConfig: boolean;
@@ -87,7 +87,7 @@ export function parseCli(argv: string[]): CliOptions {
     config: values.config ?? DEFAULT_CONFIG,
     once: values.once ?? false,
     state: values.state ?? DEFAULT_STATE,
-    outputs: values.output ?? ['wazuh'],
+    outputs: (values.output ?? ['wazuh']).map(parseOutputSpec),
     logLevel: logLevel as LogLevel,
     concurrency,
     checkConfig: values['check-config'] ?? false,

@@ -41,9 +41,9 @@ export function parseDate(text: string): Parsed<string> {
   return ok(date.toISOString().slice(0, 10));
 }
 
-// AWS region names: a partition/area prefix (us, eu, ap, cn, eusc …), optional gov/iso marker, a
-// direction and a number. No list: regions AWS opens later must work without a release.
-const REGION = /^[a-z]{2,4}(-(gov|iso[a-z]?))?-[a-z]+-\d{1,2}$/;
+// AWS region names: an area prefix (us, eu, ap, cn, eusc …), words (gov, iso, de, east, southeast …)
+// and a number. No list: regions AWS opens later must work without a release.
+const REGION = /^[a-z]{2,4}(-[a-z]+)+-\d{1,2}$/;
 
 export function parseRegion(text: string): Parsed<string> {
   return REGION.test(text) ? ok(text) : fail('is not an AWS region name (like us-east-1, us-gov-west-1, cn-north-1)');

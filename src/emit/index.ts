@@ -9,27 +9,33 @@ import { WAZUH_QUEUE, WazuhOutput } from './wazuh.js';
 
 export type { Output } from './output.js';
 
+export type OutputSpec = { kind: 'wazuh' | 'unix' | 'file'; path: string } | { kind: 'stdout' };
+
 /** `wazuh`, `wazuh:PATH`, `unix:PATH`, `file:PATH`, `stdout` (CONTRACT.md). */
-export function createOutput(spec: string, log: Logger): Output {
+export function parseOutputSpec(spec: string): OutputSpec {
   const colon = spec.indexOf(':');
   const kind = colon < 0 ? spec : spec.slice(0, colon);
   const path = colon < 0 ? '' : spec.slice(colon + 1);
-  const needPath = () => {
+  if (kind === 'stdout' && colon < 0) return { kind };
+  if (kind === 'wazuh' && colon < 0) return { kind, path: WAZUH_QUEUE };
+  if (kind === 'wazuh' || kind === 'unix' || kind === 'file') {
     if (path === '') throw new ConfigError(`--output ${spec}: a path is needed after "${kind}:"`);
-    return path;
-  };
-  switch (kind) {
-    case 'wazuh':
-      return new WazuhOutput(colon < 0 ? WAZUH_QUEUE : needPath(), log);
-    case 'unix':
-      return new UnixStreamOutput(needPath());
-    case 'file':
-      return new FileOutput(needPath());
-    case 'stdout':
-      if (colon >= 0) break;
-      return new StdoutOutput();
+    return { kind, path };
   }
   throw new ConfigError(`--output ${spec}: unknown output (use wazuh, wazuh:PATH, unix:PATH, file:PATH or stdout)`);
+}
+
+export function createOutput(spec: OutputSpec, log: Logger): Output {
+  switch (spec.kind) {
+    case 'wazuh':
+      return new WazuhOutput(spec.path, log);
+    case 'unix':
+      return new UnixStreamOutput(spec.path);
+    case 'file':
+      return new FileOutput(spec.path);
+    case 'stdout':
+      return new StdoutOutput();
+  }
 }
 
 /** Every event goes to every output; a batch counts as delivered only once all of them took it. */

@@ -1,0 +1,152 @@
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { parseConfig } from '../src/config/load.js';
+import { parseDate, parseInterval, parseRegion, parseRoleArn } from '../src/config/values.js';
+import { runCli, tempDir } from './helpers/cli.js';
+import { ROOT } from './helpers/paths.js';
+
+const REALISTIC = join(ROOT, 'test', 'fixtures', 'ossec-realistic.conf');
+
+function bucketConf(inner: string, wodleExtra = ''): string {
+  return `<ossec_config>
+  <global><logall>no</logall></global>
+</ossec_config>
+<ossec_config>
+  <wodle name="aws-s3">
+    <disabled>no</disabled>
+${wodleExtra}
+    <bucket type="guardduty">
+${inner}
+    </bucket>
+  </wodle>
+</ossec_config>
+`;
+}
+
+describe('--check-config', () => {
+  test('accepts a realistic ossec.conf and prints the effective configuration with secrets masked', async () => {
+    const result = await runCli(['--check-config', '--config', REALISTIC]);
+    assert.equal(result.code, 0, result.stderr);
+    const printed = JSON.parse(result.stdout) as { wodles: Array<{ disabled: boolean; intervalSeconds: number; buckets: Array<Record<string, unknown>> }>; warnings: string[] };
+    assert.equal(printed.wodles.length, 2);
+    const [active, disabled] = printed.wodles as [(typeof printed.wodles)[0], (typeof printed.wodles)[0]];
+    assert.equal(active.intervalSeconds, 1800);
+    assert.equal(active.buckets.length, 1, 'the cloudtrail bucket is skipped');
+    const bucket = active.buckets[0]!;
+    assert.equal(bucket['name'], 'gd-exports');
+    assert.equal(bucket['path'], 'security/');
+    assert.deepEqual(bucket['accountIds'], ['123456789012', '210987654321']);
+    assert.equal(bucket['onlyLogsAfter'], '2026-11-01');
+    assert.deepEqual(bucket['regions'], ['us-east-1', 'us-gov-west-1', 'cn-north-1', 'eu-central-2']);
+    assert.equal(bucket['stsEndpoint'], 'https://sts.us-east-1.amazonaws.com');
+    assert.equal(bucket['externalId'], '********');
+    assert.equal(disabled.disabled, true);
+    assert.equal(disabled.buckets[0]!['secretKey'], '********');
+    assert.equal(disabled.buckets[0]!['accessKey'], '********');
+    assert.ok(!result.stdout.includes('old/secret/should/be/masked'));
+    assert.ok(!result.stdout.includes('very-secret-external-id'));
+    const cloudtrailLine = readFileSync(REALISTIC, 'utf8').split('\n').findIndex((l) => l.includes('<bucket type="cloudtrail">')) + 1;
+    assert.ok(printed.warnings.some((w) => w.includes('type="cloudtrail"') && w.includes(`:${cloudtrailLine}:`)), printed.warnings.join('\n'));
+    assert.ok(printed.warnings.some((w) => w.includes('<service type="cloudwatchlogs">')));
+  });
+
+  const badCases: Array<[label: string, conf: string, mustName: string[]]> = [
+    ['interval 10x', bucketConf('<name>b</name>', '<interval>10x</interval>'), ['<interval>', '10x', ':7:']],
+    ['date 2026-13-45', bucketConf('<name>b</name><only_logs_after>2026-13-45</only_logs_after>'), ['<only_logs_after>', '2026-13-45']],
+    ['empty <name>', bucketConf('<name></name>'), ['<name>', 'empty']],
+    ['region mars-north', bucketConf('<name>b</name><regions>us-east-1,mars-north</regions>'), ['<regions>', 'mars-north']],
+    ['discard_regex without field', bucketConf('<name>b</name><discard_regex>^x</discard_regex>'), ['<discard_regex>', 'field']],
+    ['iam_role_duration 100', bucketConf('<name>b</name><iam_role_duration>100</iam_role_duration>'), ['<iam_role_duration>', '100', '900']],
+    ['account id 12345', bucketConf('<name>b</name><aws_account_id>12345</aws_account_id>'), ['<aws_account_id>', '12345']],
+    ['an unknown tag', bucketConf('<name>b</name><bucket_region>x</bucket_region>'), ['<bucket_region>', 'not a known option']],
+    ['malformed XML', bucketConf('<name>b</name><path>x</pth>'), ['malformed XML', ':9:']],
+    ['a regex that does not compile', bucketConf('<name>b</name><discard_regex field="type">(unclosed</discard_regex>'), ['<discard_regex>', '(unclosed']],
+    ['a bad role ARN', bucketConf('<name>b</name><iam_role_arn>arn:aws:iam::12:user/x</iam_role_arn>'), ['<iam_role_arn>', 'arn:aws:iam::12:user/x']],
+  ];
+
+  for (const [label, conf, mustName] of badCases) {
+    test(`exits 2 naming the problem: ${label}`, async () => {
+      const dir = tempDir();
+      const file = join(dir, 'ossec.conf');
+      writeFileSync(file, conf);
+      const result = await runCli(['--check-config', '--config', file]);
+      assert.equal(result.code, 2, `${label}: ${result.stdout}${result.stderr}`);
+      assert.equal(result.stdout, '');
+      const message = result.stderr.trim();
+      assert.equal(message.split('\n').length, 1, message);
+      assert.ok(message.includes(file), message);
+      for (const part of mustName) assert.ok(message.includes(part), `${label}: "${message}" should name ${part}`);
+    });
+  }
+
+  test('a configuration error stops a collecting run with exit 2 before any output is written', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'ossec.conf');
+    writeFileSync(file, bucketConf('<name>b</name>', '<interval>soon</interval>'));
+    const result = await runCli(['--config', file, '--once', '--state', join(dir, 'state.db'), '--output', 'stdout']);
+    assert.equal(result.code, 2);
+    assert.equal(result.stdout, '');
+  });
+
+  test('usage errors exit 2', async () => {
+    for (const args of [['--bogus'], ['--log-level', 'loud'], ['--output', 'carrier-pigeon', '--once'], ['--concurrency', '0']]) {
+      const result = await runCli(args);
+      assert.equal(result.code, 2, args.join(' '));
+      assert.ok(result.stderr.includes(args[args.length - 1] === '--once' ? 'carrier-pigeon' : args[args.length - 1]!), result.stderr);
+    }
+  });
+});
+
+describe('configuration values', () => {
+  test('defaults: interval 10m, run_on_start yes, skip_on_error yes, only_logs_after unset', () => {
+    const config = parseConfig(bucketConf('<name>b</name>'), 'ossec.conf');
+    const wodle = config.wodles[0]!;
+    assert.equal(wodle.intervalSeconds, 600);
+    assert.equal(wodle.runOnStart, true);
+    assert.equal(wodle.skipOnError, true);
+    assert.equal(wodle.buckets[0]!.onlyLogsAfter, null);
+    assert.equal(wodle.buckets[0]!.path, '');
+  });
+
+  test('intervals in every unit', () => {
+    const cases: Array<[string, number]> = [['30s', 30], ['10m', 600], ['2h', 7200], ['1d', 86400], ['1w', 604800], ['1M', 2592000], ['45', 45]];
+    for (const [text, seconds] of cases) assert.deepEqual(parseInterval(text), { ok: true, value: seconds }, text);
+    for (const text of ['10x', '0m', 'm', '-5s', '1.5h']) assert.equal(parseInterval(text).ok, false, text);
+  });
+
+  test('dates: Wazuh form in any case and ISO; impossible days rejected', () => {
+    assert.deepEqual(parseDate('2026-NOV-01'), { ok: true, value: '2026-11-01' });
+    assert.deepEqual(parseDate('2026-nov-01'), { ok: true, value: '2026-11-01' });
+    assert.deepEqual(parseDate('2024-Feb-29'), { ok: true, value: '2024-02-29' });
+    assert.deepEqual(parseDate('2026-11-01'), { ok: true, value: '2026-11-01' });
+    for (const text of ['2026-13-45', '2026-FEB-30', '2025-02-29', '2026-NOQ-01', '26-11-01', '2026/11/01']) assert.equal(parseDate(text).ok, false, text);
+  });
+
+  test('regions by AWS naming pattern, not a list', () => {
+    for (const region of ['us-east-1', 'us-gov-west-1', 'cn-northwest-1', 'ap-southeast-7', 'mx-central-1', 'eusc-de-east-1', 'us-isob-east-1', 'xx-future-9']) {
+      assert.equal(parseRegion(region).ok, true, region);
+    }
+    for (const region of ['mars-north', 'US-EAST-1', 'us_east_1', 'useast1', '']) assert.equal(parseRegion(region).ok, false, region);
+  });
+
+  test('role ARNs in every partition', () => {
+    for (const arn of ['arn:aws:iam::123456789012:role/x', 'arn:aws-us-gov:iam::123456789012:role/path/x', 'arn:aws-cn:iam::123456789012:role/x']) {
+      assert.equal(parseRoleArn(arn).ok, true, arn);
+    }
+    assert.equal(parseRoleArn('arn:aws:iam::123456789012:user/x').ok, false);
+  });
+
+  test('several <ossec_config> roots and several aws-s3 wodles are all read; a file without one is an error', () => {
+    const two = `${bucketConf('<name>a</name>')}\n${bucketConf('<name>b</name>', '<interval>1h</interval>')}`;
+    const config = parseConfig(two, 'x.conf');
+    assert.deepEqual(config.wodles.map((w) => w.buckets[0]!.name), ['a', 'b']);
+    assert.throws(() => parseConfig('<ossec_config><global/></ossec_config>', 'x.conf'), /x\.conf: no <wodle name="aws-s3">/);
+  });
+
+  test('an option given twice and keys without their secret are errors naming the line', () => {
+    assert.throws(() => parseConfig(bucketConf('<name>a</name>\n<name>b</name>'), 'x.conf'), /x\.conf:10: <name> is given more than once/);
+    assert.throws(() => parseConfig(bucketConf('<name>a</name><access_key>AKIA</access_key>'), 'x.conf'), /access_key.*secret_key/);
+  });
+});

@@ -1,0 +1,113 @@
+import assert from 'node:assert/strict';
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { StateError } from '../src/errors.js';
+import { StateStore, type ObjectRecord } from '../src/state/store.js';
+import { listingWindow } from '../src/walk/dates.js';
+import { parseNativeKey } from '../src/walk/native.js';
+import { runCli, tempDir, writeConfig } from './helpers/cli.js';
+
+const PARTITION = { bucket: 'b', prefix: 'AWSLogs/111111111111/GuardDuty/us-east-1/', account: '111111111111', region: 'us-east-1' };
+
+function record(key: string): ObjectRecord {
+  return { bucket: 'b', path: '', account: '111111111111', region: 'us-east-1', key: PARTITION.prefix + key, etag: '"e"', size: 10, events: 1, malformed: 0 };
+}
+
+describe('state store', () => {
+  test('created with mode 0600, records done and failed objects, keeps cursors', () => {
+    const file = join(tempDir(), 'sub', 'state.db');
+    const store = StateStore.open(file);
+    try {
+      assert.equal(statSync(file).mode & 0o777, 0o600);
+      store.markDone(record('2026/11/28/a.jsonl.gz'), false);
+      store.markFailed(record('2026/11/28/b.jsonl.gz'), 'incorrect header check');
+      assert.deepEqual(store.lookup('b', PARTITION.prefix + '2026/11/28/a.jsonl.gz'), { status: 'done', deletePending: false });
+      assert.deepEqual(store.lookup('b', PARTITION.prefix + '2026/11/28/b.jsonl.gz'), { status: 'failed', deletePending: false });
+      assert.equal(store.lookup('b', PARTITION.prefix + '2026/11/28/c.jsonl.gz'), undefined);
+      assert.equal(store.cursor(PARTITION), null);
+      store.setCursor(PARTITION, '2026-11-28');
+      assert.equal(store.cursor(PARTITION), '2026-11-28');
+    } finally {
+      store.close();
+    }
+    const again = StateStore.open(file);
+    assert.equal(again.cursor(PARTITION), '2026-11-28');
+    again.close();
+  });
+
+  test('pruning forgets only days before the given folder, of that partition only', () => {
+    const store = StateStore.open(join(tempDir(), 'state.db'));
+    try {
+      for (const day of ['2026/11/01', '2026/11/02', '2026/11/03']) for (const n of [1, 2, 3]) store.markDone(record(`${day}/${n}.jsonl.gz`), false);
+      store.markDone({ ...record('x'), key: 'AWSLogs/111111111111/GuardDuty/eu-west-1/2026/11/01/z.jsonl.gz' }, false);
+      assert.equal(store.prune(PARTITION, '2026/11/03/'), 6);
+      assert.equal(store.countObjects(), 4);
+      assert.ok(store.lookup('b', PARTITION.prefix + '2026/11/03/1.jsonl.gz'));
+    } finally {
+      store.close();
+    }
+  });
+
+  test('a second collector on the same state file fails at once with a clear error', () => {
+    const file = join(tempDir(), 'state.db');
+    const first = StateStore.open(file);
+    try {
+      assert.throws(() => StateStore.open(file), (err: unknown) => err instanceof StateError && /in use by another guardduty-wodle process/.test(err.message));
+    } finally {
+      first.close();
+    }
+    StateStore.open(file).close();
+  });
+
+  test('a second process on a state file in use exits 2', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'state.db');
+    const config = writeConfig(dir, [{ name: 'unused', endpoint: 'http://127.0.0.1:9' }]);
+    const held = StateStore.open(file);
+    try {
+      const result = await runCli(['--config', config, '--once', '--state', file, '--output', 'stdout']);
+      assert.equal(result.code, 2);
+      assert.match(result.stderr, /in use by another guardduty-wodle process/);
+      assert.equal(result.stdout, '');
+    } finally {
+      held.close();
+    }
+  });
+});
+
+describe('listing window', () => {
+  test('a new partition starts at only_logs_after, or today without it', () => {
+    assert.deepEqual(listingWindow(null, '2026-11-01', '2026-11-29'), { first: '2026-11-01', last: '2026-11-29' });
+    assert.deepEqual(listingWindow(null, null, '2026-11-29'), { first: '2026-11-29', last: '2026-11-29' });
+  });
+
+  test('afterwards: the newest completed day minus one day of grace, never before only_logs_after', () => {
+    assert.deepEqual(listingWindow('2026-11-28', '2026-11-01', '2026-11-29'), { first: '2026-11-27', last: '2026-11-29' });
+    assert.deepEqual(listingWindow('2026-03-01', null, '2026-03-01'), { first: '2026-02-28', last: '2026-03-01' });
+    assert.deepEqual(listingWindow('2026-11-28', '2026-11-28', '2026-11-29'), { first: '2026-11-28', last: '2026-11-29' });
+  });
+});
+
+describe('native layout', () => {
+  const bucket = { path: 'gd/', pathSuffix: '' };
+  test('keys inside the layout give account, region and day', () => {
+    assert.deepEqual(parseNativeKey(bucket, 'gd/AWSLogs/123456789012/GuardDuty/us-gov-west-1/2026/02/28/u.jsonl.gz'), {
+      account: '123456789012',
+      region: 'us-gov-west-1',
+      day: '2026-02-28',
+    });
+  });
+  test('keys outside it do not', () => {
+    for (const key of [
+      'AWSLogs/123456789012/GuardDuty/us-east-1/2026/02/28/u.jsonl.gz',
+      'gd/AWSLogs/123456789012/GuardDuty/us-east-1/2026/02/30/u.jsonl.gz',
+      'gd/AWSLogs/123456789012/GuardDuty/us-east-1/2026/02/28/',
+      'gd/AWSLogs/123456789012/GuardDuty/us-east-1/2026/02/28/sub/u.jsonl.gz',
+      'gd/AWSLogs/12345/GuardDuty/us-east-1/2026/02/28/u.jsonl.gz',
+      'gd/AWSLogs/123456789012/CloudTrail/us-east-1/2026/02/28/u.json.gz',
+    ]) {
+      assert.equal(parseNativeKey(bucket, key), null, key);
+    }
+  });
+});

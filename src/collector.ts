@@ -106,8 +106,9 @@ export class BucketCollector {
     }
     this.summary.durationMs = Math.round(performance.now() - started);
     if (this.outputFailure) throw this.outputFailure;
+    const { bucket: _bucket, ...fields } = this.summary;
     this.log.info(
-      { ...this.summary },
+      fields,
       `bucket pass ${this.summary.ok ? 'done' : 'FAILED'}: ${this.summary.partitions} partitions, ${this.summary.listed} objects listed, ` +
         `${this.summary.new} new, ${this.summary.done} done, ${this.summary.failed} failed, ${this.summary.events} events in ${this.summary.durationMs} ms`,
     );
@@ -149,7 +150,9 @@ export class BucketCollector {
     const inFlight: Promise<void>[] = [];
     let complete = true;
     try {
+      this.log.debug({ prefix: partition.prefix, first: window.first, last: window.last }, 'listing partition');
       for (const day of daysFrom(window.first, window.last)) {
+        this.log.trace({ prefix: partition.prefix + dayFolder(day) }, 'listing day folder');
         for await (const object of this.reader.listObjects(partition.prefix + dayFolder(day))) {
           if (this.stopping()) break;
           const task = await this.consider(object, partition, day, unfinishedDays);
@@ -244,6 +247,7 @@ export class BucketCollector {
       // The good findings were delivered and the bad ones cannot be mended by reading again; without
       // skip_on_error the operator still hears about it through the exit status.
       if (counts.malformed > 0 && !this.ctx.skipOnError) this.summary.ok = false;
+      log.debug({ events: counts.events, findings: counts.findings, discarded: counts.discarded, bytes: record.size }, 'object done');
       return true;
     } catch (err) {
       if (err instanceof OutputError) {

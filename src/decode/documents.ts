@@ -29,7 +29,7 @@ export class DocumentSplitter {
   private depth = 0;
   private inString = false;
   private escaped = false;
-  private line: number;
+  private line = 1;
   private docLine = 0;
   private parts: Buffer[] = [];
   private docBytes = 0;
@@ -41,12 +41,29 @@ export class DocumentSplitter {
   constructor(
     private readonly sink: DocumentSink,
     private readonly maxDocumentBytes = DEFAULT_MAX_DOCUMENT_BYTES,
-    firstLine = 1,
-  ) {
-    this.line = firstLine;
-  }
+  ) {}
 
   push(chunk: Buffer): void {
+    let pending: Buffer | null = chunk;
+    while (pending) pending = this.scan(pending);
+  }
+
+  /** Call at the end of the stream: an unfinished document is reported, and what follows its first line is read again. */
+  end(): void {
+    while (this.depth > 0 && !this.discarding) {
+      const text = Buffer.concat(this.parts);
+      this.sink.malformed(this.docLine, 'document is cut off (unbalanced braces or an unterminated string)');
+      const retry = this.rewind(text);
+      if (!retry) break;
+      this.push(retry);
+    }
+    this.parts = [];
+    this.depth = 0;
+    this.discarding = false;
+  }
+
+  /** Scans one buffer; returns bytes to scan again after a bad document was rewound, else null. */
+  private scan(chunk: Buffer): Buffer | null {
     let docStart = this.depth > 0 && !this.discarding ? 0 : -1;
     const length = chunk.length;
     for (let i = 0; i < length; i++) {
@@ -82,25 +99,19 @@ export class DocumentSplitter {
       else if (byte === CLOSE_BRACE || byte === CLOSE_BRACKET) {
         if (--this.depth === 0) {
           if (this.discarding) this.discarding = false;
-          else this.finishDocument(chunk.subarray(docStart, i + 1));
+          else {
+            const retry = this.finishDocument(chunk.subarray(docStart, i + 1));
+            if (retry) {
+              const rest = chunk.subarray(i + 1);
+              return rest.length === 0 ? retry : Buffer.concat([retry, rest]);
+            }
+          }
           docStart = -1;
         }
       }
     }
     if (docStart >= 0 && this.depth > 0) this.keep(chunk.subarray(docStart));
-  }
-
-  /** Call at the end of the stream: an unfinished document is reported, and what follows its first line is read again. */
-  end(): void {
-    if (this.depth > 0 && !this.discarding) {
-      const text = Buffer.concat(this.parts);
-      this.parts = [];
-      this.depth = 0;
-      this.sink.malformed(this.docLine, 'document is cut off (unbalanced braces or an unterminated string)');
-      this.rescanAfterFirstLine(text, this.docLine);
-    }
-    this.parts = [];
-    this.depth = 0;
+    return null;
   }
 
   private keep(part: Buffer): void {
@@ -115,30 +126,38 @@ export class DocumentSplitter {
     this.parts.push(Buffer.from(part));
   }
 
-  private finishDocument(last: Buffer): void {
+  /** Parses a complete document; returns bytes to scan again when it was bad and spanned lines. */
+  private finishDocument(last: Buffer): Buffer | null {
     const text = this.parts.length === 0 ? last : Buffer.concat([...this.parts, last]);
     this.parts = [];
     if (this.docBytes + last.length > this.maxDocumentBytes) {
       this.sink.malformed(this.docLine, `document is larger than ${this.maxDocumentBytes} bytes; skipped`);
-      return;
+      return null;
     }
     let value: unknown;
     try {
       value = JSON.parse(text.toString('utf8'));
     } catch (err) {
       this.sink.malformed(this.docLine, `invalid JSON: ${(err as Error).message}`);
-      // A broken line can swallow the lines after it into one bogus document: read them again.
-      this.rescanAfterFirstLine(text, this.docLine);
-      return;
+      return this.rewind(text);
     }
     this.sink.value(value, this.docLine);
+    return null;
   }
 
-  private rescanAfterFirstLine(text: Buffer, firstLine: number): void {
+  /**
+   * A broken line (a torn write, an unterminated string) can swallow the lines after it into one bogus
+   * document. Go back to the line after the bad document's first one and read on from there.
+   */
+  private rewind(text: Buffer): Buffer | null {
+    this.parts = [];
+    this.depth = 0;
+    this.inString = false;
+    this.escaped = false;
+    this.inGarbage = false;
     const newline = text.indexOf(LF);
-    if (newline < 0) return;
-    const again = new DocumentSplitter(this.sink, this.maxDocumentBytes, firstLine + 1);
-    again.push(text.subarray(newline + 1));
-    again.end();
+    if (newline < 0) return null;
+    this.line = this.docLine + 1;
+    return text.subarray(newline + 1);
   }
 }

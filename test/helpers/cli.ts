@@ -83,7 +83,7 @@ ${b.extra ?? ''}
     `<ossec_config>
   <wodle name="aws-s3">
     <disabled>no</disabled>
-    <interval>10m</interval>
+${wodleOptions.includes('<interval>') ? '' : '    <interval>10m</interval>'}
 ${wodleOptions}
 ${blocks}
   </wodle>

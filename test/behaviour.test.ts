@@ -1,0 +1,279 @@
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { gzipSync } from 'node:zlib';
+import { after, before, describe, test } from 'node:test';
+import Database from 'better-sqlite3';
+import { DatagramSink, FAKE_AWS_ENV, eventsFromLines, runCli, startCli, tempDir, writeConfig } from './helpers/cli.js';
+import { daysAgo, jsonlGz, makeFinding, nativeKey, today } from './helpers/findings.js';
+import { FakeS3 } from './helpers/s3.js';
+
+const ACCOUNT = '444444444444';
+const REGION = 'us-west-2';
+
+let s3: FakeS3;
+
+before(async () => {
+  s3 = await FakeS3.start();
+});
+
+after(async () => {
+  await s3.stop();
+});
+
+function finding(id: string) {
+  return makeFinding(ACCOUNT, REGION, id);
+}
+
+interface Setup {
+  dir: string;
+  out: string;
+  state: string;
+  args: string[];
+}
+
+function setup(bucket: string, extra = '', wodleOptions = ''): Setup {
+  const dir = tempDir();
+  s3.createBucket(bucket);
+  const config = writeConfig(dir, [{ name: bucket, endpoint: s3.endpoint, extra }], wodleOptions);
+  const out = join(dir, 'events.jsonl');
+  const state = join(dir, 'state.db');
+  return { dir, out, state, args: ['--config', config, '--once', '--state', state, '--output', `file:${out}`] };
+}
+
+function idsIn(file: string): string[] {
+  return existsSync(file) ? eventsFromLines(readFileSync(file, 'utf8')).map((e) => e['aws'].id as string) : [];
+}
+
+function rows(state: string): Array<{ key: string; status: string; events: number; malformed: number; error: string | null }> {
+  const db = new Database(state, { readonly: true });
+  try {
+    return db.prepare('SELECT key, status, events, malformed, error FROM objects ORDER BY key').all() as never;
+  } finally {
+    db.close();
+  }
+}
+
+function logsMatching(logs: Array<Record<string, unknown>>, pattern: RegExp) {
+  return logs.filter((l) => pattern.test(String(l['msg'])));
+}
+
+describe('objects that are not plain findings', () => {
+  test('zero-byte objects and folder keys count as nothing to read; keys outside the layout are ignored', async () => {
+    const bucket = 'gd-odd-keys';
+    const s = setup(bucket);
+    await s3.put(bucket, nativeKey(ACCOUNT, REGION, today(), 'empty.jsonl.gz'), Buffer.alloc(0));
+    await s3.put(bucket, nativeKey(ACCOUNT, REGION, today(), 'folder/'), Buffer.alloc(0));
+    await s3.put(bucket, nativeKey(ACCOUNT, REGION, today(), 'deeper/x.jsonl.gz'), jsonlGz([finding('outside')]));
+    await s3.put(bucket, nativeKey(ACCOUNT, REGION, today(), 'real.jsonl.gz'), jsonlGz([finding('inside')]));
+    const result = await runCli(s.args);
+    assert.equal(result.code, 0, result.stderr);
+    assert.deepEqual(idsIn(s.out), ['inside']);
+    assert.deepEqual(
+      rows(s.state).map((r) => [r.key.split('/').pop(), r.status, r.events]),
+      [
+        ['empty.jsonl.gz', 'done', 0],
+        ['real.jsonl.gz', 'done', 1],
+      ],
+    );
+    assert.equal(logsMatching(result.logs, /error|fail/i).filter((l) => l['level'] as number >= 50).length, 0);
+  });
+
+  test('a bad line inside an object: the other findings are delivered, the line is reported with key and number', async () => {
+    const bucket = 'gd-bad-line';
+    const s = setup(bucket);
+    const key = nativeKey(ACCOUNT, REGION, today());
+    const text = `${JSON.stringify(finding('one'))}\n{"id":"torn\n${JSON.stringify(finding('two'))}\n`;
+    await s3.put(bucket, key, gzipSync(text));
+    const result = await runCli(s.args);
+    assert.equal(result.code, 0, result.stderr);
+    assert.deepEqual(idsIn(s.out), ['one', 'two']);
+    const errors = result.logs.filter((l) => l['level'] === 50);
+    assert.equal(errors.length, 1);
+    assert.ok(String(errors[0]!['msg']).includes(`${key} line 2`), String(errors[0]!['msg']));
+    assert.deepEqual(rows(s.state).map((r) => [r.status, r.events, r.malformed]), [['done', 2, 1]]);
+  });
+
+  test('a corrupt object under skip_on_error: reported with its key, recorded as failed, the rest delivered, not retried', async () => {
+    const bucket = 'gd-corrupt-skip';
+    const s = setup(bucket);
+    const bad = nativeKey(ACCOUNT, REGION, today(), '0-bad.jsonl.gz');
+    const good = jsonlGz([finding('good')]);
+    await s3.put(bucket, bad, Buffer.concat([good.subarray(0, 10), Buffer.from('this is not deflate data at all')]));
+    await s3.put(bucket, nativeKey(ACCOUNT, REGION, today(), '1-good.jsonl.gz'), good);
+    const first = await runCli(s.args);
+    assert.equal(first.code, 0, first.stderr);
+    assert.deepEqual(idsIn(s.out), ['good']);
+    const errors = first.logs.filter((l) => l['level'] === 50);
+    assert.equal(errors.length, 1);
+    assert.ok(String(errors[0]!['msg']).includes(`s3://${bucket}/${bad}`), String(errors[0]!['msg']));
+    assert.match(String(errors[0]!['msg']), /skip_on_error/);
+    const failed = rows(s.state).find((r) => r.key === bad)!;
+    assert.equal(failed.status, 'failed');
+    assert.ok(failed.error);
+    const second = await runCli(s.args);
+    assert.equal(second.code, 0);
+    assert.equal(second.logs.filter((l) => l['level'] === 50).length, 0);
+    assert.deepEqual(idsIn(s.out), ['good']);
+  });
+
+  test('a corrupt object without skip_on_error: exit 1, not recorded, and it is tried again next pass', async () => {
+    const bucket = 'gd-corrupt-strict';
+    const s = setup(bucket, '', '<skip_on_error>no</skip_on_error>');
+    const bad = nativeKey(ACCOUNT, REGION, today(), 'bad.jsonl.gz');
+    await s3.put(bucket, bad, Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 1, 2, 3]));
+    for (let pass = 0; pass < 2; pass++) {
+      const result = await runCli(s.args);
+      assert.equal(result.code, 1);
+      assert.ok(result.stderr.includes(bad));
+      assert.equal(rows(s.state).length, 0);
+    }
+  });
+});
+
+describe('options', () => {
+  test('discard_regex drops matching findings; remove_from_bucket deletes only what was recorded done', async () => {
+    const bucket = 'gd-discard-remove';
+    const s = setup(bucket, '<discard_regex field="id">drop-</discard_regex>\n<remove_from_bucket>yes</remove_from_bucket>');
+    await s3.put(bucket, nativeKey(ACCOUNT, REGION, today()), jsonlGz([finding('keep-1'), finding('drop-1')]));
+    await s3.put(bucket, nativeKey(ACCOUNT, REGION, today()), jsonlGz([finding('keep-2')]));
+    const corrupt = nativeKey(ACCOUNT, REGION, today(), 'corrupt.jsonl.gz');
+    await s3.put(bucket, corrupt, Buffer.from([0x1f, 0x8b, 0, 0]));
+    const stray = `AWSLogs/${ACCOUNT}/GuardDuty/${REGION}/notes.txt`;
+    await s3.put(bucket, stray, 'not an export');
+    const result = await runCli(s.args);
+    assert.equal(result.code, 0, result.stderr);
+    assert.deepEqual(idsIn(s.out).sort(), ['keep-1', 'keep-2']);
+    const summary = logsMatching(result.logs, /^bucket pass/)[0]!;
+    assert.equal(summary['discarded'], 1);
+    assert.equal(summary['deleted'], 2);
+    assert.deepEqual((await s3.keys(bucket)).sort(), [corrupt, stray].sort());
+  });
+
+  test('path, path_suffix and account discovery: folders that are not accounts or regions are ignored', async () => {
+    const bucket = 'gd-org-path';
+    const s = setup(bucket, '<path>exports/guardduty</path>\n<path_suffix>o-abc123</path_suffix>');
+    const prefix = 'exports/guardduty/AWSLogs/o-abc123/';
+    const key = (account: string, region: string, id: string) =>
+      `${prefix}${account}/GuardDuty/${region}/${today().replaceAll('-', '/')}/${id}.jsonl.gz`;
+    await s3.put(bucket, key('555555555555', 'eu-north-1', 'a'), jsonlGz([finding('a')]));
+    await s3.put(bucket, key('666666666666', 'sa-east-1', 'b'), jsonlGz([finding('b')]));
+    await s3.put(bucket, key('not-an-account', 'sa-east-1', 'c'), jsonlGz([finding('c')]));
+    await s3.put(bucket, key('666666666666', 'NOT_A_REGION', 'd'), jsonlGz([finding('d')]));
+    await s3.put(bucket, `AWSLogs/777777777777/GuardDuty/us-east-1/${today().replaceAll('-', '/')}/e.jsonl.gz`, jsonlGz([finding('e')]));
+    const result = await runCli(s.args);
+    assert.equal(result.code, 0, result.stderr);
+    assert.deepEqual(idsIn(s.out).sort(), ['a', 'b']);
+    assert.equal(logsMatching(result.logs, /^bucket pass/)[0]!['partitions'], 2);
+  });
+
+  test('listing pages past 1,000 keys in one day folder', async () => {
+    const bucket = 'gd-pages';
+    const s = setup(bucket);
+    const body = jsonlGz([finding('same')]);
+    await Promise.all(Array.from({ length: 1010 }, (_, i) => s3.put(bucket, nativeKey(ACCOUNT, REGION, today(), `${String(i).padStart(5, '0')}.jsonl.gz`), body)));
+    const result = await runCli(s.args);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(idsIn(s.out).length, 1010);
+  });
+
+  test('a bucket with no AWSLogs/ folder is read as empty and reported', async () => {
+    const bucket = 'gd-empty';
+    const s = setup(bucket);
+    const result = await runCli(s.args);
+    assert.equal(result.code, 0, result.stderr);
+    assert.ok(logsMatching(result.logs, /no GuardDuty export under s3:\/\/gd-empty\/AWSLogs\//).length === 1);
+  });
+
+  test('a bucket that does not exist fails the pass with exit 1 naming it', async () => {
+    const dir = tempDir();
+    const config = writeConfig(dir, [{ name: 'gd-no-such-bucket', endpoint: s3.endpoint }]);
+    const result = await runCli(['--config', config, '--once', '--state', join(dir, 'state.db'), '--output', 'stdout']);
+    assert.equal(result.code, 1);
+    assert.ok(result.logs.some((l) => l['level'] === 50 && String(l['msg']).includes('s3://gd-no-such-bucket')), result.stderr);
+  });
+});
+
+describe('outputs', () => {
+  test('an event over 64 KiB goes to the Wazuh socket whole, with a warning naming key and finding id', async () => {
+    const bucket = 'gd-big-event';
+    const s = setup(bucket);
+    const big = { ...finding('huge-one'), description: 'x'.repeat(70_000) };
+    const key = nativeKey(ACCOUNT, REGION, today());
+    await s3.put(bucket, key, jsonlGz([big, finding('small')]));
+    const socketPath = join(s.dir, 'queue');
+    const sink = new DatagramSink(socketPath);
+    try {
+      const result = await runCli([...s.args, '--output', `wazuh:${socketPath}`]);
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(sink.messages.length, 2);
+      // The test's receiver, like analysisd, reads at most 64 KiB of a datagram: the rest is cut there.
+      assert.ok(sink.messages.some((m) => m.length === 65_536 && m.startsWith('1:Wazuh-AWS:') && m.includes('"huge-one"')));
+      const warning = result.logs.find((l) => l['level'] === 40 && String(l['msg']).includes('larger than analysisd reads'))!;
+      assert.equal(warning['key'], key);
+      assert.equal(warning['findingId'], 'huge-one');
+      assert.ok((warning['bytes'] as number) > 70_000);
+    } finally {
+      sink.close();
+    }
+  });
+
+  test('unix: stream socket and stdout carry one JSON event per line; file and stdout agree', async () => {
+    const bucket = 'gd-stream';
+    const s = setup(bucket);
+    await s3.put(bucket, nativeKey(ACCOUNT, REGION, today()), jsonlGz([finding('s1'), finding('s2'), finding('s3')]));
+    const socketPath = join(s.dir, 'stream.sock');
+    let received = '';
+    const server = createServer((socket) => socket.setEncoding('utf8').on('data', (chunk: string) => (received += chunk)));
+    await new Promise<void>((resolve) => server.listen(socketPath, resolve));
+    try {
+      const result = await runCli([...s.args, '--output', `unix:${socketPath}`, '--output', 'stdout']);
+      assert.equal(result.code, 0, result.stderr);
+      await sleep(50);
+      assert.deepEqual(eventsFromLines(received).map((e) => e['aws'].id), ['s1', 's2', 's3']);
+      assert.equal(result.stdout, readFileSync(s.out, 'utf8'));
+      assert.equal(result.stdout, received);
+    } finally {
+      server.close();
+    }
+  });
+
+  test('no credential reaches the logs, even at trace level', async () => {
+    const bucket = 'gd-trace';
+    const s = setup(bucket);
+    await s3.put(bucket, nativeKey(ACCOUNT, REGION, today()), jsonlGz([finding('t')]));
+    const result = await runCli([...s.args, '--log-level', 'trace']);
+    assert.equal(result.code, 0, result.stderr);
+    assert.ok(result.logs.length > 3);
+    assert.ok(!result.stderr.includes(FAKE_AWS_ENV.AWS_SECRET_ACCESS_KEY));
+    assert.ok(!result.stderr.includes(FAKE_AWS_ENV.AWS_ACCESS_KEY_ID));
+  });
+});
+
+describe('daemon mode', () => {
+  test('runs at start, again every interval, and stops cleanly on SIGTERM with exit 0', async () => {
+    const bucket = 'gd-daemon';
+    const s = setup(bucket, `<only_logs_after>${daysAgo(1)}</only_logs_after>`, '<interval>1s</interval>');
+    await s3.put(bucket, nativeKey(ACCOUNT, REGION, today()), jsonlGz([finding('first')]));
+    const args = s.args.filter((a) => a !== '--once');
+    const running = startCli(args);
+    const waitFor = async (ids: string[]) => {
+      for (let i = 0; i < 100 && idsIn(s.out).length < ids.length; i++) await sleep(100);
+      if (idsIn(s.out).length < ids.length) {
+        running.child.kill('SIGKILL');
+        assert.fail(`events did not arrive: ${(await running.done).stderr}`);
+      }
+      assert.deepEqual(idsIn(s.out).sort(), ids);
+    };
+    await waitFor(['first']);
+    await s3.put(bucket, nativeKey(ACCOUNT, REGION, daysAgo(1)), jsonlGz([finding('second')]));
+    await waitFor(['first', 'second']);
+    running.child.kill('SIGTERM');
+    const result = await running.done;
+    assert.equal(result.code, 0, result.stderr);
+    assert.deepEqual(idsIn(s.out).sort(), ['first', 'second']);
+    assert.ok(result.logs.some((l) => String(l['msg']).startsWith('stopping')));
+  });
+});

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -253,27 +253,31 @@ describe('outputs', () => {
 });
 
 describe('daemon mode', () => {
-  test('runs at start, again every interval, and stops cleanly on SIGTERM with exit 0', async () => {
+  test('runs at start and every interval, reopens file outputs on SIGHUP, stops cleanly on SIGTERM with exit 0', async () => {
     const bucket = 'gd-daemon';
     const s = setup(bucket, `<only_logs_after>${daysAgo(1)}</only_logs_after>`, '<interval>1s</interval>');
     await s3.put(bucket, nativeKey(ACCOUNT, REGION, today()), jsonlGz([finding('first')]));
-    const args = s.args.filter((a) => a !== '--once');
-    const running = startCli(args);
-    const waitFor = async (ids: string[]) => {
-      for (let i = 0; i < 100 && idsIn(s.out).length < ids.length; i++) await sleep(100);
-      if (idsIn(s.out).length < ids.length) {
+    const running = startCli(s.args.filter((a) => a !== '--once'));
+    const waitFor = async (file: string, ids: string[]) => {
+      for (let i = 0; i < 100 && idsIn(file).length < ids.length; i++) await sleep(100);
+      if (idsIn(file).length < ids.length) {
         running.child.kill('SIGKILL');
         assert.fail(`events did not arrive: ${(await running.done).stderr}`);
       }
-      assert.deepEqual(idsIn(s.out).sort(), ids);
+      assert.deepEqual(idsIn(file).sort(), ids);
     };
-    await waitFor(['first']);
+    await waitFor(s.out, ['first']);
+    const rotated = `${s.out}.1`;
+    renameSync(s.out, rotated);
+    running.child.kill('SIGHUP');
+    await sleep(200);
     await s3.put(bucket, nativeKey(ACCOUNT, REGION, daysAgo(1)), jsonlGz([finding('second')]));
-    await waitFor(['first', 'second']);
+    await waitFor(s.out, ['second']);
     running.child.kill('SIGTERM');
     const result = await running.done;
     assert.equal(result.code, 0, result.stderr);
-    assert.deepEqual(idsIn(s.out).sort(), ['first', 'second']);
+    assert.deepEqual(idsIn(rotated), ['first']);
+    assert.deepEqual(idsIn(s.out), ['second']);
     assert.ok(result.logs.some((l) => String(l['msg']).startsWith('stopping')));
   });
 });

@@ -5,6 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { DatagramSink, eventsFromLines, runCli, tempDir, writeConfig } from './helpers/cli.js';
 import { daysAgo, jsonlGz, makeFinding, nativeKey, today } from './helpers/findings.js';
+import { CountingProxy } from './helpers/proxy.js';
 import { FakeS3 } from './helpers/s3.js';
 
 const ACCOUNT_A = '111111111111';
@@ -89,6 +90,31 @@ describe('one pass over native exports', () => {
       assert.ok(stateRows(state).every((row) => row.status === 'done'));
     } finally {
       sink.close();
+    }
+  });
+
+  test('an idle pass costs requests per partition and day in the window, and fetches nothing', async () => {
+    const dir = tempDir();
+    const bucket = 'gd-idle';
+    s3.createBucket(bucket);
+    await upload(bucket, [
+      [ACCOUNT_A, 'us-east-1', daysAgo(5), 3],
+      [ACCOUNT_A, 'eu-west-1', daysAgo(3), 3],
+      [ACCOUNT_B, 'us-east-1', today(), 3],
+    ]);
+    const proxy = await CountingProxy.start(s3.endpoint);
+    try {
+      const config = writeConfig(dir, [{ name: bucket, endpoint: proxy.endpoint, extra: `<only_logs_after>${daysAgo(6)}</only_logs_after>` }]);
+      const args = ['--config', config, '--once', '--state', join(dir, 'state.db'), '--output', `file:${join(dir, 'out.jsonl')}`];
+      assert.equal((await runCli(args)).code, 0);
+      proxy.reset();
+      const idle = await runCli(args);
+      assert.equal(idle.code, 0, idle.stderr);
+      // 1 layout probe + 1 account listing + 2 region listings + 3 partitions × 2 days (yesterday, today).
+      assert.equal(proxy.requests.length, 1 + 1 + 2 + 3 * 2, JSON.stringify(proxy.requests));
+      assert.ok(proxy.requests.every((r) => r.method === 'GET' && r.url.includes('list-type=2')));
+    } finally {
+      await proxy.stop();
     }
   });
 

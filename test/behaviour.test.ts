@@ -4,24 +4,16 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { gzipSync } from 'node:zlib';
-import { after, before, describe, test } from 'node:test';
-import Database from 'better-sqlite3';
+import { describe, test } from 'node:test';
 import { DatagramSink, FAKE_AWS_ENV, eventsFromLines, runCli, startCli, tempDir, writeConfig } from './helpers/cli.js';
 import { daysAgo, jsonlGz, makeFinding, nativeKey, today } from './helpers/findings.js';
-import { FakeS3 } from './helpers/s3.js';
+import { useFakeS3 } from './helpers/s3.js';
+import { stateRows } from './helpers/state.js';
 
 const ACCOUNT = '444444444444';
 const REGION = 'us-west-2';
 
-let s3: FakeS3;
-
-before(async () => {
-  s3 = await FakeS3.start();
-});
-
-after(async () => {
-  await s3.stop();
-});
+const fake = useFakeS3();
 
 function finding(id: string) {
   return makeFinding(ACCOUNT, REGION, id);
@@ -36,8 +28,8 @@ interface Setup {
 
 function setup(bucket: string, extra = '', wodleOptions = ''): Setup {
   const dir = tempDir();
-  s3.createBucket(bucket);
-  const config = writeConfig(dir, [{ name: bucket, endpoint: s3.endpoint, extra }], wodleOptions);
+  fake.s3.createBucket(bucket);
+  const config = writeConfig(dir, [{ name: bucket, endpoint: fake.s3.endpoint, extra }], wodleOptions);
   const out = join(dir, 'events.jsonl');
   const state = join(dir, 'state.db');
   return { dir, out, state, args: ['--config', config, '--once', '--state', state, '--output', `file:${out}`] };
@@ -47,14 +39,6 @@ function idsIn(file: string): string[] {
   return existsSync(file) ? eventsFromLines(readFileSync(file, 'utf8')).map((e) => e['aws'].id as string) : [];
 }
 
-function rows(state: string): Array<{ key: string; status: string; events: number; malformed: number; error: string | null }> {
-  const db = new Database(state, { readonly: true });
-  try {
-    return db.prepare('SELECT key, status, events, malformed, error FROM objects ORDER BY key').all() as never;
-  } finally {
-    db.close();
-  }
-}
 
 function logsMatching(logs: Array<Record<string, unknown>>, pattern: RegExp) {
   return logs.filter((l) => pattern.test(String(l['msg'])));
@@ -64,15 +48,15 @@ describe('objects that are not plain findings', () => {
   test('zero-byte objects and folder keys count as nothing to read; keys outside the layout are ignored', async () => {
     const bucket = 'gd-odd-keys';
     const s = setup(bucket);
-    await s3.put(bucket, nativeKey(ACCOUNT, REGION, today(), 'empty.jsonl.gz'), Buffer.alloc(0));
-    await s3.put(bucket, nativeKey(ACCOUNT, REGION, today(), 'folder/'), Buffer.alloc(0));
-    await s3.put(bucket, nativeKey(ACCOUNT, REGION, today(), 'deeper/x.jsonl.gz'), jsonlGz([finding('outside')]));
-    await s3.put(bucket, nativeKey(ACCOUNT, REGION, today(), 'real.jsonl.gz'), jsonlGz([finding('inside')]));
+    await fake.s3.put(bucket, nativeKey(ACCOUNT, REGION, today(), 'empty.jsonl.gz'), Buffer.alloc(0));
+    await fake.s3.put(bucket, nativeKey(ACCOUNT, REGION, today(), 'folder/'), Buffer.alloc(0));
+    await fake.s3.put(bucket, nativeKey(ACCOUNT, REGION, today(), 'deeper/x.jsonl.gz'), jsonlGz([finding('outside')]));
+    await fake.s3.put(bucket, nativeKey(ACCOUNT, REGION, today(), 'real.jsonl.gz'), jsonlGz([finding('inside')]));
     const result = await runCli(s.args);
     assert.equal(result.code, 0, result.stderr);
     assert.deepEqual(idsIn(s.out), ['inside']);
     assert.deepEqual(
-      rows(s.state).map((r) => [r.key.split('/').pop(), r.status, r.events]),
+      stateRows(s.state).map((r) => [r.key.split('/').pop(), r.status, r.events]),
       [
         ['empty.jsonl.gz', 'done', 0],
         ['real.jsonl.gz', 'done', 1],
@@ -86,14 +70,14 @@ describe('objects that are not plain findings', () => {
     const s = setup(bucket);
     const key = nativeKey(ACCOUNT, REGION, today());
     const text = `${JSON.stringify(finding('one'))}\n{"id":"torn\n${JSON.stringify(finding('two'))}\n`;
-    await s3.put(bucket, key, gzipSync(text));
+    await fake.s3.put(bucket, key, gzipSync(text));
     const result = await runCli(s.args);
     assert.equal(result.code, 0, result.stderr);
     assert.deepEqual(idsIn(s.out), ['one', 'two']);
     const errors = result.logs.filter((l) => l['level'] === 50);
     assert.equal(errors.length, 1);
     assert.ok(String(errors[0]!['msg']).includes(`${key} line 2`), String(errors[0]!['msg']));
-    assert.deepEqual(rows(s.state).map((r) => [r.status, r.events, r.malformed]), [['done', 2, 1]]);
+    assert.deepEqual(stateRows(s.state).map((r) => [r.status, r.events, r.malformed]), [['done', 2, 1]]);
   });
 
   test('a corrupt object under skip_on_error: reported with its key, recorded as failed, the rest delivered, not retried', async () => {
@@ -101,8 +85,8 @@ describe('objects that are not plain findings', () => {
     const s = setup(bucket);
     const bad = nativeKey(ACCOUNT, REGION, today(), '0-bad.jsonl.gz');
     const good = jsonlGz([finding('good')]);
-    await s3.put(bucket, bad, Buffer.concat([good.subarray(0, 10), Buffer.from('this is not deflate data at all')]));
-    await s3.put(bucket, nativeKey(ACCOUNT, REGION, today(), '1-good.jsonl.gz'), good);
+    await fake.s3.put(bucket, bad, Buffer.concat([good.subarray(0, 10), Buffer.from('this is not deflate data at all')]));
+    await fake.s3.put(bucket, nativeKey(ACCOUNT, REGION, today(), '1-good.jsonl.gz'), good);
     const first = await runCli(s.args);
     assert.equal(first.code, 0, first.stderr);
     assert.deepEqual(idsIn(s.out), ['good']);
@@ -110,7 +94,7 @@ describe('objects that are not plain findings', () => {
     assert.equal(errors.length, 1);
     assert.ok(String(errors[0]!['msg']).includes(`s3://${bucket}/${bad}`), String(errors[0]!['msg']));
     assert.match(String(errors[0]!['msg']), /skip_on_error/);
-    const failed = rows(s.state).find((r) => r.key === bad)!;
+    const failed = stateRows(s.state).find((r) => r.key === bad)!;
     assert.equal(failed.status, 'failed');
     assert.ok(failed.error);
     const second = await runCli(s.args);
@@ -123,12 +107,12 @@ describe('objects that are not plain findings', () => {
     const bucket = 'gd-corrupt-strict';
     const s = setup(bucket, '', '<skip_on_error>no</skip_on_error>');
     const bad = nativeKey(ACCOUNT, REGION, today(), 'bad.jsonl.gz');
-    await s3.put(bucket, bad, Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 1, 2, 3]));
+    await fake.s3.put(bucket, bad, Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 1, 2, 3]));
     for (let pass = 0; pass < 2; pass++) {
       const result = await runCli(s.args);
       assert.equal(result.code, 1);
       assert.ok(result.stderr.includes(bad));
-      assert.equal(rows(s.state).length, 0);
+      assert.equal(stateRows(s.state).length, 0);
     }
   });
 });
@@ -137,19 +121,19 @@ describe('options', () => {
   test('discard_regex drops matching findings; remove_from_bucket deletes only what was recorded done', async () => {
     const bucket = 'gd-discard-remove';
     const s = setup(bucket, '<discard_regex field="id">drop-</discard_regex>\n<remove_from_bucket>yes</remove_from_bucket>');
-    await s3.put(bucket, nativeKey(ACCOUNT, REGION, today()), jsonlGz([finding('keep-1'), finding('drop-1')]));
-    await s3.put(bucket, nativeKey(ACCOUNT, REGION, today()), jsonlGz([finding('keep-2')]));
+    await fake.s3.put(bucket, nativeKey(ACCOUNT, REGION, today()), jsonlGz([finding('keep-1'), finding('drop-1')]));
+    await fake.s3.put(bucket, nativeKey(ACCOUNT, REGION, today()), jsonlGz([finding('keep-2')]));
     const corrupt = nativeKey(ACCOUNT, REGION, today(), 'corrupt.jsonl.gz');
-    await s3.put(bucket, corrupt, Buffer.from([0x1f, 0x8b, 0, 0]));
+    await fake.s3.put(bucket, corrupt, Buffer.from([0x1f, 0x8b, 0, 0]));
     const stray = `AWSLogs/${ACCOUNT}/GuardDuty/${REGION}/notes.txt`;
-    await s3.put(bucket, stray, 'not an export');
+    await fake.s3.put(bucket, stray, 'not an export');
     const result = await runCli(s.args);
     assert.equal(result.code, 0, result.stderr);
     assert.deepEqual(idsIn(s.out).sort(), ['keep-1', 'keep-2']);
     const summary = logsMatching(result.logs, /^bucket pass/)[0]!;
     assert.equal(summary['discarded'], 1);
     assert.equal(summary['deleted'], 2);
-    assert.deepEqual((await s3.keys(bucket)).sort(), [corrupt, stray].sort());
+    assert.deepEqual((await fake.s3.keys(bucket)).sort(), [corrupt, stray].sort());
   });
 
   test('path, path_suffix and account discovery: folders that are not accounts or regions are ignored', async () => {
@@ -158,11 +142,11 @@ describe('options', () => {
     const prefix = 'exports/guardduty/AWSLogs/o-abc123/';
     const key = (account: string, region: string, id: string) =>
       `${prefix}${account}/GuardDuty/${region}/${today().replaceAll('-', '/')}/${id}.jsonl.gz`;
-    await s3.put(bucket, key('555555555555', 'eu-north-1', 'a'), jsonlGz([finding('a')]));
-    await s3.put(bucket, key('666666666666', 'sa-east-1', 'b'), jsonlGz([finding('b')]));
-    await s3.put(bucket, key('not-an-account', 'sa-east-1', 'c'), jsonlGz([finding('c')]));
-    await s3.put(bucket, key('666666666666', 'NOT_A_REGION', 'd'), jsonlGz([finding('d')]));
-    await s3.put(bucket, `AWSLogs/777777777777/GuardDuty/us-east-1/${today().replaceAll('-', '/')}/e.jsonl.gz`, jsonlGz([finding('e')]));
+    await fake.s3.put(bucket, key('555555555555', 'eu-north-1', 'a'), jsonlGz([finding('a')]));
+    await fake.s3.put(bucket, key('666666666666', 'sa-east-1', 'b'), jsonlGz([finding('b')]));
+    await fake.s3.put(bucket, key('not-an-account', 'sa-east-1', 'c'), jsonlGz([finding('c')]));
+    await fake.s3.put(bucket, key('666666666666', 'NOT_A_REGION', 'd'), jsonlGz([finding('d')]));
+    await fake.s3.put(bucket, `AWSLogs/777777777777/GuardDuty/us-east-1/${today().replaceAll('-', '/')}/e.jsonl.gz`, jsonlGz([finding('e')]));
     const result = await runCli(s.args);
     assert.equal(result.code, 0, result.stderr);
     assert.deepEqual(idsIn(s.out).sort(), ['a', 'b']);
@@ -173,7 +157,7 @@ describe('options', () => {
     const bucket = 'gd-pages';
     const s = setup(bucket);
     const body = jsonlGz([finding('same')]);
-    await Promise.all(Array.from({ length: 1010 }, (_, i) => s3.put(bucket, nativeKey(ACCOUNT, REGION, today(), `${String(i).padStart(5, '0')}.jsonl.gz`), body)));
+    await Promise.all(Array.from({ length: 1010 }, (_, i) => fake.s3.put(bucket, nativeKey(ACCOUNT, REGION, today(), `${String(i).padStart(5, '0')}.jsonl.gz`), body)));
     const result = await runCli(s.args);
     assert.equal(result.code, 0, result.stderr);
     assert.equal(idsIn(s.out).length, 1010);
@@ -189,7 +173,7 @@ describe('options', () => {
 
   test('a bucket that does not exist fails the pass with exit 1 naming it', async () => {
     const dir = tempDir();
-    const config = writeConfig(dir, [{ name: 'gd-no-such-bucket', endpoint: s3.endpoint }]);
+    const config = writeConfig(dir, [{ name: 'gd-no-such-bucket', endpoint: fake.s3.endpoint }]);
     const result = await runCli(['--config', config, '--once', '--state', join(dir, 'state.db'), '--output', 'stdout']);
     assert.equal(result.code, 1);
     assert.ok(result.logs.some((l) => l['level'] === 50 && String(l['msg']).includes('s3://gd-no-such-bucket')), result.stderr);
@@ -202,7 +186,7 @@ describe('outputs', () => {
     const s = setup(bucket);
     const big = { ...finding('huge-one'), description: 'x'.repeat(70_000) };
     const key = nativeKey(ACCOUNT, REGION, today());
-    await s3.put(bucket, key, jsonlGz([big, finding('small')]));
+    await fake.s3.put(bucket, key, jsonlGz([big, finding('small')]));
     const socketPath = join(s.dir, 'queue');
     const sink = new DatagramSink(socketPath);
     try {
@@ -223,7 +207,7 @@ describe('outputs', () => {
   test('unix: stream socket and stdout carry one JSON event per line; file and stdout agree', async () => {
     const bucket = 'gd-stream';
     const s = setup(bucket);
-    await s3.put(bucket, nativeKey(ACCOUNT, REGION, today()), jsonlGz([finding('s1'), finding('s2'), finding('s3')]));
+    await fake.s3.put(bucket, nativeKey(ACCOUNT, REGION, today()), jsonlGz([finding('s1'), finding('s2'), finding('s3')]));
     const socketPath = join(s.dir, 'stream.sock');
     let received = '';
     const server = createServer((socket) => socket.setEncoding('utf8').on('data', (chunk: string) => (received += chunk)));
@@ -243,7 +227,7 @@ describe('outputs', () => {
   test('no credential reaches the logs, even at trace level', async () => {
     const bucket = 'gd-trace';
     const s = setup(bucket);
-    await s3.put(bucket, nativeKey(ACCOUNT, REGION, today()), jsonlGz([finding('t')]));
+    await fake.s3.put(bucket, nativeKey(ACCOUNT, REGION, today()), jsonlGz([finding('t')]));
     const result = await runCli([...s.args, '--log-level', 'trace']);
     assert.equal(result.code, 0, result.stderr);
     assert.ok(result.logs.length > 3);
@@ -256,7 +240,7 @@ describe('daemon mode', () => {
   test('runs at start and every interval, reopens file outputs on SIGHUP, stops cleanly on SIGTERM with exit 0', async () => {
     const bucket = 'gd-daemon';
     const s = setup(bucket, `<only_logs_after>${daysAgo(1)}</only_logs_after>`, '<interval>1s</interval>');
-    await s3.put(bucket, nativeKey(ACCOUNT, REGION, today()), jsonlGz([finding('first')]));
+    await fake.s3.put(bucket, nativeKey(ACCOUNT, REGION, today()), jsonlGz([finding('first')]));
     const running = startCli(s.args.filter((a) => a !== '--once'));
     const waitFor = async (file: string, ids: string[]) => {
       for (let i = 0; i < 100 && idsIn(file).length < ids.length; i++) await sleep(100);
@@ -271,7 +255,7 @@ describe('daemon mode', () => {
     renameSync(s.out, rotated);
     running.child.kill('SIGHUP');
     await sleep(200);
-    await s3.put(bucket, nativeKey(ACCOUNT, REGION, daysAgo(1)), jsonlGz([finding('second')]));
+    await fake.s3.put(bucket, nativeKey(ACCOUNT, REGION, daysAgo(1)), jsonlGz([finding('second')]));
     await waitFor(s.out, ['second']);
     running.child.kill('SIGTERM');
     const result = await running.done;

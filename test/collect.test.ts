@@ -1,25 +1,17 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import Database from 'better-sqlite3';
+import { describe, test } from 'node:test';
 import { DatagramSink, eventsFromLines, runCli, tempDir, writeConfig } from './helpers/cli.js';
 import { daysAgo, jsonlGz, makeFinding, nativeKey, today } from './helpers/findings.js';
 import { CountingProxy } from './helpers/proxy.js';
-import { FakeS3 } from './helpers/s3.js';
+import { useFakeS3 } from './helpers/s3.js';
+import { stateRows } from './helpers/state.js';
 
 const ACCOUNT_A = '111111111111';
 const ACCOUNT_B = '222222222222';
 
-let s3: FakeS3;
-
-before(async () => {
-  s3 = await FakeS3.start();
-});
-
-after(async () => {
-  await s3.stop();
-});
+const fake = useFakeS3();
 
 /** Uploads objects of `perObject` findings; returns every finding id uploaded. */
 async function upload(bucket: string, layout: Array<[account: string, region: string, day: string, objects: number]>, perObject = 3): Promise<string[]> {
@@ -28,26 +20,18 @@ async function upload(bucket: string, layout: Array<[account: string, region: st
     for (let o = 0; o < objects; o++) {
       const findings = Array.from({ length: perObject }, (_, f) => makeFinding(account, region, `${account}-${region}-${day}-${o}-${f}`));
       ids.push(...findings.map((f) => f.id));
-      await s3.put(bucket, nativeKey(account, region, day), jsonlGz(findings));
+      await fake.s3.put(bucket, nativeKey(account, region, day), jsonlGz(findings));
     }
   }
   return ids;
 }
 
-function stateRows(stateFile: string): Array<{ key: string; status: string; events: number }> {
-  const db = new Database(stateFile, { readonly: true });
-  try {
-    return db.prepare('SELECT key, status, events FROM objects ORDER BY key').all() as Array<{ key: string; status: string; events: number }>;
-  } finally {
-    db.close();
-  }
-}
 
 describe('one pass over native exports', () => {
   test('two accounts with different regions over several days: every event once to a file and the Wazuh socket; the second pass emits nothing', async () => {
     const dir = tempDir();
     const bucket = 'gd-two-accounts';
-    s3.createBucket(bucket);
+    fake.s3.createBucket(bucket);
     const expected = await upload(bucket, [
       [ACCOUNT_A, 'us-east-1', daysAgo(2), 2],
       [ACCOUNT_A, 'us-east-1', daysAgo(1), 1],
@@ -58,7 +42,7 @@ describe('one pass over native exports', () => {
     ]);
     // Outside the window: must not be read.
     await upload(bucket, [[ACCOUNT_A, 'us-east-1', daysAgo(10), 1]]);
-    const config = writeConfig(dir, [{ name: bucket, endpoint: s3.endpoint, extra: `<only_logs_after>${daysAgo(3)}</only_logs_after>` }]);
+    const config = writeConfig(dir, [{ name: bucket, endpoint: fake.s3.endpoint, extra: `<only_logs_after>${daysAgo(3)}</only_logs_after>` }]);
     const socketPath = join(dir, 'queue');
     const sink = new DatagramSink(socketPath);
     const eventsFile = join(dir, 'events.jsonl');
@@ -96,13 +80,13 @@ describe('one pass over native exports', () => {
   test('an idle pass costs requests per partition and day in the window, and fetches nothing', async () => {
     const dir = tempDir();
     const bucket = 'gd-idle';
-    s3.createBucket(bucket);
+    fake.s3.createBucket(bucket);
     await upload(bucket, [
       [ACCOUNT_A, 'us-east-1', daysAgo(5), 3],
       [ACCOUNT_A, 'eu-west-1', daysAgo(3), 3],
       [ACCOUNT_B, 'us-east-1', today(), 3],
     ]);
-    const proxy = await CountingProxy.start(s3.endpoint);
+    const proxy = await CountingProxy.start(fake.s3.endpoint);
     try {
       const config = writeConfig(dir, [{ name: bucket, endpoint: proxy.endpoint, extra: `<only_logs_after>${daysAgo(6)}</only_logs_after>` }]);
       const args = ['--config', config, '--once', '--state', join(dir, 'state.db'), '--output', `file:${join(dir, 'out.jsonl')}`];
@@ -121,9 +105,9 @@ describe('one pass over native exports', () => {
   test('600 objects in one account, region and day: the second pass emits nothing', async () => {
     const dir = tempDir();
     const bucket = 'gd-six-hundred';
-    s3.createBucket(bucket);
+    fake.s3.createBucket(bucket);
     const expected = await upload(bucket, [[ACCOUNT_A, 'us-east-1', today(), 600]], 1);
-    const config = writeConfig(dir, [{ name: bucket, endpoint: s3.endpoint }]);
+    const config = writeConfig(dir, [{ name: bucket, endpoint: fake.s3.endpoint }]);
     const out = join(dir, 'events.jsonl');
     const args = ['--config', config, '--once', '--state', join(dir, 'state.db'), '--output', `file:${out}`];
     const first = await runCli(args);
@@ -140,19 +124,19 @@ describe('one pass over native exports', () => {
   test('a key sorting before processed ones in the newest day, and a new day folder, are both read next pass', async () => {
     const dir = tempDir();
     const bucket = 'gd-late-keys';
-    s3.createBucket(bucket);
+    fake.s3.createBucket(bucket);
     const day = daysAgo(1);
     for (const name of ['5000.jsonl.gz', '9000.jsonl.gz']) {
-      await s3.put(bucket, nativeKey(ACCOUNT_A, 'us-east-1', day, name), jsonlGz([makeFinding(ACCOUNT_A, 'us-east-1', `first-${name}`)]));
+      await fake.s3.put(bucket, nativeKey(ACCOUNT_A, 'us-east-1', day, name), jsonlGz([makeFinding(ACCOUNT_A, 'us-east-1', `first-${name}`)]));
     }
-    const config = writeConfig(dir, [{ name: bucket, endpoint: s3.endpoint, extra: `<only_logs_after>${day}</only_logs_after>` }]);
+    const config = writeConfig(dir, [{ name: bucket, endpoint: fake.s3.endpoint, extra: `<only_logs_after>${day}</only_logs_after>` }]);
     const out = join(dir, 'events.jsonl');
     const args = ['--config', config, '--once', '--state', join(dir, 'state.db'), '--output', `file:${out}`];
     assert.equal((await runCli(args)).code, 0);
     assert.equal(eventsFromLines(readFileSync(out, 'utf8')).length, 2);
 
-    await s3.put(bucket, nativeKey(ACCOUNT_A, 'us-east-1', day, '0001.jsonl.gz'), jsonlGz([makeFinding(ACCOUNT_A, 'us-east-1', 'late-early-key')]));
-    await s3.put(bucket, nativeKey(ACCOUNT_A, 'us-east-1', today(), '0002.jsonl.gz'), jsonlGz([makeFinding(ACCOUNT_A, 'us-east-1', 'new-day')]));
+    await fake.s3.put(bucket, nativeKey(ACCOUNT_A, 'us-east-1', day, '0001.jsonl.gz'), jsonlGz([makeFinding(ACCOUNT_A, 'us-east-1', 'late-early-key')]));
+    await fake.s3.put(bucket, nativeKey(ACCOUNT_A, 'us-east-1', today(), '0002.jsonl.gz'), jsonlGz([makeFinding(ACCOUNT_A, 'us-east-1', 'new-day')]));
     const second = await runCli(args);
     assert.equal(second.code, 0, second.stderr);
     const ids = eventsFromLines(readFileSync(out, 'utf8')).map((e) => e['aws'].id);
@@ -162,9 +146,9 @@ describe('one pass over native exports', () => {
   test('the Wazuh socket absent: exit 1 naming it, nothing recorded; with the socket back every event arrives once', async () => {
     const dir = tempDir();
     const bucket = 'gd-socket-down';
-    s3.createBucket(bucket);
+    fake.s3.createBucket(bucket);
     const expected = await upload(bucket, [[ACCOUNT_A, 'eu-west-1', today(), 3]]);
-    const config = writeConfig(dir, [{ name: bucket, endpoint: s3.endpoint }]);
+    const config = writeConfig(dir, [{ name: bucket, endpoint: fake.s3.endpoint }]);
     const socketPath = join(dir, 'queue');
     const state = join(dir, 'state.db');
     const args = ['--config', config, '--once', '--state', state, '--output', `wazuh:${socketPath}`];

@@ -1,5 +1,6 @@
 process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] = 'true';
 import { PutObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { after, before } from 'node:test';
 import { startFauxqs, type FauxqsServer } from 'fauxqs';
 
 /** A real S3 API on a free loopback port, in this process; point the collector at `endpoint`. */
@@ -47,4 +48,16 @@ export class FakeS3 {
     this.client.destroy();
     await this.server.stop();
   }
+}
+
+/** One FakeS3 for the calling test file: started before its tests, stopped after them. */
+export function useFakeS3(): { readonly s3: FakeS3 } {
+  const holder = {} as { s3: FakeS3 };
+  before(async () => {
+    holder.s3 = await FakeS3.start();
+  });
+  after(async () => {
+    await holder.s3.stop();
+  });
+  return holder;
 }

@@ -2,6 +2,7 @@
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { DEFAULT_LIMITS, type Limits } from './collector.js';
 import { describeConfig, loadConfig, type Config } from './config/load.js';
 import { runDaemon, runOnce, type RunContext } from './daemon.js';
 import { createOutput, Outputs, parseOutputSpec, type OutputSpec } from './emit/index.js';
@@ -23,7 +24,7 @@ const DEFAULT_CONCURRENCY = 16;
 /** After a stop signal, objects in flight get this long to finish before they are abandoned. */
 const STOP_GRACE_MS = 20_000;
 
-const USAGE = `usage: guardduty-wodle [--config PATH] [--once] [--state PATH] [--output SPEC]... [--log-level LEVEL] [--concurrency N]
+const USAGE = `usage: guardduty-wodle [--config PATH] [--once] [--state PATH] [--output SPEC]... [--log-level LEVEL] [--concurrency N] [--max-attempts N]
        guardduty-wodle --check-config [--config PATH]
 
   --config PATH      ossec.conf to read <wodle name="aws-s3"> blocks from (default ${DEFAULT_CONFIG})
@@ -32,6 +33,9 @@ const USAGE = `usage: guardduty-wodle [--config PATH] [--once] [--state PATH] [-
   --output SPEC      wazuh | wazuh:PATH | unix:PATH | file:PATH | stdout; repeatable (default wazuh)
   --log-level LEVEL  ${LOG_LEVELS.join(' | ')} (default info)
   --concurrency N    objects fetched at once (default ${DEFAULT_CONCURRENCY})
+  --max-attempts N   passes that may fail on one object under skip_on_error before it is left failed (default ${DEFAULT_LIMITS.maxAttempts})
+  --max-object-bytes N    decompressed bytes one object may hold (default ${DEFAULT_LIMITS.maxObjectBytes})
+  --max-document-bytes N  bytes one JSON document may hold (default ${DEFAULT_LIMITS.maxDocumentBytes})
   --check-config     validate the configuration, print it as JSON (secrets masked), exit
 
 exit status: 0 every bucket succeeded, 1 a bucket failed, 2 usage or configuration error`;
@@ -43,6 +47,7 @@ export interface CliOptions {
   outputs: OutputSpec[];
   logLevel: LogLevel;
   concurrency: number;
+  limits: Limits;
   checkConfig: boolean;
   help: boolean;
   version: boolean;
@@ -62,6 +67,9 @@ export function parseCli(argv: string[]): CliOptions {
         output: { type: 'string', multiple: true },
         'log-level': { type: 'string' },
         concurrency: { type: 'string' },
+        'max-attempts': { type: 'string' },
+        'max-object-bytes': { type: 'string' },
+        'max-document-bytes': { type: 'string' },
         'check-config': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean' },
@@ -75,11 +83,18 @@ export function parseCli(argv: string[]): CliOptions {
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
     throw new ConfigError(`--log-level ${logLevel}: use one of ${LOG_LEVELS.join(', ')}`);
   }
-  const concurrencyText = values.concurrency ?? String(DEFAULT_CONCURRENCY);
-  const concurrency = Number(concurrencyText);
-  if (!/^\d+$/.test(concurrencyText) || concurrency < 1 || concurrency > 1024) {
-    throw new ConfigError(`--concurrency ${concurrencyText}: use a whole number from 1 to 1024`);
-  }
+  const whole = (flag: string, text: string | undefined, fallback: number, min: number, max: number): number => {
+    if (text === undefined) return fallback;
+    const value = Number(text);
+    if (!/^\d+$/.test(text) || value < min || value > max) throw new ConfigError(`--${flag} ${text}: use a whole number from ${min} to ${max}`);
+    return value;
+  };
+  const concurrency = whole('concurrency', values.concurrency, DEFAULT_CONCURRENCY, 1, 1024);
+  const limits: Limits = {
+    maxAttempts: whole('max-attempts', values['max-attempts'], DEFAULT_LIMITS.maxAttempts, 1, 1_000_000),
+    maxObjectBytes: whole('max-object-bytes', values['max-object-bytes'], DEFAULT_LIMITS.maxObjectBytes, 1, Number.MAX_SAFE_INTEGER),
+    maxDocumentBytes: whole('max-document-bytes', values['max-document-bytes'], DEFAULT_LIMITS.maxDocumentBytes, 1, 1024 * 1024 * 1024),
+  };
   for (const [flag, value] of [['--config', values.config], ['--state', values.state]] as const) {
     if (value === '') throw new ConfigError(`${flag} needs a path`);
   }
@@ -90,6 +105,7 @@ export function parseCli(argv: string[]): CliOptions {
     outputs: (values.output ?? ['wazuh']).map(parseOutputSpec),
     logLevel: logLevel as LogLevel,
     concurrency,
+    limits,
     checkConfig: values['check-config'] ?? false,
     help: values.help ?? false,
     version: values.version ?? false,
@@ -129,6 +145,7 @@ async function collect(options: CliOptions, config: Config, log: Logger): Promis
     state,
     outputs,
     concurrency: options.concurrency,
+    limits: options.limits,
     stop: stop.signal,
     abandon: abandon.signal,
     now: () => new Date(),

@@ -4,18 +4,31 @@ import type { BucketConfig } from './config/load.js';
 import { parseRegion } from './config/values.js';
 import { Semaphore, forEachLimit } from './concurrency.js';
 import { compileDiscardRules, type CompiledDiscardRule } from './decode/discard.js';
-import { FetchError } from './decode/decompress.js';
 import { decodeObject } from './decode/object.js';
 import type { Outputs } from './emit/index.js';
 import { OutputError, describe } from './errors.js';
-import type { ObjectRecord, PartitionRef, StateStore } from './state/store.js';
+import type { KnownObject, ObjectRecord, PartitionRef, StateStore } from './state/store.js';
 import { GRACE_DAYS, addDays, dayFolder, daysFrom, listingWindow, utcDay } from './walk/dates.js';
+import { parseFirehoseKey } from './walk/firehose.js';
 import { accountPrefix, lastSegment, logsRoot, parseNativeKey, partitionOf, type Partition } from './walk/native.js';
 
 /** Days of processed keys kept behind the listing window before they are pruned. */
 export const PRUNE_MARGIN_DAYS = 2;
 /** Partitions listed at once; objects are bounded separately by the pass's concurrency. */
 const PARTITION_CONCURRENCY = 4;
+
+export interface Limits {
+  /** Passes that may fail on one object under skip_on_error before it is left failed for good. */
+  maxAttempts: number;
+  maxObjectBytes: number;
+  maxDocumentBytes: number;
+}
+
+export const DEFAULT_LIMITS: Limits = {
+  maxAttempts: 10,
+  maxObjectBytes: 1024 * 1024 * 1024,
+  maxDocumentBytes: 16 * 1024 * 1024,
+};
 
 export interface CollectorContext {
   log: Logger;
@@ -24,6 +37,7 @@ export interface CollectorContext {
   /** GetObject streams in flight at once, across all partitions of the bucket. */
   concurrency: number;
   skipOnError: boolean;
+  limits: Limits;
   /** Stop requested: start no new object; those in flight finish. */
   stop: AbortSignal;
   /** Give up on objects in flight too; they are not recorded and are read again next time. */
@@ -31,29 +45,38 @@ export interface CollectorContext {
   now(): Date;
 }
 
+export type LayoutName = 'native' | 'firehose';
+
 export interface BucketPassSummary {
   bucket: string;
-  layout: 'native' | 'none';
+  layout: LayoutName;
   ok: boolean;
   partitions: number;
-  /** Keys listed inside the day window. */
+  /** Keys listed inside the day window and inside the layout. */
   listed: number;
   /** Keys listed that the state did not know. */
   new: number;
+  /** Failed objects read again this pass. */
+  retried: number;
   done: number;
-  /** Objects that could not be read or decoded this pass. */
+  /** Objects that failed this pass. */
   failed: number;
   events: number;
   discarded: number;
+  /** Documents that hold no finding (other EventBridge detail-types …). */
+  skipped: number;
   malformed: number;
   bytes: number;
   deleted: number;
   durationMs: number;
 }
 
-/** Fetch, list and delete problems leave an object to a later pass; decode problems are the object's own. */
-function isRetryable(err: unknown): boolean {
-  return err instanceof FetchError || (err as { $metadata?: unknown }).$metadata !== undefined;
+/** Where a bucket's keys are and which of them belong to a partition. */
+interface Layout {
+  name: LayoutName;
+  partitions(): Promise<Partition[]>;
+  /** The day folder a key of the partition sits in, or null for a key outside the layout. */
+  dayOf(key: string, partition: Partition): string | null;
 }
 
 /** One pass over one bucket: walk → fetch → decode → emit → commit (→ delete). */
@@ -78,15 +101,17 @@ export class BucketCollector {
     this.today = utcDay(ctx.now());
     this.summary = {
       bucket: bucket.name,
-      layout: 'none',
+      layout: 'native',
       ok: true,
       partitions: 0,
       listed: 0,
       new: 0,
+      retried: 0,
       done: 0,
       failed: 0,
       events: 0,
       discarded: 0,
+      skipped: 0,
       malformed: 0,
       bytes: 0,
       deleted: 0,
@@ -98,31 +123,50 @@ export class BucketCollector {
   async run(): Promise<BucketPassSummary> {
     const started = performance.now();
     try {
-      const partitions = await this.discoverPartitions();
+      const layout = await this.detectLayout();
+      this.summary.layout = layout.name;
+      const partitions = await layout.partitions();
       this.summary.partitions = partitions.length;
-      await forEachLimit(partitions, PARTITION_CONCURRENCY, (partition) => this.collectPartition(partition));
+      await forEachLimit(partitions, PARTITION_CONCURRENCY, (partition) => this.collectPartition(layout, partition));
     } catch (err) {
       this.fail(err, 'listing the bucket failed');
     }
     this.summary.durationMs = Math.round(performance.now() - started);
     if (this.outputFailure) throw this.outputFailure;
     const { bucket: _bucket, ...fields } = this.summary;
+    const s = this.summary;
     this.log.info(
       fields,
-      `bucket pass ${this.summary.ok ? 'done' : 'FAILED'}: ${this.summary.partitions} partitions, ${this.summary.listed} objects listed, ` +
-        `${this.summary.new} new, ${this.summary.done} done, ${this.summary.failed} failed, ${this.summary.events} events in ${this.summary.durationMs} ms`,
+      `bucket pass ${s.ok ? 'done' : 'FAILED'} (${s.layout}): ${s.partitions} partitions, ${s.listed} objects listed, ` +
+        `${s.new} new, ${s.retried} retried, ${s.done} done, ${s.failed} failed, ${s.events} events in ${s.durationMs} ms`,
     );
     return this.summary;
   }
 
-  private async discoverPartitions(): Promise<Partition[]> {
+  /** Native exports when `<path>AWSLogs/` holds anything; otherwise the Firehose date folders under `<path>`. */
+  private async detectLayout(): Promise<Layout> {
     const root = logsRoot(this.bucket);
-    if (!(await this.reader.exists(root))) {
-      this.log.info({ prefix: root }, `no GuardDuty export under s3://${this.bucket.name}/${root}; nothing to read`);
-      return [];
+    if (await this.reader.exists(root)) {
+      this.log.debug({ prefix: root }, 'native GuardDuty export layout');
+      return {
+        name: 'native',
+        partitions: () => this.nativePartitions(),
+        dayOf: (key, partition) => {
+          const parsed = parseNativeKey(this.bucket, key);
+          return parsed && parsed.account === partition.account && parsed.region === partition.region ? parsed.day : null;
+        },
+      };
     }
-    this.summary.layout = 'native';
-    this.log.debug({ prefix: root }, 'native GuardDuty export layout');
+    this.log.debug({ prefix: this.bucket.path }, `no ${root}: Firehose layout (date folders under the path)`);
+    return {
+      name: 'firehose',
+      partitions: async () => [{ account: '', region: '', prefix: this.bucket.path }],
+      dayOf: (key) => parseFirehoseKey(this.bucket.path, key)?.day ?? null,
+    };
+  }
+
+  private async nativePartitions(): Promise<Partition[]> {
+    const root = logsRoot(this.bucket);
     const accounts = this.bucket.accountIds ?? (await this.discover(root, (name) => /^\d{12}$/.test(name), 'account'));
     const partitions: Partition[] = [];
     for (const account of accounts) {
@@ -143,7 +187,7 @@ export class BucketCollector {
     return names;
   }
 
-  private async collectPartition(partition: Partition): Promise<void> {
+  private async collectPartition(layout: Layout, partition: Partition): Promise<void> {
     const ref: PartitionRef = { bucket: this.bucket.name, ...partition };
     const window = listingWindow(this.ctx.state.cursor(ref), this.bucket.onlyLogsAfter, this.today);
     const unfinishedDays = new Set<string>();
@@ -155,7 +199,7 @@ export class BucketCollector {
         this.log.trace({ prefix: partition.prefix + dayFolder(day) }, 'listing day folder');
         for await (const object of this.reader.listObjects(partition.prefix + dayFolder(day))) {
           if (this.stopping()) break;
-          const task = await this.consider(object, partition, day, unfinishedDays);
+          const task = await this.consider(layout, object, partition, day, unfinishedDays);
           if (task) inFlight.push(task);
         }
         if (this.stopping()) {
@@ -169,6 +213,7 @@ export class BucketCollector {
     }
     await Promise.all(inFlight);
     if (!complete || this.outputFailure) return;
+    // The window may move past a day only once every object in it is settled.
     const cursor = [...unfinishedDays].sort()[0] ?? window.last;
     this.ctx.state.setCursor(ref, cursor);
     const pruned = this.ctx.state.prune(ref, dayFolder(addDays(cursor, -GRACE_DAYS - PRUNE_MARGIN_DAYS)));
@@ -179,25 +224,32 @@ export class BucketCollector {
     return this.halted || this.ctx.stop.aborted;
   }
 
+  /** Whether a failed object gets another try: always without skip_on_error, else a bounded number of times. */
+  private retryable(attempts: number): boolean {
+    return !this.ctx.skipOnError || attempts < this.ctx.limits.maxAttempts;
+  }
+
   /** Decides what to do with one listed key; returns the running task when the object is read. */
   private async consider(
+    layout: Layout,
     object: ObjectSummary,
     partition: Partition,
     day: string,
     unfinishedDays: Set<string>,
   ): Promise<Promise<void> | null> {
-    const parsed = parseNativeKey(this.bucket, object.key);
-    if (object.key.endsWith('/') || !parsed || parsed.account !== partition.account || parsed.region !== partition.region) {
-      this.log.debug({ key: object.key }, 'ignoring key outside the GuardDuty export layout');
+    if (object.key.endsWith('/') || layout.dayOf(object.key, partition) !== day) {
+      this.log.debug({ key: object.key }, `ignoring key outside the ${layout.name} layout`);
       return null;
     }
     this.summary.listed++;
     const known = this.ctx.state.lookup(this.bucket.name, object.key);
-    if (known) {
+    if (known?.status === 'done') {
       if (known.deletePending && this.bucket.removeFromBucket) await this.remove(object.key);
       return null;
     }
-    this.summary.new++;
+    if (known && !this.retryable(known.attempts)) return null;
+    if (known) this.summary.retried++;
+    else this.summary.new++;
     const record: ObjectRecord = {
       bucket: this.bucket.name,
       path: this.bucket.path,
@@ -219,35 +271,49 @@ export class BucketCollector {
       unfinishedDays.add(day);
       return null;
     }
-    return this.collectObject(record)
-      .then((finished) => {
-        if (!finished) unfinishedDays.add(day);
+    return this.collectObject(record, known)
+      .then((settled) => {
+        if (!settled) unfinishedDays.add(day);
       })
       .finally(() => this.objects.release());
   }
 
-  /** Reads one object to the outputs; true when it is settled (recorded done or failed). */
-  private async collectObject(record: ObjectRecord): Promise<boolean> {
+  /** Reads one object to the outputs; true when it needs nothing more (done, or failed for good). */
+  private async collectObject(record: ObjectRecord, previous: KnownObject | undefined): Promise<boolean> {
     const log = this.log.child({ key: record.key });
+    const where = `s3://${this.bucket.name}/${record.key}`;
+    // A retry of the same bytes skips what its earlier attempt already delivered.
+    const alreadyDelivered = previous && previous.etag === record.etag ? previous.delivered : 0;
+    let delivered = alreadyDelivered;
     try {
       const { body, contentLength } = await this.reader.getObject(record.key, this.ctx.abandon);
       const source = { bucket: this.bucket.name, key: record.key };
       const counts = await decodeObject(body, {
         origin: { bucket: this.bucket.name, key: record.key, accountAlias: this.bucket.accountAlias },
         discard: this.discard,
-        deliver: (events) => this.ctx.outputs.deliver(events, source),
-        malformed: (line, reason) => log.error({ line }, `s3://${this.bucket.name}/${record.key} line ${line}: ${reason}`),
+        deliver: async (events) => {
+          await this.ctx.outputs.deliver(events, source);
+          delivered += events.length;
+          this.summary.events += events.length;
+        },
+        malformed: (line, reason) => log.error({ line }, `${where} line ${line}: ${reason}`),
         skipped: (line, reason) => log.debug({ line }, `no finding in document: ${reason}`),
         expectedBytes: contentLength,
+        skipEvents: alreadyDelivered,
+        maxObjectBytes: this.ctx.limits.maxObjectBytes,
+        maxDocumentBytes: this.ctx.limits.maxDocumentBytes,
       });
-      this.summary.events += counts.events;
       this.summary.discarded += counts.discarded;
+      this.summary.skipped += counts.skipped;
       this.summary.malformed += counts.malformed;
       await this.commit({ ...record, events: counts.events, malformed: counts.malformed });
-      // The good findings were delivered and the bad ones cannot be mended by reading again; without
+      // The good findings were delivered and the bad lines cannot be mended by reading again; without
       // skip_on_error the operator still hears about it through the exit status.
-      if (counts.malformed > 0 && !this.ctx.skipOnError) this.summary.ok = false;
-      log.debug({ events: counts.events, findings: counts.findings, discarded: counts.discarded, bytes: record.size }, 'object done');
+      if (counts.malformed > 0 && !this.ctx.skipOnError) {
+        this.summary.ok = false;
+        this.halted = true;
+      }
+      log.debug({ encoding: counts.encoding, events: counts.events, findings: counts.findings, discarded: counts.discarded, bytes: record.size }, 'object done');
       return true;
     } catch (err) {
       if (err instanceof OutputError) {
@@ -257,22 +323,21 @@ export class BucketCollector {
       }
       if (this.ctx.abandon.aborted) return false;
       this.summary.failed++;
-      const where = `s3://${this.bucket.name}/${record.key}`;
-      if (isRetryable(err)) {
-        log.error({ err: describe(err) }, `${where}: ${describe(err)}; it will be read again on the next pass`);
+      this.ctx.state.markFailed({ ...record, events: delivered }, describe(err));
+      const attempts = (previous?.attempts ?? 0) + 1;
+      if (!this.ctx.skipOnError) {
+        log.error({ err: describe(err), attempts }, `${where}: ${describe(err)}; stopping this bucket (skip_on_error is no), it is read again next pass`);
         this.summary.ok = false;
-        if (!this.ctx.skipOnError) this.halted = true;
+        this.halted = true;
         return false;
       }
-      if (this.ctx.skipOnError) {
-        log.error({ err: describe(err) }, `${where}: cannot decode: ${describe(err)}; skipped (skip_on_error) and recorded as failed`);
-        this.ctx.state.markFailed(record, describe(err));
-        return true;
-      }
-      log.error({ err: describe(err) }, `${where}: cannot decode: ${describe(err)}; stopping this bucket (skip_on_error is no)`);
-      this.summary.ok = false;
-      this.halted = true;
-      return false;
+      const retry = this.retryable(attempts);
+      log.error(
+        { err: describe(err), attempts },
+        `${where}: ${describe(err)}; skipped (skip_on_error), ` +
+          (retry ? `attempt ${attempts} of ${this.ctx.limits.maxAttempts}, tried again next pass` : `left failed after ${attempts} attempts`),
+      );
+      return !retry;
     }
   }
 

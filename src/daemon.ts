@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { createBucketReader, type BucketReader } from './aws/s3.js';
-import { BucketCollector, type BucketPassSummary } from './collector.js';
+import { BucketCollector, type BucketPassSummary, type Limits } from './collector.js';
 import type { BucketConfig, Config, WodleConfig } from './config/load.js';
 import type { Outputs } from './emit/index.js';
 import { OutputError, describe } from './errors.js';
@@ -12,6 +12,7 @@ export interface RunContext {
   state: StateStore;
   outputs: Outputs;
   concurrency: number;
+  limits: Limits;
   stop: AbortSignal;
   abandon: AbortSignal;
   now(): Date;

@@ -80,39 +80,47 @@ describe('objects that are not plain findings', () => {
     assert.deepEqual(stateRows(s.state).map((r) => [r.status, r.events, r.malformed]), [['done', 2, 1]]);
   });
 
-  test('a corrupt object under skip_on_error: reported with its key, recorded as failed, the rest delivered, not retried', async () => {
+  test('a corrupt object under skip_on_error: reported with its key, recorded as failed, retried up to --max-attempts, the rest delivered once', async () => {
     const bucket = 'gd-corrupt-skip';
     const s = setup(bucket);
+    const args = [...s.args, '--max-attempts', '2'];
     const bad = nativeKey(ACCOUNT, REGION, today(), '0-bad.jsonl.gz');
     const good = jsonlGz([finding('good')]);
     await fake.s3.put(bucket, bad, Buffer.concat([good.subarray(0, 10), Buffer.from('this is not deflate data at all')]));
     await fake.s3.put(bucket, nativeKey(ACCOUNT, REGION, today(), '1-good.jsonl.gz'), good);
-    const first = await runCli(s.args);
+    const errorsOf = (logs: Array<Record<string, unknown>>) => logs.filter((l) => l['level'] === 50).map((l) => String(l['msg']));
+
+    const first = await runCli(args);
     assert.equal(first.code, 0, first.stderr);
     assert.deepEqual(idsIn(s.out), ['good']);
-    const errors = first.logs.filter((l) => l['level'] === 50);
-    assert.equal(errors.length, 1);
-    assert.ok(String(errors[0]!['msg']).includes(`s3://${bucket}/${bad}`), String(errors[0]!['msg']));
-    assert.match(String(errors[0]!['msg']), /skip_on_error/);
+    const [error] = errorsOf(first.logs);
+    assert.equal(errorsOf(first.logs).length, 1);
+    assert.ok(error!.includes(`s3://${bucket}/${bad}`), error);
+    assert.match(error!, /not valid gzip.*skip_on_error.*attempt 1 of 2/);
     const failed = stateRows(s.state).find((r) => r.key === bad)!;
     assert.equal(failed.status, 'failed');
-    assert.ok(failed.error);
-    const second = await runCli(s.args);
+    assert.match(failed.error!, /gzip/);
+
+    const second = await runCli(args);
     assert.equal(second.code, 0);
-    assert.equal(second.logs.filter((l) => l['level'] === 50).length, 0);
+    assert.match(errorsOf(second.logs).join('\n'), /left failed after 2 attempts/);
+    const third = await runCli(args);
+    assert.equal(third.code, 0);
+    assert.deepEqual(errorsOf(third.logs), []);
     assert.deepEqual(idsIn(s.out), ['good']);
+    assert.equal(stateRows(s.state).find((r) => r.key === bad)!.status, 'failed');
   });
 
-  test('a corrupt object without skip_on_error: exit 1, not recorded, and it is tried again next pass', async () => {
+  test('a corrupt object without skip_on_error: exit 1, never recorded done, and it is tried again next pass', async () => {
     const bucket = 'gd-corrupt-strict';
     const s = setup(bucket, '', '<skip_on_error>no</skip_on_error>');
     const bad = nativeKey(ACCOUNT, REGION, today(), 'bad.jsonl.gz');
     await fake.s3.put(bucket, bad, Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 1, 2, 3]));
-    for (let pass = 0; pass < 2; pass++) {
-      const result = await runCli(s.args);
+    for (let pass = 0; pass < 3; pass++) {
+      const result = await runCli([...s.args, '--max-attempts', '1']);
       assert.equal(result.code, 1);
       assert.ok(result.stderr.includes(bad));
-      assert.equal(stateRows(s.state).length, 0);
+      assert.deepEqual(stateRows(s.state).map((r) => r.status), ['failed']);
     }
   });
 });
@@ -163,12 +171,14 @@ describe('options', () => {
     assert.equal(idsIn(s.out).length, 1010);
   });
 
-  test('a bucket with no AWSLogs/ folder is read as empty and reported', async () => {
+  test('an empty bucket is read as an empty Firehose layout', async () => {
     const bucket = 'gd-empty';
     const s = setup(bucket);
     const result = await runCli(s.args);
     assert.equal(result.code, 0, result.stderr);
-    assert.ok(logsMatching(result.logs, /no GuardDuty export under s3:\/\/gd-empty\/AWSLogs\//).length === 1);
+    const summary = logsMatching(result.logs, /^bucket pass/)[0]!;
+    assert.equal(summary['layout'], 'firehose');
+    assert.equal(summary['listed'], 0);
   });
 
   test('a bucket that does not exist fails the pass with exit 1 naming it', async () => {

@@ -60,10 +60,9 @@ describe('document framing', () => {
     assert.match(malformed[0]![1], /cut off/);
   });
 
-  test('a document over the size cap is skipped without holding it, and the next one is read', () => {
-    const big = `{"x":"${'y'.repeat(5000)}"}`;
-    const { values, malformed } = split([big.slice(0, 2000), big.slice(2000), '\n{"ok":true}'], 1024);
-    assert.deepEqual(values.map(([v]) => v), [{ ok: true }]);
-    assert.match(malformed[0]![1], /larger than 1024 bytes/);
+  test('a document over the size cap fails the object as soon as it passes the cap', () => {
+    const big = `{"ok":1}\n{"x":"${'y'.repeat(5000)}"}`;
+    assert.throws(() => split([big.slice(0, 2000), big.slice(2000)], 1024), /line 2 is larger than the cap of 1024 bytes \(--max-document-bytes\)/);
+    assert.throws(() => split([big], 1024), /larger than the cap of 1024 bytes/);
   });
 });

@@ -3,6 +3,8 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { StateError } from '../src/errors.js';
+import Database from 'better-sqlite3';
+import { SCHEMA_VERSION } from '../src/state/migrations.js';
 import { StateStore, type ObjectRecord } from '../src/state/store.js';
 import { listingWindow } from '../src/walk/dates.js';
 import { parseNativeKey } from '../src/walk/native.js';
@@ -22,8 +24,12 @@ describe('state store', () => {
       assert.equal(statSync(file).mode & 0o777, 0o600);
       store.markDone(record('2026/11/28/a.jsonl.gz'), false);
       store.markFailed(record('2026/11/28/b.jsonl.gz'), 'incorrect header check');
-      assert.deepEqual(store.lookup('b', PARTITION.prefix + '2026/11/28/a.jsonl.gz'), { status: 'done', deletePending: false });
-      assert.deepEqual(store.lookup('b', PARTITION.prefix + '2026/11/28/b.jsonl.gz'), { status: 'failed', deletePending: false });
+      assert.deepEqual(store.lookup('b', PARTITION.prefix + '2026/11/28/a.jsonl.gz'), { status: 'done', deletePending: false, etag: '"e"', attempts: 0, delivered: 0 });
+      assert.deepEqual(store.lookup('b', PARTITION.prefix + '2026/11/28/b.jsonl.gz'), { status: 'failed', deletePending: false, etag: '"e"', attempts: 1, delivered: 1 });
+      store.markFailed(record('2026/11/28/b.jsonl.gz'), 'again');
+      assert.equal(store.lookup('b', PARTITION.prefix + '2026/11/28/b.jsonl.gz')!.attempts, 2);
+      store.markDone(record('2026/11/28/b.jsonl.gz'), true);
+      assert.deepEqual(store.lookup('b', PARTITION.prefix + '2026/11/28/b.jsonl.gz'), { status: 'done', deletePending: true, etag: '"e"', attempts: 2, delivered: 0 });
       assert.equal(store.lookup('b', PARTITION.prefix + '2026/11/28/c.jsonl.gz'), undefined);
       assert.equal(store.cursor(PARTITION), null);
       store.setCursor(PARTITION, '2026-11-28');
@@ -73,6 +79,39 @@ describe('state store', () => {
     } finally {
       held.close();
     }
+  });
+});
+
+describe('state migrations', () => {
+  test('a database of schema version 1 is upgraded in place, keeping its rows', () => {
+    const file = join(tempDir(), 'state.db');
+    const v1 = new Database(file);
+    v1.exec(`CREATE TABLE objects (bucket TEXT NOT NULL, key TEXT NOT NULL, path TEXT NOT NULL, account TEXT NOT NULL, region TEXT NOT NULL,
+      etag TEXT NOT NULL, size INTEGER NOT NULL, events INTEGER NOT NULL, malformed INTEGER NOT NULL DEFAULT 0,
+      status TEXT NOT NULL CHECK (status IN ('done', 'failed')), error TEXT, delete_pending INTEGER NOT NULL DEFAULT 0,
+      processed_at INTEGER NOT NULL, PRIMARY KEY (bucket, key)) WITHOUT ROWID;
+      CREATE TABLE partitions (bucket TEXT NOT NULL, prefix TEXT NOT NULL, account TEXT NOT NULL, region TEXT NOT NULL,
+      cursor_day TEXT NOT NULL, updated_at INTEGER NOT NULL, PRIMARY KEY (bucket, prefix)) WITHOUT ROWID;
+      INSERT INTO objects VALUES ('b', 'k', '', '1', 'r', '"e"', 1, 1, 0, 'done', NULL, 0, 0);
+      PRAGMA user_version = 1;`);
+    v1.close();
+    const store = StateStore.open(file);
+    try {
+      assert.deepEqual(store.lookup('b', 'k'), { status: 'done', deletePending: false, etag: '"e"', attempts: 0, delivered: 0 });
+    } finally {
+      store.close();
+    }
+    const check = new Database(file, { readonly: true });
+    assert.equal(check.pragma('user_version', { simple: true }), SCHEMA_VERSION);
+    check.close();
+  });
+
+  test('a database from a newer guardduty-wodle is refused, not damaged', () => {
+    const file = join(tempDir(), 'state.db');
+    const future = new Database(file);
+    future.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
+    future.close();
+    assert.throws(() => StateStore.open(file), /newer than this guardduty-wodle knows/);
   });
 });
 

@@ -1,12 +1,45 @@
 import { Readable, pipeline } from 'node:stream';
 import { createGunzip } from 'node:zlib';
+import { ObjectError } from '../errors.js';
+import { ByteReader } from './bytes.js';
+import {
+  SNAPPY_FRAMED_MAGIC,
+  SNAPPY_JAVA_MAGIC,
+  framedSnappyStream,
+  hadoopSnappyStream,
+  looksLikeHadoopSnappy,
+  snappyJavaStream,
+} from './snappy.js';
+import { ZIP_MAGIC, zipEntryStream } from './zip.js';
 
 /** The object's bytes could not be read from S3 (connection reset, body cut off): worth another try. */
 export class FetchError extends Error {
   override name = 'FetchError';
 }
 
-const GZIP_MAGIC = [0x1f, 0x8b];
+export type Encoding = 'gzip' | 'zip' | 'snappy-java' | 'snappy-framed' | 'hadoop-snappy' | 'plain';
+
+export const DEFAULT_MAX_OBJECT_BYTES = 1024 * 1024 * 1024;
+
+const GZIP_MAGIC = Buffer.from([0x1f, 0x8b]);
+const SNIFF_BYTES = 16;
+
+function isJsonStart(byte: number | undefined): boolean {
+  // A JSON document (or a UTF-8 byte-order mark, or whitespace before one).
+  return byte === 0x7b || byte === 0x5b || byte === 0xef || byte === 0x20 || byte === 0x0a || byte === 0x0d || byte === 0x09;
+}
+
+/** Which container the first bytes announce. The key's extension is not trusted (Firehose's FileExtension). */
+export function sniff(head: Buffer): Encoding | null {
+  const starts = (magic: Buffer) => head.length >= magic.length && head.subarray(0, magic.length).equals(magic);
+  if (starts(GZIP_MAGIC)) return 'gzip';
+  if (starts(ZIP_MAGIC)) return 'zip';
+  if (starts(SNAPPY_JAVA_MAGIC)) return 'snappy-java';
+  if (starts(SNAPPY_FRAMED_MAGIC)) return 'snappy-framed';
+  if (looksLikeHadoopSnappy(head)) return 'hadoop-snappy';
+  if (isJsonStart(head[0])) return 'plain';
+  return null;
+}
 
 /** Reads the body, turning its errors into FetchError, and checks it was not cut short. */
 async function* readBody(body: AsyncIterable<Buffer>, expectedBytes: number | undefined): AsyncGenerator<Buffer> {
@@ -24,30 +57,61 @@ async function* readBody(body: AsyncIterable<Buffer>, expectedBytes: number | un
   }
 }
 
-/**
- * The object's content, decompressed when the first bytes say so (not the key's extension). Gzip
- * members follow one another in multi-member files; node's gunzip reads them all.
- */
-export async function* decompressed(body: AsyncIterable<Buffer>, expectedBytes?: number): AsyncGenerator<Buffer> {
-  const source = readBody(body, expectedBytes);
-  let head = Buffer.alloc(0);
-  let next = await source.next();
-  while (!next.done && head.length < GZIP_MAGIC.length) {
-    head = Buffer.concat([head, next.value]);
-    next = next.done ? next : await source.next();
+async function* gunzip(reader: ByteReader): AsyncGenerator<Buffer> {
+  // pipeline() tears both streams down when either fails or the reader stops early. Members that
+  // follow one another (multi-member gzip) are all read.
+  const output = pipeline(Readable.from(reader.rest(), { objectMode: false }), createGunzip(), () => {});
+  try {
+    yield* output as AsyncIterable<Buffer>;
+  } catch (err) {
+    if (err instanceof FetchError) throw err;
+    throw new ObjectError(`not valid gzip: ${(err as Error).message}`);
   }
-  async function* whole(): AsyncGenerator<Buffer> {
-    if (head.length > 0) yield head;
-    while (!next.done) {
-      yield next.value;
-      next = await source.next();
+}
+
+function decoderFor(encoding: Encoding, reader: ByteReader): AsyncGenerator<Buffer> {
+  switch (encoding) {
+    case 'gzip':
+      return gunzip(reader);
+    case 'zip':
+      return zipEntryStream(reader);
+    case 'snappy-java':
+      return snappyJavaStream(reader);
+    case 'snappy-framed':
+      return framedSnappyStream(reader);
+    case 'hadoop-snappy':
+      return hadoopSnappyStream(reader);
+    case 'plain':
+      return reader.rest();
+  }
+}
+
+export interface Decompressed {
+  encoding: Encoding;
+  content: AsyncGenerator<Buffer>;
+}
+
+/**
+ * The object's content, decompressed by what its first bytes say. A GetObject body is never inflated
+ * by the HTTP layer (Content-Encoding is left alone), so each object is inflated exactly once, here.
+ * Content past `maxBytes` fails the object: a small object must not be able to inflate without bound.
+ */
+export async function decompress(body: AsyncIterable<Buffer>, options: { expectedBytes?: number; maxBytes?: number } = {}): Promise<Decompressed> {
+  const reader = new ByteReader(readBody(body, options.expectedBytes)[Symbol.asyncIterator]());
+  const head = await reader.peek(SNIFF_BYTES);
+  const encoding = head.length === 0 ? 'plain' : sniff(head);
+  if (encoding === null) {
+    throw new ObjectError(`not gzip, zip, Snappy or JSON text (first bytes ${head.subarray(0, 8).toString('hex')})`);
+  }
+  const maxBytes = options.maxBytes ?? DEFAULT_MAX_OBJECT_BYTES;
+  const decoder = decoderFor(encoding, reader);
+  async function* capped(): AsyncGenerator<Buffer> {
+    let total = 0;
+    for await (const chunk of decoder) {
+      total += chunk.length;
+      if (total > maxBytes) throw new ObjectError(`decompressed content exceeds the cap of ${maxBytes} bytes (--max-object-bytes)`);
+      yield chunk;
     }
   }
-  if (head[0] === GZIP_MAGIC[0] && head[1] === GZIP_MAGIC[1]) {
-    // pipeline() tears both streams down when either fails or the reader stops early.
-    const gunzip = pipeline(Readable.from(whole(), { objectMode: false }), createGunzip(), () => {});
-    yield* gunzip as AsyncIterable<Buffer>;
-  } else {
-    yield* whole();
-  }
+  return { encoding, content: capped() };
 }

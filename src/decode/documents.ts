@@ -1,3 +1,5 @@
+import { ObjectError } from '../errors.js';
+
 // Streaming framing of JSON documents. GuardDuty's native exports are JSON Lines, Firehose
 // concatenates documents with nothing between them, and real files carry pretty-printed documents
 // and raw newlines between tokens. So documents are delimited by JSON structure (depth of braces and
@@ -33,8 +35,6 @@ export class DocumentSplitter {
   private docLine = 0;
   private parts: Buffer[] = [];
   private docBytes = 0;
-  /** Inside a document that outgrew the cap: track its structure to find its end, keep none of it. */
-  private discarding = false;
   /** Inside text outside any document: skipped up to the end of its line. */
   private inGarbage = false;
 
@@ -50,7 +50,7 @@ export class DocumentSplitter {
 
   /** Call at the end of the stream: an unfinished document is reported, and what follows its first line is read again. */
   end(): void {
-    while (this.depth > 0 && !this.discarding) {
+    while (this.depth > 0) {
       const text = Buffer.concat(this.parts);
       this.sink.malformed(this.docLine, 'document is cut off (unbalanced braces or an unterminated string)');
       const retry = this.rewind(text);
@@ -59,12 +59,11 @@ export class DocumentSplitter {
     }
     this.parts = [];
     this.depth = 0;
-    this.discarding = false;
   }
 
   /** Scans one buffer; returns bytes to scan again after a bad document was rewound, else null. */
   private scan(chunk: Buffer): Buffer | null {
-    let docStart = this.depth > 0 && !this.discarding ? 0 : -1;
+    let docStart = this.depth > 0 ? 0 : -1;
     const length = chunk.length;
     for (let i = 0; i < length; i++) {
       const byte = chunk[i]!;
@@ -98,13 +97,10 @@ export class DocumentSplitter {
       else if (byte === OPEN_BRACE || byte === OPEN_BRACKET) this.depth++;
       else if (byte === CLOSE_BRACE || byte === CLOSE_BRACKET) {
         if (--this.depth === 0) {
-          if (this.discarding) this.discarding = false;
-          else {
-            const retry = this.finishDocument(chunk.subarray(docStart, i + 1));
-            if (retry) {
-              const rest = chunk.subarray(i + 1);
-              return rest.length === 0 ? retry : Buffer.concat([retry, rest]);
-            }
+          const retry = this.finishDocument(chunk.subarray(docStart, i + 1));
+          if (retry) {
+            const rest = chunk.subarray(i + 1);
+            return rest.length === 0 ? retry : Buffer.concat([retry, rest]);
           }
           docStart = -1;
         }
@@ -114,14 +110,14 @@ export class DocumentSplitter {
     return null;
   }
 
+  /** A document past the cap fails the whole object: nothing may hold memory without bound. */
+  private tooLarge(): never {
+    throw new ObjectError(`document starting on line ${this.docLine} is larger than the cap of ${this.maxDocumentBytes} bytes (--max-document-bytes)`);
+  }
+
   private keep(part: Buffer): void {
     this.docBytes += part.length;
-    if (this.docBytes > this.maxDocumentBytes) {
-      this.sink.malformed(this.docLine, `document is larger than ${this.maxDocumentBytes} bytes; skipped`);
-      this.parts = [];
-      this.discarding = true;
-      return;
-    }
+    if (this.docBytes > this.maxDocumentBytes) this.tooLarge();
     // The chunk belongs to the stream's reader, which may reuse it: copy what is kept across chunks.
     this.parts.push(Buffer.from(part));
   }
@@ -130,10 +126,7 @@ export class DocumentSplitter {
   private finishDocument(last: Buffer): Buffer | null {
     const text = this.parts.length === 0 ? last : Buffer.concat([...this.parts, last]);
     this.parts = [];
-    if (this.docBytes + last.length > this.maxDocumentBytes) {
-      this.sink.malformed(this.docLine, `document is larger than ${this.maxDocumentBytes} bytes; skipped`);
-      return null;
-    }
+    if (this.docBytes + last.length > this.maxDocumentBytes) this.tooLarge();
     let value: unknown;
     try {
       value = JSON.parse(text.toString('utf8'));

@@ -2,7 +2,8 @@ import { DEFAULT_MAX_DOCUMENT_BYTES, DocumentSplitter } from './documents.js';
 import { discardedBy, type CompiledDiscardRule } from './discard.js';
 import { unwrap } from './envelope.js';
 import { findingId, findingToEvents, type EventOrigin } from './finding.js';
-import { decompressed } from './decompress.js';
+import { ObjectError } from '../errors.js';
+import { decompress, type Encoding } from './decompress.js';
 
 /** One event ready for the outputs, with what a log line about it needs. */
 export interface EncodedEvent {
@@ -18,6 +19,7 @@ export interface ObjectCounts {
   skipped: number;
   /** Text that is not JSON, or JSON cut short: reported one by one. */
   malformed: number;
+  encoding: Encoding | null;
 }
 
 export interface DecodeOptions {
@@ -30,13 +32,21 @@ export interface DecodeOptions {
   expectedBytes?: number;
   batchBytes?: number;
   maxDocumentBytes?: number;
+  maxObjectBytes?: number;
+  /**
+   * Leading events not to deliver again: a retry of an object that failed part-way, whose first
+   * events already reached the outputs. Decoding the same bytes yields the same events in order.
+   */
+  skipEvents?: number;
 }
 
-const DEFAULT_BATCH_BYTES = 256 * 1024;
+// Objects whose events fit in one batch reach the outputs all at once or not at all.
+const DEFAULT_BATCH_BYTES = 1024 * 1024;
 
 /** Streams one object's body through decompression, framing, unwrapping and shaping to the outputs. */
 export async function decodeObject(body: AsyncIterable<Buffer>, options: DecodeOptions): Promise<ObjectCounts> {
-  const counts: ObjectCounts = { findings: 0, events: 0, discarded: 0, skipped: 0, malformed: 0 };
+  const counts: ObjectCounts = { findings: 0, events: 0, discarded: 0, skipped: 0, malformed: 0, encoding: null };
+  let toSkip = options.skipEvents ?? 0;
   const batchBytes = options.batchBytes ?? DEFAULT_BATCH_BYTES;
   let batch: EncodedEvent[] = [];
   let pendingBytes = 0;
@@ -57,6 +67,11 @@ export async function decodeObject(body: AsyncIterable<Buffer>, options: DecodeO
           }
           const id = findingId(finding);
           for (const json of findingToEvents(finding, source, options.origin)) {
+            if (toSkip > 0) {
+              toSkip--;
+              counts.events++;
+              continue;
+            }
             batch.push({ json, findingId: id });
             pendingBytes += json.length;
           }
@@ -79,11 +94,16 @@ export async function decodeObject(body: AsyncIterable<Buffer>, options: DecodeO
     await options.deliver(events);
   };
 
-  for await (const chunk of decompressed(body, options.expectedBytes)) {
+  const { encoding, content } = await decompress(body, { expectedBytes: options.expectedBytes, maxBytes: options.maxObjectBytes });
+  counts.encoding = encoding;
+  for await (const chunk of content) {
     splitter.push(chunk);
     if (pendingBytes >= batchBytes) await flush();
   }
   splitter.end();
+  if (counts.malformed > 0 && counts.findings === 0 && counts.skipped === 0) {
+    throw new ObjectError(`no document in the object is valid JSON (${counts.malformed} bad)`);
+  }
   await flush();
   return counts;
 }

@@ -28,6 +28,9 @@ const MIGRATIONS: string[] = [
      updated_at INTEGER NOT NULL,
      PRIMARY KEY (bucket, prefix)
    ) WITHOUT ROWID;`,
+  // Failed objects are retried a bounded number of times; a retry skips the events it already delivered.
+  `ALTER TABLE objects ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE objects ADD COLUMN delivered INTEGER NOT NULL DEFAULT 0;`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

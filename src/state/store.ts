@@ -23,6 +23,19 @@ export interface KnownObject {
   status: ObjectStatus;
   /** remove_from_bucket asked for a delete that has not succeeded yet. */
   deletePending: boolean;
+  etag: string;
+  /** Passes that failed on this object. */
+  attempts: number;
+  /** Events of a failed object that reached every output before it failed. */
+  delivered: number;
+}
+
+interface ObjectRow {
+  status: ObjectStatus;
+  delete_pending: number;
+  etag: string;
+  attempts: number;
+  delivered: number;
 }
 
 export interface PartitionRef {
@@ -90,7 +103,7 @@ export class StateStore {
   }
 
   private statements?: {
-    lookup: Database.Statement<[string, string], { status: ObjectStatus; delete_pending: number }>;
+    lookup: Database.Statement<[string, string], ObjectRow>;
     record: Database.Statement<unknown[]>;
     deleted: Database.Statement<[string, string]>;
     cursor: Database.Statement<[string, string], { cursor_day: string }>;
@@ -100,15 +113,18 @@ export class StateStore {
 
   private prepared() {
     this.statements ??= {
-      lookup: this.db.prepare<[string, string], { status: ObjectStatus; delete_pending: number }>(
-        'SELECT status, delete_pending FROM objects WHERE bucket = ? AND key = ?',
+      lookup: this.db.prepare<[string, string], ObjectRow>(
+        'SELECT status, delete_pending, etag, attempts, delivered FROM objects WHERE bucket = ? AND key = ?',
       ),
       record: this.db.prepare(
-        `INSERT INTO objects (bucket, path, account, region, key, etag, size, events, malformed, status, error, delete_pending, processed_at)
-         VALUES (@bucket, @path, @account, @region, @key, @etag, @size, @events, @malformed, @status, @error, @deletePending, @processedAt)
+        `INSERT INTO objects (bucket, path, account, region, key, etag, size, events, malformed, status, error, delete_pending,
+                              processed_at, attempts, delivered)
+         VALUES (@bucket, @path, @account, @region, @key, @etag, @size, @events, @malformed, @status, @error, @deletePending,
+                 @processedAt, @attempts, @delivered)
          ON CONFLICT (bucket, key) DO UPDATE SET etag = excluded.etag, size = excluded.size, events = excluded.events,
            malformed = excluded.malformed, status = excluded.status, error = excluded.error,
-           delete_pending = excluded.delete_pending, processed_at = excluded.processed_at`,
+           delete_pending = excluded.delete_pending, processed_at = excluded.processed_at,
+           attempts = objects.attempts + excluded.attempts, delivered = excluded.delivered`,
       ),
       deleted: this.db.prepare('UPDATE objects SET delete_pending = 0 WHERE bucket = ? AND key = ?'),
       cursor: this.db.prepare('SELECT cursor_day FROM partitions WHERE bucket = ? AND prefix = ?'),
@@ -125,25 +141,36 @@ export class StateStore {
 
   lookup(bucket: string, key: string): KnownObject | undefined {
     const row = this.prepared().lookup.get(bucket, key);
-    return row && { status: row.status, deletePending: row.delete_pending === 1 };
+    return row && { status: row.status, deletePending: row.delete_pending === 1, etag: row.etag, attempts: row.attempts, delivered: row.delivered };
   }
 
   /** Called only once every output has accepted every event of the object. */
   markDone(record: ObjectRecord, deletePending: boolean): void {
-    this.write(record, 'done', null, deletePending);
+    this.write(record, 'done', null, deletePending, 0);
   }
 
-  /** An object that cannot be decoded, skipped under skip_on_error: recorded with its error, not retried. */
+  /**
+   * An object that failed this pass: recorded with its error and one more attempt, never as done.
+   * `record.events` counts the events that reached every output before the failure.
+   */
   markFailed(record: ObjectRecord, error: string): void {
-    this.write(record, 'failed', error, false);
+    this.write(record, 'failed', error, false, 1);
   }
 
   markDeleted(bucket: string, key: string): void {
     this.prepared().deleted.run(bucket, key);
   }
 
-  private write(record: ObjectRecord, status: ObjectStatus, error: string | null, deletePending: boolean): void {
-    this.prepared().record.run({ ...record, status, error, deletePending: deletePending ? 1 : 0, processedAt: Date.now() });
+  private write(record: ObjectRecord, status: ObjectStatus, error: string | null, deletePending: boolean, attempts: number): void {
+    this.prepared().record.run({
+      ...record,
+      status,
+      error,
+      deletePending: deletePending ? 1 : 0,
+      processedAt: Date.now(),
+      attempts,
+      delivered: status === 'failed' ? record.events : 0,
+    });
   }
 
   /** The newest day through which the partition was completely read, or null for a new partition. */

@@ -100,10 +100,10 @@ async function main(): Promise<number> {
 `,
     );
     const cli = join(root, 'dist', 'src', 'cli.js');
-    const args = [cli, '--config', config, '--once', '--state', join(work, 'state.db'), '--output', 'stdout', '--log-level', 'info'];
+    const args = ['--config', config, '--once', '--state', join(work, 'state.db'), '--output', 'stdout', '--log-level', 'info'];
     const env = { ...process.env, AWS_ACCESS_KEY_ID: 'demo', AWS_SECRET_ACCESS_KEY: 'demo', AWS_REGION: 'us-east-1' };
     // Asynchronous on purpose: the S3 endpoint answers from this process's event loop.
-    const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'inherit', 'pipe'] });
+    const child = spawn(cli, args, { env, stdio: ['ignore', 'inherit', 'pipe'] });
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
     const code = await new Promise<number>((resolveExit) => child.on('close', (c) => resolveExit(c ?? 1)));

@@ -41,7 +41,7 @@ export interface DecodeOptions {
 }
 
 // Objects whose events fit in one batch reach the outputs all at once or not at all.
-const DEFAULT_BATCH_BYTES = 1024 * 1024;
+const DEFAULT_BATCH_BYTES = 64 * 1024;
 
 /** Streams one object's body through decompression, framing, unwrapping and shaping to the outputs. */
 export async function decodeObject(body: AsyncIterable<Buffer>, options: DecodeOptions): Promise<ObjectCounts> {

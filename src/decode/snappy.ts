@@ -1,4 +1,3 @@
-import { uncompressSync } from 'snappy';
 import { ObjectError } from '../errors.js';
 import type { ByteReader } from './bytes.js';
 
@@ -25,11 +24,21 @@ export function announcedLength(block: Buffer): number {
   return -1;
 }
 
-function inflateBlock(block: Buffer, where: string): Buffer {
+type Uncompress = (block: Buffer) => Buffer;
+
+let codec: Promise<Uncompress> | undefined;
+
+/** The native codec is loaded on the first Snappy object: most buckets never hold one. */
+function loadCodec(): Promise<Uncompress> {
+  codec ??= import('snappy').then(({ uncompressSync }) => (block: Buffer) => uncompressSync(block, { asBuffer: true }) as Buffer);
+  return codec;
+}
+
+function inflateBlock(uncompress: Uncompress, block: Buffer, where: string): Buffer {
   const length = announcedLength(block);
   if (length < 0 || length > MAX_BLOCK_BYTES) throw new ObjectError(`${where}: Snappy block announces an impossible length`);
   try {
-    return uncompressSync(block, { asBuffer: true }) as Buffer;
+    return uncompress(block);
   } catch (err) {
     throw new ObjectError(`${where}: corrupt Snappy block (${(err as Error).message})`);
   }
@@ -44,6 +53,7 @@ async function readLength(reader: ByteReader, what: string): Promise<number | nu
 }
 
 export async function* snappyJavaStream(reader: ByteReader): AsyncGenerator<Buffer> {
+  const uncompress = await loadCodec();
   for (;;) {
     const head = await reader.peek(SNAPPY_JAVA_MAGIC.length);
     if (head.length === 0) return;
@@ -55,11 +65,12 @@ export async function* snappyJavaStream(reader: ByteReader): AsyncGenerator<Buff
     const length = await readLength(reader, 'snappy-java block length');
     if (length === null) return;
     const block = await reader.read(length, 'snappy-java block');
-    yield inflateBlock(block ?? Buffer.alloc(0), `snappy-java block at offset ${reader.position - length}`);
+    yield inflateBlock(uncompress, block ?? Buffer.alloc(0), `snappy-java block at offset ${reader.position - length}`);
   }
 }
 
 export async function* hadoopSnappyStream(reader: ByteReader): AsyncGenerator<Buffer> {
+  const uncompress = await loadCodec();
   for (;;) {
     const rawLength = await readLength(reader, 'Hadoop-Snappy block length');
     if (rawLength === null) return;
@@ -68,7 +79,7 @@ export async function* hadoopSnappyStream(reader: ByteReader): AsyncGenerator<Bu
       const length = await readLength(reader, 'Hadoop-Snappy chunk length');
       if (length === null) throw new ObjectError(`Hadoop-Snappy block is cut off after ${produced} of ${rawLength} bytes`);
       const chunk = await reader.read(length, 'Hadoop-Snappy chunk');
-      const data = inflateBlock(chunk ?? Buffer.alloc(0), `Hadoop-Snappy chunk at offset ${reader.position - length}`);
+      const data = inflateBlock(uncompress, chunk ?? Buffer.alloc(0), `Hadoop-Snappy chunk at offset ${reader.position - length}`);
       produced += data.length;
       yield data;
     }
@@ -99,6 +110,7 @@ export function maskedCrc32c(data: Buffer): number {
 }
 
 export async function* framedSnappyStream(reader: ByteReader): AsyncGenerator<Buffer> {
+  const uncompress = await loadCodec();
   for (;;) {
     const header = await reader.read(4, 'Snappy frame header');
     if (!header) return;
@@ -112,7 +124,7 @@ export async function* framedSnappyStream(reader: ByteReader): AsyncGenerator<Bu
     }
     if (type === 0x00 || type === 0x01) {
       if (length < 4) throw new ObjectError(`Snappy frame at offset ${offset} is too short`);
-      const data = type === 0x00 ? inflateBlock(body.subarray(4), `Snappy frame at offset ${offset}`) : body.subarray(4);
+      const data = type === 0x00 ? inflateBlock(uncompress, body.subarray(4), `Snappy frame at offset ${offset}`) : body.subarray(4);
       if (maskedCrc32c(data) !== body.readUInt32LE(0)) throw new ObjectError(`Snappy frame at offset ${offset} fails its CRC-32C check`);
       yield data;
       continue;

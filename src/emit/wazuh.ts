@@ -1,4 +1,4 @@
-import unix, { type UnixDgramSocket } from 'unix-dgram';
+import type { UnixDgramSocket } from 'unix-dgram';
 import { constants } from 'node:os';
 import type { Logger } from 'pino';
 import { OutputError, describe } from '../errors.js';
@@ -47,8 +47,10 @@ export class WazuhOutput implements Output {
     this.name = path === WAZUH_QUEUE ? 'wazuh' : `wazuh:${path}`;
   }
 
-  open(): Promise<void> {
-    if (this.socket) return Promise.resolve();
+  async open(): Promise<void> {
+    if (this.socket) return;
+    // Loaded only when the Wazuh output is used.
+    const { default: unix } = await import('unix-dgram');
     return new Promise((resolve, reject) => {
       let socket: UnixDgramSocket;
       try {

@@ -41,7 +41,8 @@ export interface Running {
 /** Starts the CLI asynchronously (the S3 endpoint lives in this process's event loop). */
 export function startCli(args: string[], env: Record<string, string> = {}): Running {
   const clean = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('AWS_')));
-  const child = spawn(process.execPath, [CLI, ...args], {
+  // Started as an operator starts it: the executable with its shebang (and the Node flags in it).
+  const child = spawn(CLI, args, {
     env: { ...clean, ...FAKE_AWS_ENV, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

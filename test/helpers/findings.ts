@@ -30,3 +30,9 @@ export function today(): string {
 export function daysAgo(n: number): string {
   return new Date(Date.now() - n * 86_400_000).toISOString().slice(0, 10);
 }
+
+/** A Firehose object key: `<path>YYYY/MM/DD/HH/<stream>-<version>-YYYY-MM-DD-HH-MM-SS-<uuid><ext>`. */
+export function firehoseKey(day: string, hour: number, ext = '.gz', path = '', stream = 'guardduty-to-s3'): string {
+  const hh = String(hour).padStart(2, '0');
+  return `${path}${day.replaceAll('-', '/')}/${hh}/${stream}-1-${day}-${hh}-15-42-${randomUUID()}${ext}`;
+}

@@ -1,5 +1,16 @@
 process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] = 'true';
-import { PutObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import {
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+  UploadPartCommand,
+} from '@aws-sdk/client-s3';
+
+/** fauxqs takes request bodies up to 11 MiB: larger objects go up in parts, as real clients do. */
+const PART_BYTES = 8 * 1024 * 1024;
 import { after, before } from 'node:test';
 import { startFauxqs, type FauxqsServer } from 'fauxqs';
 
@@ -29,8 +40,25 @@ export class FakeS3 {
     this.server.createBucket(name);
   }
 
-  async put(bucket: string, key: string, body: Buffer | string): Promise<void> {
-    await this.client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
+  async put(bucket: string, key: string, body: Buffer | string, contentEncoding?: string): Promise<void> {
+    if (body.length <= PART_BYTES) {
+      await this.client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentEncoding: contentEncoding }));
+      return;
+    }
+    const bytes = Buffer.from(body);
+    const { UploadId } = await this.client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, ContentEncoding: contentEncoding }));
+    const parts: Array<{ ETag: string; PartNumber: number }> = [];
+    for (let offset = 0, n = 1; offset < bytes.length; offset += PART_BYTES, n++) {
+      const part = await this.client.send(
+        new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: n, Body: bytes.subarray(offset, offset + PART_BYTES) }),
+      );
+      parts.push({ ETag: part.ETag!, PartNumber: n });
+    }
+    await this.client.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId, MultipartUpload: { Parts: parts } }));
+  }
+
+  async delete(bucket: string, key: string): Promise<void> {
+    await this.client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
   }
 
   async keys(bucket: string, prefix = ''): Promise<string[]> {

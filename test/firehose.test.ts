@@ -8,6 +8,7 @@ import { eventsFromLines, runCli, tempDir, writeConfig } from './helpers/cli.js'
 import { ENCODINGS, EXTENSIONS, encode, hadoopSnappy, snappyJava, zipOneEntry } from './helpers/encodings.js';
 import { daysAgo, firehoseKey, makeFinding, today } from './helpers/findings.js';
 import { readSample, sampleNames } from './helpers/paths.js';
+import { CountingProxy } from './helpers/proxy.js';
 import { useFakeS3 } from './helpers/s3.js';
 import { stateRows } from './helpers/state.js';
 
@@ -60,10 +61,10 @@ function expectedEvents(bucket: string, key: string, documents: Doc[]): string[]
   );
 }
 
-function run(dir: string, buckets: string[], extra = '', wodle = '') {
+function run(dir: string, buckets: string[], extra = '', wodle = '', endpoint = fake.s3.endpoint) {
   const config = writeConfig(
     dir,
-    buckets.map((name) => ({ name, endpoint: fake.s3.endpoint, extra: `<only_logs_after>${daysAgo(2)}</only_logs_after>${extra}` })),
+    buckets.map((name) => ({ name, endpoint, extra: `<only_logs_after>${daysAgo(2)}</only_logs_after>${extra}` })),
     wodle,
   );
   const out = join(dir, 'events.jsonl');
@@ -106,9 +107,13 @@ describe('Firehose objects in every encoding', () => {
     assert.ok(events.some((e) => e['aws'].type === 'Stealth:IAMUser/CloudTrailLoggingDisabled'));
   });
 
-  test('gzip under a .json key, gzip with Content-Encoding: gzip, a folder marker and a zero-byte object', async () => {
+  test('gzip under a .json key, gzip served with Content-Encoding: gzip, a folder marker and a zero-byte object', async () => {
     const dir = tempDir();
     const bucket = 'fh-odd-keys';
+    // fauxqs does not keep Content-Encoding, so a proxy adds it to the answer as S3 would.
+    const proxy = await CountingProxy.start(fake.s3.endpoint, (request, headers) =>
+      request.method === 'GET' && request.url.includes('.gz') ? { ...headers, 'content-encoding': 'gzip' } : headers,
+    );
     fake.s3.createBucket(bucket);
     const documents = docs();
     const data = Buffer.from(documents.map((d) => d.text).join(''));
@@ -119,9 +124,11 @@ describe('Firehose objects in every encoding', () => {
     await fake.s3.put(bucket, `${today().replaceAll('-', '/')}/04/`, Buffer.alloc(0));
     await fake.s3.put(bucket, firehoseKey(today(), 5, '.gz'), Buffer.alloc(0));
     await fake.s3.put(bucket, `processing-failed/${today().replaceAll('-', '/')}/06/x-1-2026-11-29-06-00-00-${'0'.repeat(36)}`, 'error record');
-    const { out, args } = run(dir, [bucket]);
+    const { out, args } = run(dir, [bucket], '', '', proxy.endpoint);
     const result = await runCli(args);
+    await proxy.stop();
     assert.equal(result.code, 0, result.stderr);
+    assert.ok(proxy.requests.some((r) => r.method === 'GET' && r.url.includes(encodedKey.split('/').pop()!)));
     assert.deepEqual(
       readFileSync(out, 'utf8').trim().split('\n').sort(),
       [...expectedEvents(bucket, jsonKey, documents), ...expectedEvents(bucket, encodedKey, documents)].sort(),

@@ -1,10 +1,13 @@
-import { createServer, request, type Server } from 'node:http';
+import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export interface SeenRequest {
   method: string;
   url: string;
 }
+
+/** Changes the headers of an answer before the client sees them. */
+export type AnswerHeaders = (request: SeenRequest, headers: IncomingHttpHeaders) => IncomingHttpHeaders;
 
 /** A loopback HTTP proxy in front of the S3 endpoint that records every request it forwards. */
 export class CountingProxy {
@@ -15,15 +18,16 @@ export class CountingProxy {
     readonly endpoint: string,
   ) {}
 
-  static async start(target: string): Promise<CountingProxy> {
+  static async start(target: string, answerHeaders: AnswerHeaders = (_, headers) => headers): Promise<CountingProxy> {
     const upstream = new URL(target);
     let proxy: CountingProxy | undefined;
     const server = createServer((req, res) => {
-      proxy!.requests.push({ method: req.method ?? '', url: req.url ?? '' });
+      const seen = { method: req.method ?? '', url: req.url ?? '' };
+      proxy!.requests.push(seen);
       const forward = request(
         { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers },
         (answer) => {
-          res.writeHead(answer.statusCode ?? 502, answer.headers);
+          res.writeHead(answer.statusCode ?? 502, answerHeaders(seen, answer.headers));
           answer.pipe(res);
         },
       );

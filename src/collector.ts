@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { explainAwsError, isAwsFailure, type S3Operation } from './aws/errors.js';
 import type { BucketReader, ObjectSummary } from './aws/s3.js';
 import type { BucketConfig } from './config/load.js';
 import { parseRegion } from './config/values.js';
@@ -323,10 +324,11 @@ export class BucketCollector {
       }
       if (this.ctx.abandon.aborted) return false;
       this.summary.failed++;
-      this.ctx.state.markFailed({ ...record, events: delivered }, describe(err));
+      const cause = this.explain(err, 'get', record.key);
+      this.ctx.state.markFailed({ ...record, events: delivered }, cause);
       const attempts = (previous?.attempts ?? 0) + 1;
       if (!this.ctx.skipOnError) {
-        log.error({ err: describe(err), attempts }, `${where}: ${describe(err)}; stopping this bucket (skip_on_error is no), it is read again next pass`);
+        log.error({ err: describe(err), attempts }, `${cause}; stopping this bucket (skip_on_error is no), it is read again next pass`);
         this.summary.ok = false;
         this.halted = true;
         return false;
@@ -334,7 +336,7 @@ export class BucketCollector {
       const retry = this.retryable(attempts);
       log.error(
         { err: describe(err), attempts },
-        `${where}: ${describe(err)}; skipped (skip_on_error), ` +
+        `${cause}; skipped (skip_on_error), ` +
           (retry ? `attempt ${attempts} of ${this.ctx.limits.maxAttempts}, tried again next pass` : `left failed after ${attempts} attempts`),
       );
       return !retry;
@@ -355,8 +357,16 @@ export class BucketCollector {
       this.ctx.state.markDeleted(this.bucket.name, key);
       this.summary.deleted++;
     } catch (err) {
-      this.log.warn({ key, err: describe(err) }, `could not delete s3://${this.bucket.name}/${key}: ${describe(err)}; will try again on a later pass`);
+      // The events are delivered and recorded: a delete that fails is retried on later passes, and
+      // never makes the object be read again.
+      this.log.warn({ key, err: describe(err) }, `${this.explain(err, 'delete', key)}; the delete is tried again on a later pass`);
     }
+  }
+
+  /** One line naming bucket, key and cause; for AWS failures, also the fix. */
+  private explain(err: unknown, operation: S3Operation, key?: string): string {
+    if (isAwsFailure(err)) return explainAwsError(err, { bucket: this.bucket.name, key, operation, endpoint: this.bucket.serviceEndpoint });
+    return `s3://${this.bucket.name}${key ? `/${key}` : ''}: ${describe(err)}`;
   }
 
   private fail(err: unknown, what: string): void {
@@ -365,6 +375,6 @@ export class BucketCollector {
       return;
     }
     this.summary.ok = false;
-    this.log.error({ err: describe(err) }, `s3://${this.bucket.name}: ${what}: ${describe(err)}`);
+    this.log.error({ err: describe(err) }, isAwsFailure(err) ? this.explain(err, 'list') : `s3://${this.bucket.name}: ${what}: ${describe(err)}`);
   }
 }

@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import { createBucketReader, type BucketReader } from './aws/s3.js';
+import { createBucketReader } from './aws/s3.js';
 import { BucketCollector, type BucketPassSummary, type Limits } from './collector.js';
-import type { BucketConfig, Config, WodleConfig } from './config/load.js';
+import type { Config, WodleConfig } from './config/load.js';
 import type { Outputs } from './emit/index.js';
 import { OutputError, describe } from './errors.js';
 import type { StateStore } from './state/store.js';
@@ -16,8 +16,6 @@ export interface RunContext {
   stop: AbortSignal;
   abandon: AbortSignal;
   now(): Date;
-  /** Where S3 access comes from; tests and tools may put something else here. */
-  openBucket?(bucket: BucketConfig, concurrency: number): BucketReader;
 }
 
 export interface PassResult {
@@ -38,11 +36,10 @@ export async function runPass(wodles: WodleConfig[], ctx: RunContext): Promise<P
     ctx.log.error({ err: describe(err) }, `${describe(err)}; nothing was read`);
     return { ok: false, buckets: [] };
   }
-  const open = ctx.openBucket ?? ((bucket, concurrency) => createBucketReader(bucket, { maxSockets: concurrency + 4 }));
   for (const wodle of wodles) {
     for (const bucket of wodle.buckets) {
       if (ctx.stop.aborted) return result;
-      const reader = open(bucket, ctx.concurrency);
+      const reader = await createBucketReader(bucket, { maxSockets: ctx.concurrency + 4 });
       try {
         const collector = new BucketCollector(bucket, reader, { ...ctx, skipOnError: wodle.skipOnError });
         const summary = await collector.run();

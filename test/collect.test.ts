@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { DatagramSink, eventsFromLines, runCli, tempDir, writeConfig } from './helpers/cli.js';
 import { daysAgo, jsonlGz, makeFinding, nativeKey, today } from './helpers/findings.js';
-import { CountingProxy } from './helpers/proxy.js';
+import { S3Proxy } from './helpers/proxy.js';
 import { useFakeS3 } from './helpers/s3.js';
 import { stateRows } from './helpers/state.js';
 
@@ -86,7 +86,7 @@ describe('one pass over native exports', () => {
       [ACCOUNT_A, 'eu-west-1', daysAgo(3), 3],
       [ACCOUNT_B, 'us-east-1', today(), 3],
     ]);
-    const proxy = await CountingProxy.start(fake.s3.endpoint);
+    const proxy = await S3Proxy.start(fake.s3.endpoint);
     try {
       const config = writeConfig(dir, [{ name: bucket, endpoint: proxy.endpoint, extra: `<only_logs_after>${daysAgo(6)}</only_logs_after>` }]);
       const args = ['--config', config, '--once', '--state', join(dir, 'state.db'), '--output', `file:${join(dir, 'out.jsonl')}`];

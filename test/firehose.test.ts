@@ -8,7 +8,7 @@ import { eventsFromLines, runCli, tempDir, writeConfig } from './helpers/cli.js'
 import { ENCODINGS, EXTENSIONS, encode, hadoopSnappy, snappyJava, zipOneEntry } from './helpers/encodings.js';
 import { daysAgo, firehoseKey, makeFinding, today } from './helpers/findings.js';
 import { readSample, sampleNames } from './helpers/paths.js';
-import { CountingProxy } from './helpers/proxy.js';
+import { S3Proxy } from './helpers/proxy.js';
 import { useFakeS3 } from './helpers/s3.js';
 import { stateRows } from './helpers/state.js';
 
@@ -111,9 +111,9 @@ describe('Firehose objects in every encoding', () => {
     const dir = tempDir();
     const bucket = 'fh-odd-keys';
     // fauxqs does not keep Content-Encoding, so a proxy adds it to the answer as S3 would.
-    const proxy = await CountingProxy.start(fake.s3.endpoint, (request, headers) =>
-      request.method === 'GET' && request.url.includes('.gz') ? { ...headers, 'content-encoding': 'gzip' } : headers,
-    );
+    const proxy = await S3Proxy.start(fake.s3.endpoint, {
+      answerHeaders: (request, headers) => (request.method === 'GET' && request.url.includes('.gz') ? { ...headers, 'content-encoding': 'gzip' } : headers),
+    });
     fake.s3.createBucket(bucket);
     const documents = docs();
     const data = Buffer.from(documents.map((d) => d.text).join(''));

@@ -3,6 +3,7 @@ import { Agent as HttpsAgent } from 'node:https';
 import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { fromIni, fromNodeProviderChain, fromTemporaryCredentials } from '@aws-sdk/credential-providers';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@aws-sdk/types';
+import { getProfileName, loadSharedConfigFiles } from '@smithy/shared-ini-file-loader';
 import type { BucketConfig } from '../config/load.js';
 
 export const ROLE_SESSION_NAME = 'guardduty-wodle';
@@ -33,8 +34,22 @@ export interface BucketReader {
   close(): void;
 }
 
-function defaultRegion(): string {
-  return process.env['AWS_REGION'] ?? process.env['AWS_DEFAULT_REGION'] ?? 'us-east-1';
+/**
+ * The region the clients start from (S3 redirects to the bucket's own region): the environment, else
+ * the profile's `region`, else the first configured region, else us-east-1. Whichever it is decides the
+ * partition, so GovCloud and China work when the environment, the profile or `regions` says so.
+ */
+async function startRegion(bucket: BucketConfig): Promise<string> {
+  const fromEnv = process.env['AWS_REGION'] || process.env['AWS_DEFAULT_REGION'];
+  if (fromEnv) return fromEnv;
+  try {
+    const { configFile } = await loadSharedConfigFiles();
+    const region = configFile[bucket.awsProfile ?? getProfileName({})]?.['region'];
+    if (region) return region;
+  } catch {
+    // No shared config file: fall through.
+  }
+  return bucket.regions?.[0] ?? 'us-east-1';
 }
 
 /** Credentials as Wazuh's module chooses them: keys, else profile, else the default chain; then the role. */
@@ -43,7 +58,9 @@ export function credentialsFor(bucket: BucketConfig, region: string): AwsCredent
   if (bucket.accessKey !== null && bucket.secretKey !== null) {
     base = { accessKeyId: bucket.accessKey, secretAccessKey: bucket.secretKey };
   } else if (bucket.awsProfile !== null) {
-    base = fromIni({ profile: bucket.awsProfile });
+    // A profile may itself assume a role, use SSO or run credential_process; its STS calls go to
+    // sts_endpoint too.
+    base = fromIni({ profile: bucket.awsProfile, clientConfig: stsClientConfig(bucket, region) });
   } else {
     base = fromNodeProviderChain();
   }
@@ -56,8 +73,12 @@ export function credentialsFor(bucket: BucketConfig, region: string): AwsCredent
       ...(bucket.iamRoleDuration !== null ? { DurationSeconds: bucket.iamRoleDuration } : {}),
       ...(bucket.externalId !== null ? { ExternalId: bucket.externalId } : {}),
     },
-    clientConfig: { region, ...(bucket.stsEndpoint !== null ? { endpoint: bucket.stsEndpoint } : {}) },
+    clientConfig: stsClientConfig(bucket, region),
   });
+}
+
+function stsClientConfig(bucket: BucketConfig, region: string) {
+  return { region, ...(bucket.stsEndpoint !== null ? { endpoint: bucket.stsEndpoint } : {}) };
 }
 
 export interface ReaderOptions {
@@ -65,13 +86,17 @@ export interface ReaderOptions {
   maxSockets: number;
 }
 
-export function createBucketReader(bucket: BucketConfig, options: ReaderOptions): BucketReader {
-  const region = defaultRegion();
+export async function createBucketReader(bucket: BucketConfig, options: ReaderOptions): Promise<BucketReader> {
+  const region = await startRegion(bucket);
   const agentOptions = { keepAlive: true, maxSockets: options.maxSockets };
   const client = new S3Client({
     region,
     credentials: credentialsFor(bucket, region),
+    // A bucket in another region answers with a redirect the client follows, without configuration.
     followRegionRedirects: true,
+    // Throttling (503 SlowDown), 5xx and network errors are retried with jittered backoff; a skewed
+    // clock is corrected from the server's Date header and the request retried.
+    maxAttempts: 5,
     ...(bucket.serviceEndpoint !== null ? { endpoint: bucket.serviceEndpoint, forcePathStyle: true } : {}),
     requestHandler: {
       httpAgent: new HttpAgent(agentOptions),

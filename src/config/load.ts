@@ -247,6 +247,11 @@ export function parseConfig(source: string, file: string): Config {
   const blocks = findAll(parseXml(source, file), 'wodle').filter((w) => w.attributes['name'] === 'aws-s3');
   if (blocks.length === 0) throw new ConfigError(`${file}: no <wodle name="aws-s3"> block found`);
   const wodles = blocks.map((block) => readWodle(r, block, warnings, reportedTypes));
+  for (const bucket of wodles.flatMap((w) => w.buckets)) {
+    if (bucket.accessKey !== null) {
+      warnings.push(`${file}:${bucket.line}: <access_key>/<secret_key> of bucket ${bucket.name} are deprecated; use aws_profile or iam_role_arn`);
+    }
+  }
   return { file, wodles, warnings };
 }
 

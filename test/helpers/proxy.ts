@@ -4,13 +4,40 @@ import type { AddressInfo } from 'node:net';
 export interface SeenRequest {
   method: string;
   url: string;
+  headers: IncomingHttpHeaders;
 }
 
-/** Changes the headers of an answer before the client sees them. */
-export type AnswerHeaders = (request: SeenRequest, headers: IncomingHttpHeaders) => IncomingHttpHeaders;
+/** An answer the proxy gives itself instead of forwarding. */
+export interface Answer {
+  status: number;
+  body: string;
+  headers?: Record<string, string>;
+}
 
-/** A loopback HTTP proxy in front of the S3 endpoint that records every request it forwards. */
-export class CountingProxy {
+export interface ProxyOptions {
+  /** Answer this request here (an S3 error, a fault) instead of forwarding it; undefined forwards. */
+  intercept?(request: SeenRequest): Answer | undefined;
+  /** Changes the headers of a forwarded answer before the client sees them. */
+  answerHeaders?(request: SeenRequest, headers: IncomingHttpHeaders): IncomingHttpHeaders;
+}
+
+/** S3's own error body, as its REST API sends it. */
+export function s3Error(status: number, code: string, message: string, extra: Record<string, string> = {}): Answer {
+  const fields = Object.entries(extra)
+    .map(([name, value]) => `<${name}>${value}</${name}>`)
+    .join('');
+  return {
+    status,
+    headers: { 'content-type': 'application/xml', 'x-amz-request-id': 'FAKEREQUESTID0001' },
+    body: `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message>${fields}<RequestId>FAKEREQUESTID0001</RequestId><HostId>ZmFrZQ==</HostId></Error>`,
+  };
+}
+
+/**
+ * A loopback HTTP proxy in front of the S3 endpoint: it records every request, and can answer some
+ * itself (S3 error bodies, faults) or change the headers of what it forwards.
+ */
+export class S3Proxy {
   readonly requests: SeenRequest[] = [];
 
   private constructor(
@@ -18,17 +45,24 @@ export class CountingProxy {
     readonly endpoint: string,
   ) {}
 
-  static async start(target: string, answerHeaders: AnswerHeaders = (_, headers) => headers): Promise<CountingProxy> {
+  static async start(target: string, options: ProxyOptions = {}): Promise<S3Proxy> {
     const upstream = new URL(target);
-    let proxy: CountingProxy | undefined;
+    let proxy: S3Proxy | undefined;
     const server = createServer((req, res) => {
-      const seen = { method: req.method ?? '', url: req.url ?? '' };
+      const seen: SeenRequest = { method: req.method ?? '', url: req.url ?? '', headers: req.headers };
       proxy!.requests.push(seen);
+      const answer = options.intercept?.(seen);
+      if (answer) {
+        req.resume();
+        res.writeHead(answer.status, { ...answer.headers, 'content-length': Buffer.byteLength(answer.body) });
+        res.end(answer.body);
+        return;
+      }
       const forward = request(
         { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers },
-        (answer) => {
-          res.writeHead(answer.statusCode ?? 502, answerHeaders(seen, answer.headers));
-          answer.pipe(res);
+        (reply) => {
+          res.writeHead(reply.statusCode ?? 502, options.answerHeaders ? options.answerHeaders(seen, reply.headers) : reply.headers);
+          reply.pipe(res);
         },
       );
       forward.on('error', () => res.destroy());
@@ -36,12 +70,17 @@ export class CountingProxy {
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as AddressInfo;
-    proxy = new CountingProxy(server, `http://127.0.0.1:${port}`);
+    proxy = new S3Proxy(server, `http://127.0.0.1:${port}`);
     return proxy;
   }
 
   reset(): void {
     this.requests.length = 0;
+  }
+
+  /** The access key ids the requests were signed with. */
+  signers(): string[] {
+    return [...new Set(this.requests.map((r) => /Credential=([^/]+)\//.exec(String(r.headers['authorization'] ?? ''))?.[1] ?? ''))];
   }
 
   async stop(): Promise<void> {

@@ -92,6 +92,23 @@ describe('credentials', () => {
     }
   });
 
+  test('role credentials about to expire are renewed during the pass instead of failing it', async () => {
+    const dir = tempDir();
+    await bucketWith('cred-refresh', ['f1', 'f2', 'f3']);
+    // Credentials that expire within the SDK's five-minute refresh margin are renewed before each use.
+    const sts = await FakeSts.start({ lifetimeSeconds: 60 });
+    try {
+      const role = 'arn:aws:iam::123456789012:role/ShortLived';
+      const { out, args } = collect(dir, 'cred-refresh', fake.s3.endpoint, `<iam_role_arn>${role}</iam_role_arn><sts_endpoint>${sts.endpoint}</sts_endpoint>`);
+      const result = await runCli([...args, '--concurrency', '1']);
+      assert.equal(result.code, 0, result.stderr);
+      assert.deepEqual(ids(out), ['f1', 'f2', 'f3']);
+      assert.ok(sts.calls.length > 1, `${sts.calls.length} AssumeRole calls`);
+    } finally {
+      await sts.stop();
+    }
+  });
+
   test('the default chain (environment) signs the S3 requests; deprecated keys sign them with one warning', async () => {
     const dir = tempDir();
     await bucketWith('cred-default', ['d1']);

@@ -16,7 +16,7 @@ export class FakeSts {
     readonly endpoint: string,
   ) {}
 
-  static async start(options: { deny?: boolean } = {}): Promise<FakeSts> {
+  static async start(options: { deny?: boolean; lifetimeSeconds?: number } = {}): Promise<FakeSts> {
     let sts: FakeSts | undefined;
     const server = createServer((req, res) => {
       let body = '';
@@ -33,7 +33,8 @@ export class FakeSts {
           );
           return;
         }
-        const expiration = new Date(Date.now() + Number(params['DurationSeconds'] ?? 3600) * 1000).toISOString();
+        const lifetime = options.lifetimeSeconds ?? Number(params['DurationSeconds'] ?? 3600);
+        const expiration = new Date(Date.now() + lifetime * 1000).toISOString();
         res.writeHead(200, { 'content-type': 'text/xml' });
         res.end(`<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
   <AssumeRoleResult>

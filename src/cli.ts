@@ -23,6 +23,8 @@ export const EXIT_USAGE = 2;
 const DEFAULT_CONFIG = '/var/ossec/etc/ossec.conf';
 const DEFAULT_STATE = '/var/ossec/var/guardduty-wodle/state.db';
 const DEFAULT_CONCURRENCY = 16;
+const DEFAULT_OUTPUT_TIMEOUT = 60;
+const DEFAULT_S3_TIMEOUT = 60;
 /** After a stop signal, objects in flight get this long to finish before they are abandoned. */
 const STOP_GRACE_MS = 20_000;
 
@@ -35,6 +37,8 @@ const USAGE = `usage: guardduty-wodle [--config PATH] [--once] [--state PATH] [-
   --output SPEC      wazuh | wazuh:PATH | unix:PATH | file:PATH | stdout; repeatable (default wazuh)
   --log-level LEVEL  ${LOG_LEVELS.join(' | ')} (default info)
   --concurrency N    objects fetched at once (default ${DEFAULT_CONCURRENCY})
+  --output-timeout S seconds a unix: peer may take nothing before the output fails (default ${DEFAULT_OUTPUT_TIMEOUT})
+  --s3-timeout S     seconds an S3 connection may stay silent before the request fails (default ${DEFAULT_S3_TIMEOUT})
   --max-attempts N   passes that may fail on one object under skip_on_error before it is left failed (default ${DEFAULT_LIMITS.maxAttempts})
   --max-object-bytes N    decompressed bytes one object may hold (default ${DEFAULT_LIMITS.maxObjectBytes})
   --max-document-bytes N  bytes one JSON document may hold (default ${DEFAULT_LIMITS.maxDocumentBytes})
@@ -50,6 +54,8 @@ export interface CliOptions {
   logLevel: LogLevel;
   concurrency: number;
   limits: Limits;
+  outputTimeoutMs: number;
+  s3TimeoutMs: number;
   checkConfig: boolean;
   help: boolean;
   version: boolean;
@@ -70,6 +76,8 @@ export function parseCli(argv: string[]): CliOptions {
         'log-level': { type: 'string' },
         concurrency: { type: 'string' },
         'max-attempts': { type: 'string' },
+        'output-timeout': { type: 'string' },
+        's3-timeout': { type: 'string' },
         'max-object-bytes': { type: 'string' },
         'max-document-bytes': { type: 'string' },
         'check-config': { type: 'boolean' },
@@ -108,6 +116,8 @@ export function parseCli(argv: string[]): CliOptions {
     logLevel: logLevel as LogLevel,
     concurrency,
     limits,
+    outputTimeoutMs: whole('output-timeout', values['output-timeout'], DEFAULT_OUTPUT_TIMEOUT, 1, 86_400) * 1000,
+    s3TimeoutMs: whole('s3-timeout', values['s3-timeout'], DEFAULT_S3_TIMEOUT, 1, 86_400) * 1000,
     checkConfig: values['check-config'] ?? false,
     help: values.help ?? false,
     version: values.version ?? false,
@@ -119,7 +129,7 @@ function reportWarnings(config: Config, log: Logger): void {
 }
 
 async function collect(options: CliOptions, config: Config, log: Logger): Promise<number> {
-  const outputs = new Outputs(options.outputs.map((spec) => createOutput(spec, log)));
+  const outputs = new Outputs(options.outputs.map((spec) => createOutput(spec, log, { timeoutMs: options.outputTimeoutMs })));
   const state = StateStore.open(options.state);
   const stop = new AbortController();
   const abandon = new AbortController();
@@ -148,6 +158,7 @@ async function collect(options: CliOptions, config: Config, log: Logger): Promis
     outputs,
     concurrency: options.concurrency,
     limits: options.limits,
+    s3TimeoutMs: options.s3TimeoutMs,
     stop: stop.signal,
     abandon: abandon.signal,
     now: () => new Date(),

@@ -5,6 +5,7 @@ import type { BucketConfig } from './config/load.js';
 import { parseRegion } from './config/values.js';
 import { Semaphore, forEachLimit } from './concurrency.js';
 import { compileDiscardRules, type CompiledDiscardRule } from './decode/discard.js';
+import { FetchError } from './decode/decompress.js';
 import { decodeObject } from './decode/object.js';
 import type { Outputs } from './emit/index.js';
 import { OutputError, describe } from './errors.js';
@@ -15,6 +16,8 @@ import { accountPrefix, lastSegment, logsRoot, parseNativeKey, partitionOf, type
 
 /** Days of processed keys kept behind the listing window before they are pruned. */
 export const PRUNE_MARGIN_DAYS = 2;
+/** Reads of one object within a pass when its body is cut off in transit. */
+const IMMEDIATE_REFETCHES = 3;
 /** Partitions listed at once; objects are bounded separately by the pass's concurrency. */
 const PARTITION_CONCURRENCY = 4;
 
@@ -283,64 +286,82 @@ export class BucketCollector {
   private async collectObject(record: ObjectRecord, previous: KnownObject | undefined): Promise<boolean> {
     const log = this.log.child({ key: record.key });
     const where = `s3://${this.bucket.name}/${record.key}`;
-    // A retry of the same bytes skips what its earlier attempt already delivered.
-    const alreadyDelivered = previous && previous.etag === record.etag ? previous.delivered : 0;
-    let delivered = alreadyDelivered;
-    try {
-      const { body, contentLength } = await this.reader.getObject(record.key, this.ctx.abandon);
-      const source = { bucket: this.bucket.name, key: record.key };
-      const counts = await decodeObject(body, {
-        origin: { bucket: this.bucket.name, key: record.key, accountAlias: this.bucket.accountAlias },
-        discard: this.discard,
-        deliver: async (events) => {
-          await this.ctx.outputs.deliver(events, source);
-          delivered += events.length;
-          this.summary.events += events.length;
-        },
-        malformed: (line, reason) => log.error({ line }, `${where} line ${line}: ${reason}`),
-        skipped: (line, reason) => log.debug({ line }, `no finding in document: ${reason}`),
-        expectedBytes: contentLength,
-        skipEvents: alreadyDelivered,
-        maxObjectBytes: this.ctx.limits.maxObjectBytes,
-        maxDocumentBytes: this.ctx.limits.maxDocumentBytes,
-      });
-      this.summary.discarded += counts.discarded;
-      this.summary.skipped += counts.skipped;
-      this.summary.malformed += counts.malformed;
-      await this.commit({ ...record, events: counts.events, malformed: counts.malformed });
-      // The good findings were delivered and the bad lines cannot be mended by reading again; without
-      // skip_on_error the operator still hears about it through the exit status.
-      if (counts.malformed > 0 && !this.ctx.skipOnError) {
-        this.summary.ok = false;
-        this.halted = true;
+    const source = { bucket: this.bucket.name, key: record.key };
+    // A retry of the same bytes skips what an earlier attempt already delivered.
+    let delivered = previous && previous.etag === record.etag ? previous.delivered : 0;
+    for (let fetch = 1; ; fetch++) {
+      try {
+        const { body, contentLength } = await this.reader.getObject(record.key, this.ctx.abandon);
+        const counts = await decodeObject(body, {
+          origin: { bucket: this.bucket.name, key: record.key, accountAlias: this.bucket.accountAlias },
+          discard: this.discard,
+          deliver: async (events) => {
+            try {
+              await this.ctx.outputs.deliver(events, source);
+            } catch (err) {
+              if (err instanceof OutputError) delivered += err.accepted;
+              throw err;
+            }
+            delivered += events.length;
+            this.summary.events += events.length;
+          },
+          malformed: (line, reason) => log.error({ line }, `${where} line ${line}: ${reason}`),
+          skipped: (line, reason) => log.debug({ line }, `no finding in document: ${reason}`),
+          expectedBytes: contentLength,
+          skipEvents: delivered,
+          maxObjectBytes: this.ctx.limits.maxObjectBytes,
+          maxDocumentBytes: this.ctx.limits.maxDocumentBytes,
+        });
+        this.summary.discarded += counts.discarded;
+        this.summary.skipped += counts.skipped;
+        this.summary.malformed += counts.malformed;
+        await this.commit({ ...record, events: counts.events, malformed: counts.malformed });
+        // The good findings were delivered and the bad lines cannot be mended by reading again; without
+        // skip_on_error the operator still hears about it through the exit status.
+        if (counts.malformed > 0 && !this.ctx.skipOnError) {
+          this.summary.ok = false;
+          this.halted = true;
+        }
+        log.debug({ encoding: counts.encoding, events: counts.events, findings: counts.findings, discarded: counts.discarded, bytes: record.size }, 'object done');
+        return true;
+      } catch (err) {
+        if (err instanceof OutputError) {
+          // Not the object's fault: remember how far it got, so that the next pass neither loses nor
+          // repeats, and spend none of its attempts.
+          this.ctx.state.markFailed({ ...record, events: delivered }, err.message, false);
+          this.outputFailure ??= err;
+          this.halted = true;
+          return false;
+        }
+        if (this.ctx.abandon.aborted) return false;
+        // A body cut off or reset in transit: read the object again at once, from where it stopped.
+        if (err instanceof FetchError && fetch < IMMEDIATE_REFETCHES && !this.stopping()) {
+          log.warn({ err: describe(err), fetch }, `${where}: ${describe(err)}; reading it again`);
+          continue;
+        }
+        return this.objectFailed(record, previous, err, delivered, log);
       }
-      log.debug({ encoding: counts.encoding, events: counts.events, findings: counts.findings, discarded: counts.discarded, bytes: record.size }, 'object done');
-      return true;
-    } catch (err) {
-      if (err instanceof OutputError) {
-        this.outputFailure ??= err;
-        this.halted = true;
-        return false;
-      }
-      if (this.ctx.abandon.aborted) return false;
-      this.summary.failed++;
-      const cause = this.explain(err, 'get', record.key);
-      this.ctx.state.markFailed({ ...record, events: delivered }, cause);
-      const attempts = (previous?.attempts ?? 0) + 1;
-      if (!this.ctx.skipOnError) {
-        log.error({ err: describe(err), attempts }, `${cause}; stopping this bucket (skip_on_error is no), it is read again next pass`);
-        this.summary.ok = false;
-        this.halted = true;
-        return false;
-      }
-      const retry = this.retryable(attempts);
-      log.error(
-        { err: describe(err), attempts },
-        `${cause}; skipped (skip_on_error), ` +
-          (retry ? `attempt ${attempts} of ${this.ctx.limits.maxAttempts}, tried again next pass` : `left failed after ${attempts} attempts`),
-      );
-      return !retry;
     }
+  }
+
+  private objectFailed(record: ObjectRecord, previous: KnownObject | undefined, err: unknown, delivered: number, log: Logger): boolean {
+    this.summary.failed++;
+    const cause = this.explain(err, 'get', record.key);
+    this.ctx.state.markFailed({ ...record, events: delivered }, cause, true);
+    const attempts = (previous?.attempts ?? 0) + 1;
+    if (!this.ctx.skipOnError) {
+      log.error({ err: describe(err), attempts }, `${cause}; stopping this bucket (skip_on_error is no), it is read again next pass`);
+      this.summary.ok = false;
+      this.halted = true;
+      return false;
+    }
+    const retry = this.retryable(attempts);
+    log.error(
+      { err: describe(err), attempts },
+      `${cause}; skipped (skip_on_error), ` +
+        (retry ? `attempt ${attempts} of ${this.ctx.limits.maxAttempts}, tried again next pass` : `left failed after ${attempts} attempts`),
+    );
+    return !retry;
   }
 
   private async commit(record: ObjectRecord): Promise<void> {

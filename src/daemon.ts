@@ -13,6 +13,7 @@ export interface RunContext {
   outputs: Outputs;
   concurrency: number;
   limits: Limits;
+  s3TimeoutMs: number;
   stop: AbortSignal;
   abandon: AbortSignal;
   now(): Date;
@@ -39,7 +40,7 @@ export async function runPass(wodles: WodleConfig[], ctx: RunContext): Promise<P
   for (const wodle of wodles) {
     for (const bucket of wodle.buckets) {
       if (ctx.stop.aborted) return result;
-      const reader = await createBucketReader(bucket, { maxSockets: ctx.concurrency + 4 });
+      const reader = await createBucketReader(bucket, { maxSockets: ctx.concurrency + 4, timeoutMs: ctx.s3TimeoutMs });
       try {
         const collector = new BucketCollector(bucket, reader, { ...ctx, skipOnError: wodle.skipOnError });
         const summary = await collector.run();

@@ -11,12 +11,16 @@ export class StateError extends Error {
 /** An output refused events: the pass stops, and nothing undelivered is recorded as done. */
 export class OutputError extends Error {
   override name = 'OutputError';
+  /** Events at the start of the failed batch that the output did take before it failed. */
+  accepted: number;
+
   constructor(
     readonly output: string,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; accepted?: number },
   ) {
     super(`output ${output}: ${message}`, options);
+    this.accepted = options?.accepted ?? 0;
   }
 }
 

@@ -191,10 +191,15 @@ describe('options', () => {
 });
 
 describe('outputs', () => {
-  test('an event over 64 KiB goes to the Wazuh socket whole, with a warning naming key and finding id', async () => {
+  test('an event over 64 KiB is trimmed for the Wazuh socket, keeping what the rules read; the file gets it whole', async () => {
     const bucket = 'gd-big-event';
     const s = setup(bucket);
-    const big = { ...finding('huge-one'), description: 'x'.repeat(70_000) };
+    const base = finding('huge-one') as Record<string, unknown>;
+    const big = {
+      ...base,
+      description: 'x'.repeat(40_000),
+      resource: { ...(base['resource'] as object), notes: Array.from({ length: 500 }, (_, i) => `note number ${i} `.repeat(8)) },
+    };
     const key = nativeKey(ACCOUNT, REGION, today());
     await fake.s3.put(bucket, key, jsonlGz([big, finding('small')]));
     const socketPath = join(s.dir, 'queue');
@@ -203,12 +208,18 @@ describe('outputs', () => {
       const result = await runCli([...s.args, '--output', `wazuh:${socketPath}`]);
       assert.equal(result.code, 0, result.stderr);
       assert.equal(sink.messages.length, 2);
-      // The test's receiver, like analysisd, reads at most 64 KiB of a datagram: the rest is cut there.
-      assert.ok(sink.messages.some((m) => m.length === 65_536 && m.startsWith('1:Wazuh-AWS:') && m.includes('"huge-one"')));
+      const trimmed = sink.messages.map((m) => JSON.parse(m.slice('1:Wazuh-AWS:'.length)) as Record<string, any>).find((e) => e['aws'].id === 'huge-one')!;
+      assert.ok(Buffer.byteLength(sink.messages.find((m) => m.includes('"huge-one"'))!) <= 65_536);
+      assert.equal(trimmed['aws'].truncated, true);
+      for (const field of ['source', 'severity', 'title', 'type']) assert.deepEqual(trimmed['aws'][field], field === 'source' ? 'guardduty' : (big as any)[field]);
+      assert.deepEqual(trimmed['aws'].service.action, JSON.parse(JSON.stringify((big as any).service.action)));
+      const whole = eventsFromLines(readFileSync(s.out, 'utf8')).find((e) => e['aws'].id === 'huge-one')!;
+      assert.equal(whole['aws'].description.length, 40_000);
+      assert.equal(whole['aws'].truncated, undefined);
       const warning = result.logs.find((l) => l['level'] === 40 && String(l['msg']).includes('larger than analysisd reads'))!;
       assert.equal(warning['key'], key);
       assert.equal(warning['findingId'], 'huge-one');
-      assert.ok((warning['bytes'] as number) > 70_000);
+      assert.ok((warning['bytes'] as number) > 65_536);
     } finally {
       sink.close();
     }

@@ -84,6 +84,8 @@ function stsClientConfig(bucket: BucketConfig, region: string) {
 export interface ReaderOptions {
   /** Sockets kept open per bucket: as many as objects fetched at once, plus room for listings. */
   maxSockets: number;
+  /** A connection silent for this long fails its request (a stalled body included). */
+  timeoutMs: number;
 }
 
 export async function createBucketReader(bucket: BucketConfig, options: ReaderOptions): Promise<BucketReader> {
@@ -102,7 +104,7 @@ export async function createBucketReader(bucket: BucketConfig, options: ReaderOp
       httpAgent: new HttpAgent(agentOptions),
       httpsAgent: new HttpsAgent(agentOptions),
       connectionTimeout: 10_000,
-      requestTimeout: 60_000,
+      requestTimeout: options.timeoutMs,
     },
   });
   const name = bucket.name;

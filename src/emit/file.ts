@@ -1,4 +1,4 @@
-import { open, type FileHandle } from 'node:fs/promises';
+import { open, stat, type FileHandle } from 'node:fs/promises';
 import { OutputError, describe } from '../errors.js';
 import { jsonLines, WriteQueue, type Output } from './output.js';
 import type { EncodedEvent } from '../decode/object.js';
@@ -24,7 +24,7 @@ export class FileOutput implements Output {
 
   write(events: EncodedEvent[]): Promise<void> {
     return this.queue.run(async () => {
-      await this.open();
+      await this.followPath();
       const handle = this.handle!;
       const data = jsonLines(events);
       // A batch holds whole lines and goes out in as few writes as the kernel allows; if one fails
@@ -41,6 +41,20 @@ export class FileOutput implements Output {
         throw new OutputError(this.name, `write failed: ${describe(err)}`, { cause: err });
       }
     });
+  }
+
+  /**
+   * Writes go to the file the path names now: if it was moved away or deleted (log rotation without
+   * SIGHUP, a removed directory), the path is opened again, and if that fails the output fails rather
+   * than appending to a file nobody can see.
+   */
+  private async followPath(): Promise<void> {
+    if (this.handle) {
+      const [current, named] = await Promise.all([this.handle.stat(), stat(this.path).catch(() => null)]);
+      if (named && named.ino === current.ino && named.dev === current.dev) return;
+      await this.closeHandle();
+    }
+    await this.open();
   }
 
   reopen(): Promise<void> {

@@ -25,12 +25,17 @@ export function parseOutputSpec(spec: string): OutputSpec {
   throw new ConfigError(`--output ${spec}: unknown output (use wazuh, wazuh:PATH, unix:PATH, file:PATH or stdout)`);
 }
 
-export function createOutput(spec: OutputSpec, log: Logger): Output {
+export interface OutputOptions {
+  /** How long a stream peer may take nothing before the output fails. */
+  timeoutMs: number;
+}
+
+export function createOutput(spec: OutputSpec, log: Logger, options: OutputOptions): Output {
   switch (spec.kind) {
     case 'wazuh':
       return new WazuhOutput(spec.path, log);
     case 'unix':
-      return new UnixStreamOutput(spec.path);
+      return new UnixStreamOutput(spec.path, options.timeoutMs);
     case 'file':
       return new FileOutput(spec.path);
     case 'stdout':
@@ -48,10 +53,14 @@ export class Outputs {
 
   async deliver(events: EncodedEvent[], source: EventSource): Promise<void> {
     const results = await Promise.allSettled(this.list.map((output) => output.write(events, source)));
-    const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failure) {
-      const reason: unknown = failure.reason;
-      throw reason instanceof OutputError ? reason : new OutputError('unknown', String(reason), { cause: reason });
+    const failures = results
+      .filter((r): r is PromiseRejectedResult => r.status === 'rejected')
+      .map((r) => (r.reason instanceof OutputError ? r.reason : new OutputError('unknown', String(r.reason), { cause: r.reason })));
+    if (failures.length > 0) {
+      // What every output took: the least any failed output accepted (the others took the whole batch).
+      const first = failures[0]!;
+      first.accepted = Math.min(...failures.map((f) => f.accepted));
+      throw first;
     }
   }
 

@@ -10,7 +10,10 @@ export class UnixStreamOutput implements Output {
   private failure: Error | null = null;
   private readonly queue = new WriteQueue();
 
-  constructor(private readonly path: string) {
+  constructor(
+    private readonly path: string,
+    private readonly timeoutMs: number,
+  ) {
     this.name = `unix:${path}`;
   }
 
@@ -19,7 +22,9 @@ export class UnixStreamOutput implements Output {
     this.socket?.destroy();
     this.failure = null;
     return new Promise((resolve, reject) => {
-      const socket = createConnection(this.path);
+      // Half-open allowed: a peer that shuts its side down (FIN) is noticed at once and gets no more
+      // data, while it can still read everything already written.
+      const socket = createConnection({ path: this.path, allowHalfOpen: true });
       const onError = (err: Error) => {
         socket.destroy();
         reject(new OutputError(this.name, `cannot connect to ${this.path}: ${describe(err)}`, { cause: err }));
@@ -30,9 +35,15 @@ export class UnixStreamOutput implements Output {
         socket.on('error', (err) => {
           this.failure = err;
         });
-        socket.on('close', () => {
+        socket.on('end', () => {
           this.failure ??= new Error('the peer closed the connection');
+          socket.end();
         });
+        socket.on('close', () => {
+          this.failure ??= new Error('the connection closed');
+        });
+        // Nothing is read from the peer; reading keeps 'end' coming.
+        socket.resume();
         this.socket = socket;
         resolve();
       });
@@ -46,9 +57,18 @@ export class UnixStreamOutput implements Output {
       await new Promise<void>((resolve, reject) => {
         const fail = (err: Error) => reject(new OutputError(this.name, `write failed: ${describe(err)}`, { cause: err }));
         if (this.failure) return fail(this.failure);
-        // The callback fires once the data is handed to the kernel; a peer that stops reading
-        // holds it back, which holds back the collector (backpressure).
-        socket.write(jsonLines(events), (err) => (err ? fail(err) : resolve()));
+        // The callback fires once the data is handed to the kernel; a peer that stops reading holds it
+        // back, which holds back the collector (backpressure) — for a bounded time.
+        const timer = setTimeout(() => {
+          this.failure = new Error(`the peer took nothing for ${this.timeoutMs / 1000} s (--output-timeout)`);
+          socket.destroy();
+          fail(this.failure);
+        }, this.timeoutMs);
+        socket.write(jsonLines(events), (err) => {
+          clearTimeout(timer);
+          if (err) fail(this.failure ?? err);
+          else resolve();
+        });
       });
     });
   }

@@ -3,6 +3,7 @@ import { constants } from 'node:os';
 import type { Logger } from 'pino';
 import { OutputError, describe } from '../errors.js';
 import { WriteQueue, type EventSource, type Output } from './output.js';
+import { trimEvent } from './trim.js';
 import type { EncodedEvent } from '../decode/object.js';
 
 export const WAZUH_QUEUE = '/var/ossec/queue/sockets/queue';
@@ -76,15 +77,27 @@ export class WazuhOutput implements Output {
 
   write(events: EncodedEvent[], source: EventSource): Promise<void> {
     return this.queue.run(async () => {
-      for (const event of events) {
-        const datagram = Buffer.from(WAZUH_HEADER + event.json);
+      const waitedBefore = this.congestionRetries;
+      for (const [index, event] of events.entries()) {
+        let datagram = Buffer.from(WAZUH_HEADER + event.json);
         if (datagram.length > WAZUH_MAX_DATAGRAM) {
+          const trimmed = trimEvent(event.json, WAZUH_MAX_DATAGRAM - Buffer.byteLength(WAZUH_HEADER));
           this.log.warn(
-            { bucket: source.bucket, key: source.key, findingId: event.findingId, bytes: datagram.length },
-            `event of ${datagram.length} bytes is larger than analysisd reads (${WAZUH_MAX_DATAGRAM}); sent as is`,
+            { bucket: source.bucket, key: source.key, findingId: event.findingId, bytes: datagram.length, trimmedBytes: trimmed.bytes },
+            `event of ${datagram.length} bytes is larger than analysisd reads (${WAZUH_MAX_DATAGRAM}); trimmed to ${trimmed.bytes} bytes and marked "truncated": true`,
           );
+          datagram = Buffer.from(WAZUH_HEADER + trimmed.json);
         }
-        await this.send(datagram);
+        try {
+          await this.send(datagram);
+        } catch (err) {
+          if (err instanceof OutputError) err.accepted = index;
+          throw err;
+        }
+      }
+      const waited = this.congestionRetries - waitedBefore;
+      if (waited > 0) {
+        this.log.warn({ bucket: source.bucket, key: source.key, retries: waited }, `the Wazuh queue ${this.path} was full ${waited} times; waited for analysisd, nothing dropped`);
       }
     });
   }

@@ -150,11 +150,12 @@ export class StateStore {
   }
 
   /**
-   * An object that failed this pass: recorded with its error and one more attempt, never as done.
-   * `record.events` counts the events that reached every output before the failure.
+   * An object that failed this pass: recorded with its error, never as done. `record.events` counts the
+   * events that reached every output before the failure; `countAttempt` is false when the fault was
+   * not the object's (an output down).
    */
-  markFailed(record: ObjectRecord, error: string): void {
-    this.write(record, 'failed', error, false, 1);
+  markFailed(record: ObjectRecord, error: string, countAttempt: boolean): void {
+    this.write(record, 'failed', error, false, countAttempt ? 1 : 0);
   }
 
   markDeleted(bucket: string, key: string): void {

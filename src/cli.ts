@@ -130,7 +130,7 @@ function reportWarnings(config: Config, log: Logger): void {
 
 async function collect(options: CliOptions, config: Config, log: Logger): Promise<number> {
   const outputs = new Outputs(options.outputs.map((spec) => createOutput(spec, log, { timeoutMs: options.outputTimeoutMs })));
-  const state = StateStore.open(options.state);
+  const state = StateStore.open(options.state, (message) => log.warn(message));
   const stop = new AbortController();
   const abandon = new AbortController();
   let stopSignals = 0;

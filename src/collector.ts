@@ -42,6 +42,8 @@ export interface CollectorContext {
   concurrency: number;
   skipOnError: boolean;
   limits: Limits;
+  /** An S3 connection silent this long fails the request or the body being read. */
+  s3TimeoutMs: number;
   /** Stop requested: start no new object; those in flight finish. */
   stop: AbortSignal;
   /** Give up on objects in flight too; they are not recorded and are read again next time. */
@@ -311,6 +313,7 @@ export class BucketCollector {
           skipEvents: delivered,
           maxObjectBytes: this.ctx.limits.maxObjectBytes,
           maxDocumentBytes: this.ctx.limits.maxDocumentBytes,
+          bodyIdleMs: this.ctx.s3TimeoutMs,
         });
         this.summary.discarded += counts.discarded;
         this.summary.skipped += counts.skipped;

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { ConfigError } from '../errors.js';
 import { findAll, parseXml, type XmlElement } from './xml.js';
 import {
@@ -257,12 +257,17 @@ export function parseConfig(source: string, file: string): Config {
 
 export function loadConfig(file: string): Config {
   let source: string;
+  let mode: number;
   try {
     source = readFileSync(file, 'utf8');
+    mode = statSync(file).mode;
   } catch (err) {
     throw new ConfigError(`${file}: cannot read configuration: ${(err as Error).message}`);
   }
-  return parseConfig(source, file);
+  const config = parseConfig(source, file);
+  // Whoever can write the configuration chooses the credentials, endpoints and output paths.
+  if (mode & 0o002) config.warnings.push(`${file}: the configuration is writable by every user; make it writable by its owner only (chmod o-w)`);
+  return config;
 }
 
 const SECRET_FIELDS = new Set(['accessKey', 'secretKey', 'externalId']);

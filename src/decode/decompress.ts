@@ -20,6 +20,7 @@ export class FetchError extends Error {
 export type Encoding = 'gzip' | 'zip' | 'snappy-java' | 'snappy-framed' | 'hadoop-snappy' | 'plain';
 
 export const DEFAULT_MAX_OBJECT_BYTES = 1024 * 1024 * 1024;
+const DEFAULT_IDLE_MS = 60_000;
 
 const GZIP_MAGIC = Buffer.from([0x1f, 0x8b]);
 const SNIFF_BYTES = 16;
@@ -41,15 +42,35 @@ export function sniff(head: Buffer): Encoding | null {
   return null;
 }
 
-/** Reads the body, turning its errors into FetchError, and checks it was not cut short. */
-async function* readBody(body: AsyncIterable<Buffer>, expectedBytes: number | undefined): AsyncGenerator<Buffer> {
+/**
+ * Reads the body, turning its errors into FetchError, and checks it was not cut short. A body that
+ * stays silent for `idleMs` fails too: a stalled connection must not hold the pass forever.
+ */
+async function* readBody(body: AsyncIterable<Buffer>, expectedBytes: number | undefined, idleMs: number): AsyncGenerator<Buffer> {
   let received = 0;
+  const chunks = body[Symbol.asyncIterator]();
+  const stop = () => {
+    (body as { destroy?: () => void }).destroy?.();
+    void chunks.return?.();
+  };
   try {
-    for await (const chunk of body) {
-      received += chunk.length;
-      yield chunk;
+    for (;;) {
+      let timer: NodeJS.Timeout | undefined;
+      const silence = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no data for ${idleMs / 1000} s`)), idleMs);
+      });
+      let next: IteratorResult<Buffer>;
+      try {
+        next = await Promise.race([chunks.next(), silence]);
+      } finally {
+        clearTimeout(timer);
+      }
+      if (next.done) break;
+      received += next.value.length;
+      yield next.value;
     }
   } catch (err) {
+    stop();
     throw new FetchError(`reading the object body failed after ${received} bytes: ${(err as Error).message}`, { cause: err });
   }
   if (expectedBytes !== undefined && received < expectedBytes) {
@@ -96,8 +117,11 @@ export interface Decompressed {
  * by the HTTP layer (Content-Encoding is left alone), so each object is inflated exactly once, here.
  * Content past `maxBytes` fails the object: a small object must not be able to inflate without bound.
  */
-export async function decompress(body: AsyncIterable<Buffer>, options: { expectedBytes?: number; maxBytes?: number } = {}): Promise<Decompressed> {
-  const reader = new ByteReader(readBody(body, options.expectedBytes)[Symbol.asyncIterator]());
+export async function decompress(
+  body: AsyncIterable<Buffer>,
+  options: { expectedBytes?: number; maxBytes?: number; idleMs?: number } = {},
+): Promise<Decompressed> {
+  const reader = new ByteReader(readBody(body, options.expectedBytes, options.idleMs ?? DEFAULT_IDLE_MS)[Symbol.asyncIterator]());
   const head = await reader.peek(SNIFF_BYTES);
   const encoding = head.length === 0 ? 'plain' : sniff(head);
   if (encoding === null) {

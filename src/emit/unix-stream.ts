@@ -1,6 +1,6 @@
 import { createConnection, type Socket } from 'node:net';
 import { OutputError, describe } from '../errors.js';
-import { jsonLines, WriteQueue, type Output } from './output.js';
+import { WriteQueue, type Output } from './output.js';
 import type { EncodedEvent } from '../decode/object.js';
 
 /** `unix:PATH`: a Unix stream socket, one JSON event per line. */
@@ -54,21 +54,37 @@ export class UnixStreamOutput implements Output {
     return this.queue.run(async () => {
       await this.open();
       const socket = this.socket!;
+      // One write per line: each callback says that line reached the kernel, so when a peer stops
+      // reading or goes away, exactly the lines it was handed count as delivered (a line cut in half is
+      // not, and is sent again whole).
+      let accepted = 0;
       await new Promise<void>((resolve, reject) => {
-        const fail = (err: Error) => reject(new OutputError(this.name, `write failed: ${describe(err)}`, { cause: err }));
-        if (this.failure) return fail(this.failure);
-        // The callback fires once the data is handed to the kernel; a peer that stops reading holds it
-        // back, which holds back the collector (backpressure) — for a bounded time.
+        let settled = false;
+        const fail = (err: Error) => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          reject(new OutputError(this.name, `write failed: ${describe(err)}`, { cause: err, accepted }));
+        };
         const timer = setTimeout(() => {
           this.failure = new Error(`the peer took nothing for ${this.timeoutMs / 1000} s (--output-timeout)`);
-          socket.destroy();
           fail(this.failure);
+          socket.destroy();
         }, this.timeoutMs);
-        socket.write(jsonLines(events), (err) => {
-          clearTimeout(timer);
-          if (err) fail(this.failure ?? err);
-          else resolve();
-        });
+        if (this.failure) return fail(this.failure);
+        for (const event of events) {
+          socket.write(`${event.json}\n`, (err) => {
+            if (err) return fail(this.failure ?? err);
+            accepted++;
+            // Progress: the peer is reading, so the clock starts again.
+            timer.refresh();
+            if (accepted === events.length && !settled) {
+              settled = true;
+              clearTimeout(timer);
+              resolve();
+            }
+          });
+        }
       });
     });
   }

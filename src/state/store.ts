@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { StateError } from '../errors.js';
 import { migrate } from './migrations.js';
@@ -73,12 +73,17 @@ export class StateStore {
     readonly path: string,
   ) {}
 
-  static open(path: string): StateStore {
+  /** Opens (creating it, mode 0600 in a 0700 directory, if missing) and locks the state database. */
+  static open(path: string, warn: (message: string) => void = () => {}): StateStore {
     let lock: Database.Database | undefined;
     let db: Database.Database | undefined;
     try {
       const directory = dirname(path);
       mkdirSync(directory, { recursive: true, mode: 0o700 });
+      const directoryMode = statSync(directory).mode & 0o777;
+      if (directoryMode & 0o077) {
+        warn(`state directory ${directory} is open to other users (mode ${directoryMode.toString(8)}); chmod 700 it`);
+      }
       for (const file of [path, `${path}.lock`]) closeSync(openSync(file, 'a', 0o600));
       lock = new Database(`${path}.lock`, { timeout: 0 });
       lock.pragma('locking_mode = EXCLUSIVE');

@@ -39,10 +39,11 @@ export interface Running {
 }
 
 /** Starts the CLI asynchronously (the S3 endpoint lives in this process's event loop). */
-export function startCli(args: string[], env: Record<string, string> = {}): Running {
+export function startCli(args: string[], env: Record<string, string> = {}, as?: { uid: number; gid: number }): Running {
   const clean = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('AWS_')));
   // Started as an operator starts it: the executable with its shebang (and the Node flags in it).
   const child = spawn(CLI, args, {
+    ...as,
     env: { ...clean, ...FAKE_AWS_ENV, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -57,8 +58,8 @@ export function startCli(args: string[], env: Record<string, string> = {}): Runn
   return { child, done };
 }
 
-export function runCli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
-  return startCli(args, env).done;
+export function runCli(args: string[], env: Record<string, string> = {}, as?: { uid: number; gid: number }): Promise<CliResult> {
+  return startCli(args, env, as).done;
 }
 
 export interface BucketXml {

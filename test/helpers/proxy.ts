@@ -7,12 +7,17 @@ export interface SeenRequest {
   headers: IncomingHttpHeaders;
 }
 
-/** An answer the proxy gives itself instead of forwarding. */
-export interface Answer {
+/** An answer the proxy gives itself instead of forwarding: an HTTP answer, or a fault. */
+export interface HttpAnswer {
   status: number;
   body: string;
   headers?: Record<string, string>;
 }
+
+export type Answer =
+  | HttpAnswer
+  /** reset: drop the connection at once; cut: send half the real body, then drop; stall: half, then silence. */
+  | { fault: 'reset' | 'cut' | 'stall' };
 
 export interface ProxyOptions {
   /** Answer this request here (an S3 error, a fault) instead of forwarding it; undefined forwards. */
@@ -22,7 +27,7 @@ export interface ProxyOptions {
 }
 
 /** S3's own error body, as its REST API sends it. */
-export function s3Error(status: number, code: string, message: string, extra: Record<string, string> = {}): Answer {
+export function s3Error(status: number, code: string, message: string, extra: Record<string, string> = {}): HttpAnswer {
   const fields = Object.entries(extra)
     .map(([name, value]) => `<${name}>${value}</${name}>`)
     .join('');
@@ -52,17 +57,31 @@ export class S3Proxy {
       const seen: SeenRequest = { method: req.method ?? '', url: req.url ?? '', headers: req.headers };
       proxy!.requests.push(seen);
       const answer = options.intercept?.(seen);
-      if (answer) {
+      if (answer && 'status' in answer) {
         req.resume();
         res.writeHead(answer.status, { ...answer.headers, 'content-length': Buffer.byteLength(answer.body) });
         res.end(answer.body);
+        return;
+      }
+      if (answer?.fault === 'reset') {
+        req.socket.destroy();
         return;
       }
       const forward = request(
         { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers },
         (reply) => {
           res.writeHead(reply.statusCode ?? 502, options.answerHeaders ? options.answerHeaders(seen, reply.headers) : reply.headers);
-          reply.pipe(res);
+          if (!answer) {
+            reply.pipe(res);
+            return;
+          }
+          const chunks: Buffer[] = [];
+          reply.on('data', (chunk: Buffer) => chunks.push(chunk));
+          reply.on('end', () => {
+            const body = Buffer.concat(chunks);
+            res.write(body.subarray(0, Math.floor(body.length / 2)));
+            if (answer.fault === 'cut') setTimeout(() => res.socket?.destroy(), 20);
+          });
         },
       );
       forward.on('error', () => res.destroy());

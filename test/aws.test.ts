@@ -34,6 +34,8 @@ function ids(out: string): string[] {
 
 function assertNoSecrets(result: CliResult, secrets: string[]): void {
   for (const secret of secrets) assert.ok(!result.stderr.includes(secret) && !result.stdout.includes(secret), `a secret leaked: ${secret.slice(0, 6)}…`);
+  // Nor request signatures or signed URLs.
+  assert.doesNotMatch(result.stderr, /X-Amz-Signature|X-Amz-Credential|Signature=[0-9a-f]{16}|x-amz-security-token/i);
 }
 
 function errorLines(result: CliResult): string[] {

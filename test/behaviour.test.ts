@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, renameSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -284,5 +285,44 @@ describe('daemon mode', () => {
     assert.deepEqual(idsIn(rotated), ['first']);
     assert.deepEqual(idsIn(s.out), ['second']);
     assert.ok(result.logs.some((l) => String(l['msg']).startsWith('stopping')));
+  });
+});
+
+describe('a full Wazuh queue', () => {
+  test('EAGAIN from a queue analysisd is slow to read: waited for with backoff, counted, nothing dropped', async () => {
+    const bucket = 'gd-queue-full';
+    const s = setup(bucket);
+    const ids = Array.from({ length: 300 }, (_, i) => `q${i}`);
+    for (let o = 0; o < 10; o++) await fake.s3.put(bucket, nativeKey(ACCOUNT, REGION, today()), jsonlGz(ids.slice(o * 30, o * 30 + 30).map(finding)));
+    const socketPath = join(s.dir, 'queue');
+    // A receiver that reads nothing for a second, then everything, like a busy analysisd.
+    const receiver = spawn('python3', [
+      '-c',
+      `import socket, time, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+print('ready', flush=True)
+time.sleep(1.0)
+s.settimeout(3.0)
+n = 0
+try:
+    while True:
+        s.recv(262144)
+        n += 1
+except socket.timeout:
+    pass
+print(n, flush=True)`,
+      socketPath,
+    ]);
+    let said = '';
+    receiver.stdout.setEncoding('utf8').on('data', (chunk: string) => (said += chunk));
+    for (let i = 0; i < 100 && !said.includes('ready'); i++) await sleep(20);
+    const result = await runCli([...s.args, '--output', `wazuh:${socketPath}`]);
+    await new Promise((resolve) => receiver.on('close', resolve));
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(Number(said.trim().split('\n').pop()), ids.length, 'every datagram was received');
+    const waits = result.logs.filter((l) => l['level'] === 40 && /was full \d+ times; waited for analysisd, nothing dropped/.test(String(l['msg'])));
+    assert.ok(waits.length > 0);
+    assert.ok(waits.reduce((sum, l) => sum + (l['retries'] as number), 0) > 0);
   });
 });

@@ -1,0 +1,126 @@
+// Fuzz: corrupted containers and JSON never crash or hang the decoder; each bad object fails with one
+// clear ObjectError (or decodes what is still valid).
+import assert from 'node:assert/strict';
+import { gzipSync } from 'node:zlib';
+import { describe, test } from 'node:test';
+import { compileDiscardRules } from '../src/decode/discard.js';
+import { FetchError } from '../src/decode/decompress.js';
+import { decodeObject } from '../src/decode/object.js';
+import { ObjectError } from '../src/errors.js';
+import { runCli, tempDir, writeConfig } from './helpers/cli.js';
+import { ENCODINGS, encode } from './helpers/encodings.js';
+import { firehoseKey, today } from './helpers/findings.js';
+import { readSample } from './helpers/paths.js';
+import { useFakeS3 } from './helpers/s3.js';
+
+const fake = useFakeS3();
+
+function random(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const CONTENT = Buffer.from(
+  ['JackPott__CredentialAccess-IAMUser-AnomalousBehavior.json', 'JackPott__Stealth-IAMUser-PasswordPolicyChange.json', 'SEKOIA-IO__Recon-EC2-PortProbeUnprotectedPort.json']
+    .map((name) => readSample(name).trim())
+    .join('\n'),
+);
+
+type Mutation = (bytes: Buffer, next: () => number) => Buffer;
+
+const MUTATIONS: Record<string, Mutation> = {
+  truncate: (bytes, next) => bytes.subarray(0, Math.floor(next() * bytes.length)),
+  'bit flips': (bytes, next) => {
+    const copy = Buffer.from(bytes);
+    const flips = 1 + Math.floor(next() * 8);
+    for (let i = 0; i < flips; i++) copy[Math.floor(next() * copy.length)]! ^= 1 << Math.floor(next() * 8);
+    return copy;
+  },
+  'random bytes': (bytes, next) => Buffer.from(Array.from({ length: 1 + Math.floor(next() * 2048) }, () => Math.floor(next() * 256))),
+  'spliced garbage': (bytes, next) => {
+    const at = Math.floor(next() * bytes.length);
+    return Buffer.concat([bytes.subarray(0, at), Buffer.from(Array.from({ length: 1 + Math.floor(next() * 64) }, () => Math.floor(next() * 256))), bytes.subarray(at)]);
+  },
+};
+
+async function decodeWithin(bytes: Buffer, ms: number): Promise<'decoded' | Error> {
+  const run = decodeObject(
+    (async function* () {
+      for (let i = 0; i < bytes.length; i += 1000) yield bytes.subarray(i, i + 1000);
+    })(),
+    {
+      origin: { bucket: 'fuzz', key: 'k', accountAlias: '' },
+      discard: compileDiscardRules([]),
+      deliver: async () => {},
+      malformed: () => {},
+      skipped: () => {},
+      maxObjectBytes: 4 * 1024 * 1024,
+      maxDocumentBytes: 256 * 1024,
+    },
+  ).then(
+    () => 'decoded' as const,
+    (err: Error) => err,
+  );
+  let timer: NodeJS.Timeout | undefined;
+  const hang = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`decoding hung for ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([run, hang]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+describe('fuzz', () => {
+  for (const encoding of ENCODINGS) {
+    test(`${encoding}: 240 seeded mutations never crash or hang; failures are one-line ObjectErrors`, async () => {
+      const valid = await encode(encoding, CONTENT);
+      const next = random(encoding.length * 7919 + 17);
+      const outcomes = { decoded: 0, failed: 0 };
+      for (const [name, mutate] of Object.entries(MUTATIONS)) {
+        for (let i = 0; i < 60; i++) {
+          const result = await decodeWithin(mutate(valid, next), 5000);
+          if (result === 'decoded') {
+            outcomes.decoded++;
+            continue;
+          }
+          outcomes.failed++;
+          assert.ok(result instanceof ObjectError || result instanceof FetchError, `${name} #${i}: ${result.name}: ${result.message}`);
+          assert.ok(!result.message.includes('\n') && result.message.length > 10, `${name} #${i}: "${result.message}"`);
+        }
+      }
+      assert.ok(outcomes.failed > 0, 'some mutations must break the object');
+    });
+  }
+
+  test('a bucket of mutated objects: the collector exits 0 and names each failed object in one error line', async () => {
+    const bucket = 'fuzz-bucket';
+    fake.s3.createBucket(bucket);
+    const next = random(4242);
+    const keys: string[] = [];
+    for (let i = 0; i < 24; i++) {
+      const encoding = ENCODINGS[i % ENCODINGS.length]!;
+      const mutate = Object.values(MUTATIONS)[i % 4]!;
+      const key = firehoseKey(today(), i % 24, '.bin');
+      keys.push(key);
+      await fake.s3.put(bucket, key, mutate(encoding === 'plain' ? gzipSync(CONTENT) : await encode(encoding, CONTENT), next));
+    }
+    const dir = tempDir();
+    const config = writeConfig(dir, [{ name: bucket, endpoint: fake.s3.endpoint }]);
+    const result = await runCli(['--config', config, '--once', '--state', `${dir}/state.db`, '--output', `file:${dir}/out.jsonl`]);
+    assert.equal(result.code, 0, result.stderr);
+    const summary = result.logs.find((l) => String(l['msg']).startsWith('bucket pass'))!;
+    assert.equal(summary['listed'], 24);
+    const objectErrors = result.logs.filter((l) => l['level'] === 50 && l['line'] === undefined).map((l) => String(l['msg']));
+    assert.equal(objectErrors.length, summary['failed']);
+    for (const key of keys) assert.ok(objectErrors.filter((e) => e.includes(key)).length <= 1, key);
+    assert.ok((summary['failed'] as number) > 0);
+  });
+});

@@ -22,7 +22,7 @@ export const EXIT_USAGE = 2;
 
 const DEFAULT_CONFIG = '/var/ossec/etc/ossec.conf';
 const DEFAULT_STATE = '/var/ossec/var/guardduty-wodle/state.db';
-const DEFAULT_CONCURRENCY = 16;
+const DEFAULT_CONCURRENCY = 32;
 const DEFAULT_OUTPUT_TIMEOUT = 60;
 const DEFAULT_S3_TIMEOUT = 60;
 /** After a stop signal, objects in flight get this long to finish before they are abandoned. */

@@ -1,6 +1,7 @@
 process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] = 'true';
 import {
   CompleteMultipartUploadCommand,
+  CreateBucketCommand,
   CreateMultipartUploadCommand,
   DeleteObjectCommand,
   ListObjectsV2Command,
@@ -19,25 +20,33 @@ export class FakeS3 {
   private constructor(
     readonly server: FauxqsServer,
     readonly client: S3Client,
+    private readonly address = server.address,
   ) {}
+
+  /** A client for an S3 endpoint running elsewhere (the benchmark's fauxqs in its own process). */
+  static connect(endpoint: string): FakeS3 {
+    return new FakeS3(null as unknown as FauxqsServer, FakeS3.clientFor(endpoint), endpoint);
+  }
+
+  private static clientFor(endpoint: string): S3Client {
+    return new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+  }
 
   static async start(): Promise<FakeS3> {
     const server = await startFauxqs({ port: 0, logger: false });
-    const client = new S3Client({
-      endpoint: server.address,
-      region: 'us-east-1',
-      forcePathStyle: true,
-      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-    });
-    return new FakeS3(server, client);
+    return new FakeS3(server, FakeS3.clientFor(server.address));
   }
 
   get endpoint(): string {
-    return this.server.address;
+    return this.address;
   }
 
   createBucket(name: string): void {
     this.server.createBucket(name);
+  }
+
+  async createRemoteBucket(name: string): Promise<void> {
+    await this.client.send(new CreateBucketCommand({ Bucket: name }));
   }
 
   async put(bucket: string, key: string, body: Buffer | string, contentEncoding?: string): Promise<void> {
@@ -74,7 +83,7 @@ export class FakeS3 {
 
   async stop(): Promise<void> {
     this.client.destroy();
-    await this.server.stop();
+    await this.server?.stop();
   }
 }
 

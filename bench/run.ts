@@ -1,0 +1,274 @@
+// `npm run bench`: the collector against a real S3 API (fauxqs in its own process, so its CPU is not
+// counted as ours) behind a loopback proxy that adds a fixed delay per request (0 and 20 ms, about what
+// real S3 answers in). Datasets are generated deterministically. For each: objects/s, events/s, MB/s,
+// peak RSS, the ratio to a floor measured in the same run (list, then get + gunzip + JSON.parse with
+// 16 in flight: no shaping, no output, no state), and an idle pass (nothing new). Writes
+// bench/results.json and prints a table.
+process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] = 'true';
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { Agent, createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createGunzip, createGzip, gunzipSync, gzipSync } from 'node:zlib';
+import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import zlibSync from 'zlib-sync';
+import { FakeS3 } from '../test/helpers/s3.js';
+import { CLI, readSample } from '../test/helpers/paths.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const DELAYS = [0, 20];
+const WAZUH_OBJECTS_PER_SECOND_AT_20MS = 38;
+
+const today = new Date().toISOString().slice(0, 10);
+const dayPath = today.replaceAll('-', '/');
+
+/** fauxqs in a child process; resolves with its endpoint. */
+async function startS3(): Promise<{ endpoint: string; child: ChildProcess }> {
+  const child = spawn(
+    process.execPath,
+    ['--input-type=module', '-e', "const { startFauxqs } = await import('fauxqs'); const s = await startFauxqs({ port: 0, logger: false }); console.log(s.port);"],
+    { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const port = await new Promise<string>((resolve) => child.stdout!.once('data', (chunk: Buffer) => resolve(chunk.toString().trim())));
+  return { endpoint: `http://127.0.0.1:${port}`, child };
+}
+
+/** A loopback HTTP proxy adding `delayMs` before each request is forwarded; counts requests. */
+async function delayProxy(target: string, delayMs: number) {
+  const upstream = new URL(target);
+  const agent = new Agent({ keepAlive: true, maxSockets: 256 });
+  let requests = 0;
+  const server = createServer((req, res) => {
+    requests++;
+    setTimeout(() => {
+      const forward = request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers, agent }, (reply) => {
+        res.writeHead(reply.statusCode ?? 502, reply.headers);
+        reply.pipe(res);
+      });
+      forward.on('error', () => res.destroy());
+      req.pipe(forward);
+    }, delayMs);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    requests: () => requests,
+    reset: () => (requests = 0),
+    stop: () => {
+      agent.destroy();
+      server.closeAllConnections();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+const template = JSON.parse(readSample('SEKOIA-IO__UnauthorizedAccess-EC2-TorRelay.json')) as Record<string, unknown>;
+const envelope = JSON.parse(readSample('JackPott__CredentialAccess-IAMUser-AnomalousBehavior.json')) as { detail: Record<string, unknown> };
+
+function finding(account: string, region: string, id: string) {
+  return { ...template, accountId: account, region, id };
+}
+
+interface Dataset {
+  name: string;
+  bucket: string;
+  objects: number;
+  events: number;
+  bytes: number;
+}
+
+async function nativeDataset(s3: FakeS3, name: string, objects: number, perObject: number): Promise<Dataset> {
+  const bucket = `bench-${name.slice(0, 1)}`;
+  await s3.createRemoteBucket(bucket);
+  const partitions = [
+    ['111111111111', 'us-east-1'],
+    ['111111111111', 'eu-west-1'],
+    ['222222222222', 'us-east-1'],
+    ['222222222222', 'ap-southeast-2'],
+  ] as const;
+  let bytes = 0;
+  for (let start = 0; start < objects; start += 64) {
+    await Promise.all(
+      Array.from({ length: Math.min(64, objects - start) }, async (_, i) => {
+        const o = start + i;
+        const [account, region] = partitions[o % partitions.length]!;
+        const body = gzipSync(Array.from({ length: perObject }, (_, f) => JSON.stringify(finding(account, region, `${name}-${o}-${f}`))).join('\n') + '\n');
+        bytes += body.length;
+        const id = `${String(o).padStart(8, '0')}-0000-4000-8000-000000000000`;
+        await s3.put(bucket, `AWSLogs/${account}/GuardDuty/${region}/${dayPath}/${id}.jsonl.gz`, body);
+      }),
+    );
+  }
+  return { name, bucket, objects, events: objects * perObject, bytes };
+}
+
+async function firehoseDataset(s3: FakeS3, decompressedBytes: number): Promise<Dataset & { decompressed: number }> {
+  const bucket = 'bench-firehose';
+  await s3.createRemoteBucket(bucket);
+  const gzip = createGzip({ level: 6 });
+  const chunks: Buffer[] = [];
+  gzip.on('data', (chunk: Buffer) => chunks.push(chunk));
+  const ended = new Promise((resolve) => gzip.on('end', resolve));
+  let written = 0;
+  let events = 0;
+  while (written < decompressedBytes) {
+    let batch = '';
+    for (let i = 0; i < 1000; i++) {
+      envelope.detail['id'] = `fh-${events++}`;
+      batch += JSON.stringify(envelope);
+    }
+    written += batch.length;
+    if (!gzip.write(batch)) await new Promise((resolve) => gzip.once('drain', resolve));
+  }
+  gzip.end();
+  await ended;
+  const body = Buffer.concat(chunks);
+  await s3.put(bucket, `${dayPath}/12/guardduty-stream-1-${today}-12-00-00-00000000-0000-4000-8000-000000000000.gz`, body);
+  return { name: 'c: 1 Firehose object', bucket, objects: 1, events, bytes: body.length, decompressed: written };
+}
+
+interface Run {
+  seconds: number;
+  peakRssMb: number;
+  events: number;
+  exit: number | null;
+}
+
+function peakRss(pid: number): number {
+  try {
+    return Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+  } catch {
+    return 0;
+  }
+}
+
+async function collect(bucket: string, endpoint: string, state: string): Promise<Run> {
+  const dir = mkdtempSync(join(tmpdir(), 'gdw-bench-'));
+  const config = join(dir, 'ossec.conf');
+  writeFileSync(
+    config,
+    `<ossec_config><wodle name="aws-s3"><bucket type="guardduty"><name>${bucket}</name><service_endpoint>${endpoint}</service_endpoint></bucket></wodle></ossec_config>`,
+  );
+  const started = process.hrtime.bigint();
+  const child = spawn(CLI, ['--config', config, '--once', '--state', state, '--output', 'file:/dev/null', '--concurrency', '32'], {
+    env: { ...process.env, AWS_ACCESS_KEY_ID: 'bench', AWS_SECRET_ACCESS_KEY: 'bench', AWS_REGION: 'us-east-1' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  let peak = 0;
+  const watch = setInterval(() => (peak = Math.max(peak, peakRss(child.pid!))), 20);
+  const exit = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  clearInterval(watch);
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const summary = stderr
+    .split('\n')
+    .filter((line) => line.includes('bucket pass'))
+    .map((line) => JSON.parse(line) as { events: number })[0];
+  if (exit !== 0) process.stderr.write(stderr);
+  return { seconds, peakRssMb: peak, events: summary?.events ?? 0, exit };
+}
+
+/** The floor: what just fetching and parsing costs, with 16 objects in flight. */
+async function floor(bucket: string, endpoint: string): Promise<number> {
+  const client = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'b', secretAccessKey: 'b' } });
+  const started = process.hrtime.bigint();
+  const keys: string[] = [];
+  let token: string | undefined;
+  do {
+    const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, ContinuationToken: token }));
+    for (const object of page.Contents ?? []) keys.push(object.Key!);
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+  let next = 0;
+  const worker = async () => {
+    while (next < keys.length) {
+      const key = keys[next++]!;
+      const { Body } = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      let text = '';
+      for await (const chunk of (Body as NodeJS.ReadableStream).pipe(createGunzip())) text += chunk.toString();
+      // Firehose objects hold documents with no separator; both kinds are parsed per document.
+      for (const line of text.replaceAll('}{', '}\n{').split('\n')) if (line) JSON.parse(line);
+    }
+  };
+  await Promise.all(Array.from({ length: 16 }, worker));
+  client.destroy();
+  return Number(process.hrtime.bigint() - started) / 1e9;
+}
+
+function gunzipSpeeds(): Record<string, number> {
+  const data = Buffer.from(Array.from({ length: 3000 }, (_, i) => JSON.stringify(finding('111111111111', 'us-east-1', `z${i}`))).join('\n'));
+  const gz = gzipSync(data);
+  const measure = (run: () => void) => {
+    run();
+    const started = process.hrtime.bigint();
+    for (let i = 0; i < 10; i++) run();
+    return Math.round((data.length * 10) / 1e6 / (Number(process.hrtime.bigint() - started) / 1e9));
+  };
+  return {
+    'node:zlib gunzip MB/s': measure(() => gunzipSync(gz)),
+    'zlib-sync inflate MB/s': measure(() => {
+      const inflate = new zlibSync.Inflate({ windowBits: 31, chunkSize: 64 * 1024 });
+      inflate.push(gz, zlibSync.Z_FINISH);
+      if (inflate.err < 0) throw new Error(inflate.msg ?? 'zlib-sync failed');
+    }),
+  };
+}
+
+async function main(): Promise<void> {
+  const server = await startS3();
+  const s3 = FakeS3.connect(server.endpoint);
+  process.stderr.write('bench: generating datasets…\n');
+  const datasets: Array<Dataset & { decompressed?: number }> = [
+    await nativeDataset(s3, 'a: 1,200 objects x 20', 1200, 20),
+    await nativeDataset(s3, 'b: 10,000 objects x 1', 10_000, 1),
+    await firehoseDataset(s3, Number(process.env['BENCH_FIREHOSE_MB'] ?? 512) * 1024 * 1024),
+  ];
+  const rows: Array<Record<string, string | number>> = [];
+  for (const data of datasets) {
+    for (const delay of DELAYS) {
+      if (data.objects === 1 && delay > 0) continue;
+      const proxy = await delayProxy(server.endpoint, delay);
+      process.stderr.write(`bench: ${data.name} at ${delay} ms…\n`);
+      const floorSeconds = await floor(data.bucket, proxy.endpoint);
+      const state = join(mkdtempSync(join(tmpdir(), 'gdw-bench-state-')), 'state.db');
+      const run = await collect(data.bucket, proxy.endpoint, state);
+      proxy.reset();
+      const idle = await collect(data.bucket, proxy.endpoint, state);
+      const mb = (data.decompressed ?? data.bytes) / 1e6;
+      rows.push({
+        dataset: data.name,
+        'delay ms': delay,
+        seconds: +run.seconds.toFixed(2),
+        'objects/s': Math.round(data.objects / run.seconds),
+        'events/s': Math.round(run.events / run.seconds),
+        'MB/s': +(mb / run.seconds).toFixed(1),
+        'peak RSS MB': +run.peakRssMb.toFixed(1),
+        'floor s': +floorSeconds.toFixed(2),
+        'x floor': +(run.seconds / floorSeconds).toFixed(2),
+        'x Wazuh': delay === 20 ? +(data.objects / run.seconds / WAZUH_OBJECTS_PER_SECOND_AT_20MS).toFixed(1) : '',
+        'idle s': +idle.seconds.toFixed(2),
+        'idle requests': proxy.requests(),
+        'events ok': run.events === data.events && run.exit === 0 ? 'yes' : `NO (${run.events}/${data.events}, exit ${run.exit})`,
+      });
+      await proxy.stop();
+    }
+  }
+  const codecs = gunzipSpeeds();
+  const results = { date: new Date().toISOString(), node: process.version, machine: '2 cores', rows, gunzip: codecs };
+  writeFileSync(join(ROOT, 'bench', 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
+  console.table(rows);
+  console.log(codecs);
+  await s3.stop();
+  server.child.kill();
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
+

@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { createGunzip, createGzip, gunzipSync, gzipSync } from 'node:zlib';
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import zlibSync from 'zlib-sync';
+import { DocumentSplitter } from '../src/decode/documents.js';
 import { FakeS3 } from '../test/helpers/s3.js';
 import { CLI, readSample } from '../test/helpers/paths.js';
 
@@ -189,10 +190,10 @@ async function floor(bucket: string, endpoint: string): Promise<number> {
     while (next < keys.length) {
       const key = keys[next++]!;
       const { Body } = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-      let text = '';
-      for await (const chunk of (Body as NodeJS.ReadableStream).pipe(createGunzip())) text += chunk.toString();
-      // Firehose objects hold documents with no separator; both kinds are parsed per document.
-      for (const line of text.replaceAll('}{', '}\n{').split('\n')) if (line) JSON.parse(line);
+      // Framing and JSON.parse only (Firehose documents have no separator, so a framer is needed).
+      const splitter = new DocumentSplitter({ value: () => {}, malformed: () => {} });
+      for await (const chunk of (Body as NodeJS.ReadableStream).pipe(createGunzip())) splitter.push(chunk as Buffer);
+      splitter.end();
     }
   };
   await Promise.all(Array.from({ length: 16 }, worker));

@@ -10,24 +10,13 @@ import Database from 'better-sqlite3';
 import { DatagramSink, runCli, startCli, tempDir, writeConfig, type Running } from './helpers/cli.js';
 import { jsonlGz, makeFinding, nativeKey, today } from './helpers/findings.js';
 import { S3Proxy, s3Error } from './helpers/proxy.js';
+import { random } from './helpers/random.js';
 import { useFakeS3 } from './helpers/s3.js';
 import { StateStore } from '../src/state/store.js';
 
 const fake = useFakeS3();
 const ACCOUNT = '121212121212';
 const REGION = 'us-east-2';
-
-/** A small seeded generator (mulberry32): the same seed gives the same kill points on every run. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Dataset {
   bucket: string;
@@ -216,6 +205,19 @@ describe('output outages', () => {
       return [e.aws.id, e.aws.log_info.log_file];
     });
 
+  /** With a peer listening again, a rerun delivers the rest: with what the first peer got, each event once. */
+  async function recoverOverStream(path: string, args: string[], before: string[], data: Dataset): Promise<void> {
+    rmSync(path, { force: true });
+    const again = await streamPeer(path, () => {});
+    const up = await runCli(args);
+    await sleep(100);
+    await again.close();
+    assert.equal(up.code, 0, up.stderr);
+    const all = [...idsOf(before), ...idsOf(again.lines)];
+    assert.equal(all.length, data.ids.length, 'each event once');
+    assert.deepEqual(all.sort(), data.ids);
+  }
+
   test('a unix: stream peer that closes mid-pass: exit 1 naming it; after recovery every event arrives once', async () => {
     const data = await dataset('fault-stream-close', 300, perObject);
     const s = setup(data.bucket);
@@ -237,15 +239,7 @@ describe('output outages', () => {
     assert.equal(down.code, 1, `${peer.lines.length} lines; ${down.stderr.slice(-1500)}`);
     assert.ok(down.stderr.includes(`output unix:${path}`), down.stderr);
     assertDoneWereDelivered(doneKeys(s.state), eventsOf(peer.lines), data, perObject);
-    rmSync(path, { force: true });
-    const again = await streamPeer(path, () => {});
-    const up = await runCli(args);
-    await sleep(100);
-    await again.close();
-    assert.equal(up.code, 0, up.stderr);
-    const all = [...idsOf(peer.lines), ...idsOf(again.lines)];
-    assert.equal(all.length, data.ids.length, 'each event once');
-    assert.deepEqual(all.sort(), data.ids);
+    await recoverOverStream(path, args, peer.lines, data);
   });
 
   test('a unix: stream peer that stops reading: exit 1 after --output-timeout; after recovery every event arrives once', async () => {
@@ -271,15 +265,7 @@ describe('output outages', () => {
     await sleep(300);
     await peer.close();
     assertDoneWereDelivered(doneKeys(s.state), eventsOf(peer.lines), data, perObject);
-    rmSync(path, { force: true });
-    const again = await streamPeer(path, () => {});
-    const up = await runCli(args);
-    await sleep(100);
-    await again.close();
-    assert.equal(up.code, 0, up.stderr);
-    const all = [...idsOf(peer.lines), ...idsOf(again.lines)];
-    assert.equal(all.length, data.ids.length, 'each event once');
-    assert.deepEqual(all.sort(), data.ids);
+    await recoverOverStream(path, args, peer.lines, data);
   });
 
   test('a file: output that cannot be written (ENOSPC on /dev/full): exit 1 naming it, nothing recorded', async () => {

@@ -11,20 +11,10 @@ import { runCli, tempDir, writeConfig } from './helpers/cli.js';
 import { ENCODINGS, encode } from './helpers/encodings.js';
 import { firehoseKey, today } from './helpers/findings.js';
 import { readSample } from './helpers/paths.js';
+import { random } from './helpers/random.js';
 import { useFakeS3 } from './helpers/s3.js';
 
 const fake = useFakeS3();
-
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const CONTENT = Buffer.from(
   ['JackPott__CredentialAccess-IAMUser-AnomalousBehavior.json', 'JackPott__Stealth-IAMUser-PasswordPolicyChange.json', 'SEKOIA-IO__Recon-EC2-PortProbeUnprotectedPort.json']

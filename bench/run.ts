@@ -7,16 +7,17 @@
 process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] = 'true';
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { Agent, createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createGunzip, createGzip, gunzipSync, gzipSync } from 'node:zlib';
+import { createGunzip, gunzipSync, gzipSync } from 'node:zlib';
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import zlibSync from 'zlib-sync';
 import { DocumentSplitter } from '../src/decode/documents.js';
+import { bigFirehoseObject, peakRssMb } from '../test/helpers/big.js';
 import { FakeS3 } from '../test/helpers/s3.js';
 import { CLI, readSample } from '../test/helpers/paths.js';
 
@@ -68,7 +69,6 @@ async function delayProxy(target: string, delayMs: number) {
 }
 
 const template = JSON.parse(readSample('SEKOIA-IO__UnauthorizedAccess-EC2-TorRelay.json')) as Record<string, unknown>;
-const envelope = JSON.parse(readSample('JackPott__CredentialAccess-IAMUser-AnomalousBehavior.json')) as { detail: Record<string, unknown> };
 
 function finding(account: string, region: string, id: string) {
   return { ...template, accountId: account, region, id };
@@ -110,26 +110,9 @@ async function nativeDataset(s3: FakeS3, name: string, objects: number, perObjec
 async function firehoseDataset(s3: FakeS3, decompressedBytes: number): Promise<Dataset & { decompressed: number }> {
   const bucket = 'bench-firehose';
   await s3.createRemoteBucket(bucket);
-  const gzip = createGzip({ level: 6 });
-  const chunks: Buffer[] = [];
-  gzip.on('data', (chunk: Buffer) => chunks.push(chunk));
-  const ended = new Promise((resolve) => gzip.on('end', resolve));
-  let written = 0;
-  let events = 0;
-  while (written < decompressedBytes) {
-    let batch = '';
-    for (let i = 0; i < 1000; i++) {
-      envelope.detail['id'] = `fh-${events++}`;
-      batch += JSON.stringify(envelope);
-    }
-    written += batch.length;
-    if (!gzip.write(batch)) await new Promise((resolve) => gzip.once('drain', resolve));
-  }
-  gzip.end();
-  await ended;
-  const body = Buffer.concat(chunks);
+  const { body, events, bytes } = await bigFirehoseObject(decompressedBytes);
   await s3.put(bucket, `${dayPath}/12/guardduty-stream-1-${today}-12-00-00-00000000-0000-4000-8000-000000000000.gz`, body);
-  return { name: 'c: 1 Firehose object', bucket, objects: 1, events, bytes: body.length, decompressed: written };
+  return { name: 'c: 1 Firehose object', bucket, objects: 1, events, bytes: body.length, decompressed: bytes };
 }
 
 interface Run {
@@ -137,14 +120,6 @@ interface Run {
   peakRssMb: number;
   events: number;
   exit: number | null;
-}
-
-function peakRss(pid: number): number {
-  try {
-    return Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
-  } catch {
-    return 0;
-  }
 }
 
 async function collect(bucket: string, endpoint: string, state: string): Promise<Run> {
@@ -162,7 +137,7 @@ async function collect(bucket: string, endpoint: string, state: string): Promise
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
   let peak = 0;
-  const watch = setInterval(() => (peak = Math.max(peak, peakRss(child.pid!))), 20);
+  const watch = setInterval(() => (peak = Math.max(peak, peakRssMb(child.pid!))), 20);
   const exit = await new Promise<number | null>((resolve) => child.on('close', resolve));
   clearInterval(watch);
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;

@@ -122,6 +122,8 @@ interface Run {
   exit: number | null;
 }
 
+let runs = 0;
+
 async function collect(bucket: string, endpoint: string, state: string): Promise<Run> {
   const dir = mkdtempSync(join(tmpdir(), 'gdw-bench-'));
   const config = join(dir, 'ossec.conf');
@@ -130,7 +132,13 @@ async function collect(bucket: string, endpoint: string, state: string): Promise
     `<ossec_config><wodle name="aws-s3"><bucket type="guardduty"><name>${bucket}</name><service_endpoint>${endpoint}</service_endpoint></bucket></wodle></ossec_config>`,
   );
   const started = process.hrtime.bigint();
-  const child = spawn(CLI, ['--config', config, '--once', '--state', state, '--output', 'file:/dev/null', '--concurrency', '32'], {
+  const args = ['--config', config, '--once', '--state', state, '--output', process.env['BENCH_OUTPUT'] ?? 'file:/dev/null', '--concurrency', '32'];
+  // BENCH_LOG=path keeps each run's debug log (path.N) to see where time goes.
+  const logTo = process.env['BENCH_LOG'] ? `${process.env['BENCH_LOG']}.${++runs}` : null;
+  if (logTo) args.push('--log-level', 'debug');
+  // BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the collector (flags NODE_OPTIONS refuses).
+  const nodeArgs = process.env['BENCH_NODE_ARGS'];
+  const child = spawn(nodeArgs ? process.execPath : CLI, nodeArgs ? [...nodeArgs.split(' '), '--max-semi-space-size=2', CLI, ...args] : args, {
     env: { ...process.env, AWS_ACCESS_KEY_ID: 'bench', AWS_SECRET_ACCESS_KEY: 'bench', AWS_REGION: 'us-east-1' },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -146,6 +154,7 @@ async function collect(bucket: string, endpoint: string, state: string): Promise
     .filter((line) => line.includes('bucket pass'))
     .map((line) => JSON.parse(line) as { events: number })[0];
   if (exit !== 0) process.stderr.write(stderr);
+  if (logTo) writeFileSync(logTo, stderr);
   return { seconds, peakRssMb: peak, events: summary?.events ?? 0, exit };
 }
 
@@ -199,11 +208,12 @@ async function main(): Promise<void> {
   const server = await startS3();
   const s3 = FakeS3.connect(server.endpoint);
   process.stderr.write('bench: generating datasets…\n');
-  const datasets: Array<Dataset & { decompressed?: number }> = [
-    await nativeDataset(s3, 'a: 1,200 objects x 20', 1200, 20),
-    await nativeDataset(s3, 'b: 10,000 objects x 1', 10_000, 1),
-    await firehoseDataset(s3, Number(process.env['BENCH_FIREHOSE_MB'] ?? 512) * 1024 * 1024),
-  ];
+  // BENCH_DATASETS=ab runs only datasets a and b (while working on one of them).
+  const only = process.env['BENCH_DATASETS'] ?? 'abc';
+  const datasets: Array<Dataset & { decompressed?: number }> = [];
+  if (only.includes('a')) datasets.push(await nativeDataset(s3, 'a: 1,200 objects x 20', 1200, 20));
+  if (only.includes('b')) datasets.push(await nativeDataset(s3, 'b: 10,000 objects x 1', 10_000, 1));
+  if (only.includes('c')) datasets.push(await firehoseDataset(s3, Number(process.env['BENCH_FIREHOSE_MB'] ?? 512) * 1024 * 1024));
   const rows: Array<Record<string, string | number>> = [];
   for (const data of datasets) {
     for (const delay of DELAYS) {

@@ -205,8 +205,8 @@ export class BucketCollector {
         this.log.trace({ prefix: partition.prefix + dayFolder(day) }, 'listing day folder');
         for await (const object of this.reader.listObjects(partition.prefix + dayFolder(day))) {
           if (this.stopping()) break;
-          const task = await this.consider(layout, object, partition, day, unfinishedDays);
-          if (task) inFlight.push(task);
+          const started = await this.consider(layout, object, partition, day, unfinishedDays);
+          if (started) inFlight.push(started.settled);
         }
         if (this.stopping()) {
           complete = false;
@@ -235,14 +235,18 @@ export class BucketCollector {
     return !this.ctx.skipOnError || attempts < this.ctx.limits.maxAttempts;
   }
 
-  /** Decides what to do with one listed key; returns the running task when the object is read. */
+  /**
+   * Decides what to do with one listed key, waiting for a free slot when the object is to be read, and
+   * returns the read in progress. It comes back wrapped: an async function returning a bare promise
+   * would wait for it, and the listing would read one object at a time.
+   */
   private async consider(
     layout: Layout,
     object: ObjectSummary,
     partition: Partition,
     day: string,
     unfinishedDays: Set<string>,
-  ): Promise<Promise<void> | null> {
+  ): Promise<{ settled: Promise<void> } | null> {
     if (object.key.endsWith('/') || layout.dayOf(object.key, partition) !== day) {
       this.log.debug({ key: object.key }, `ignoring key outside the ${layout.name} layout`);
       return null;
@@ -277,11 +281,12 @@ export class BucketCollector {
       unfinishedDays.add(day);
       return null;
     }
-    return this.collectObject(record, known)
-      .then((settled) => {
-        if (!settled) unfinishedDays.add(day);
+    const settled = this.collectObject(record, known)
+      .then((finished) => {
+        if (!finished) unfinishedDays.add(day);
       })
       .finally(() => this.objects.release());
+    return { settled };
   }
 
   /** Reads one object to the outputs; true when it needs nothing more (done, or failed for good). */

@@ -8,6 +8,7 @@ import { gzipSync } from 'node:zlib';
 import { describe, test } from 'node:test';
 import { DatagramSink, FAKE_AWS_ENV, eventsFromLines, runCli, startCli, tempDir, writeConfig } from './helpers/cli.js';
 import { daysAgo, jsonlGz, makeFinding, nativeKey, today } from './helpers/findings.js';
+import { S3Proxy, type SeenRequest } from './helpers/proxy.js';
 import { useFakeS3 } from './helpers/s3.js';
 import { stateRows } from './helpers/state.js';
 
@@ -170,6 +171,37 @@ describe('options', () => {
     const result = await runCli(s.args);
     assert.equal(result.code, 0, result.stderr);
     assert.equal(idsIn(s.out).length, 1010);
+  });
+
+  test('objects are fetched --concurrency at a time, even within one partition', async () => {
+    const bucket = 'gd-concurrency';
+    const s = setup(bucket);
+    await Promise.all(Array.from({ length: 30 }, (_, i) => fake.s3.put(bucket, nativeKey(ACCOUNT, REGION, today(), `${i}.jsonl.gz`), jsonlGz([finding(`c${i}`)]))));
+    let inFlight = 0;
+    let most = 0;
+    const isGet = (r: SeenRequest) => r.method === 'GET' && !r.url.includes('list-type=');
+    const proxy = await S3Proxy.start(fake.s3.endpoint, {
+      delayMs: (r) => {
+        if (isGet(r)) most = Math.max(most, ++inFlight);
+        return isGet(r) ? 100 : 0;
+      },
+      answered: (r) => {
+        if (isGet(r)) inFlight--;
+      },
+    });
+    try {
+      const config = writeConfig(s.dir, [{ name: bucket, endpoint: proxy.endpoint }]);
+      for (const concurrency of [1, 8]) {
+        most = 0;
+        const state = join(s.dir, `state-${concurrency}.db`);
+        const result = await runCli(['--config', config, '--once', '--state', state, '--output', `file:${s.out}`, '--concurrency', String(concurrency)]);
+        assert.equal(result.code, 0, result.stderr);
+        assert.equal(most, concurrency, `at most ${concurrency} objects read at once, and that many when there is work`);
+      }
+      assert.equal(idsIn(s.out).length, 60);
+    } finally {
+      await proxy.stop();
+    }
   });
 
   test('an empty bucket is read as an empty Firehose layout', async () => {

@@ -22,6 +22,10 @@ export type Answer =
 export interface ProxyOptions {
   /** Answer this request here (an S3 error, a fault) instead of forwarding it; undefined forwards. */
   intercept?(request: SeenRequest): Answer | undefined;
+  /** Holds a request this long before it is forwarded (S3's own latency). */
+  delayMs?(request: SeenRequest): number;
+  /** Called when the answer to a forwarded request has been sent in full. */
+  answered?(request: SeenRequest): void;
   /** Changes the headers of a forwarded answer before the client sees them. */
   answerHeaders?(request: SeenRequest, headers: IncomingHttpHeaders): IncomingHttpHeaders;
 }
@@ -67,6 +71,7 @@ export class S3Proxy {
         req.socket.destroy();
         return;
       }
+      res.on('finish', () => options.answered?.(seen));
       const forward = request(
         { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers },
         (reply) => {
@@ -85,7 +90,9 @@ export class S3Proxy {
         },
       );
       forward.on('error', () => res.destroy());
-      req.pipe(forward);
+      const delay = options.delayMs?.(seen) ?? 0;
+      if (delay > 0) setTimeout(() => req.pipe(forward), delay);
+      else req.pipe(forward);
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as AddressInfo;

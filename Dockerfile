@@ -19,4 +19,4 @@ COPY package.json ./
 RUN mkdir -p /var/ossec/var/guardduty-wodle && chown node:node /var/ossec/var/guardduty-wodle
 USER node
 VOLUME ["/var/ossec/var/guardduty-wodle"]
-ENTRYPOINT ["node", "--max-semi-space-size=2", "/app/dist/src/cli.js"]
+ENTRYPOINT ["/app/dist/src/cli.js"]

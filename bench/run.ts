@@ -7,7 +7,7 @@
 process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] = 'true';
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { Agent, createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -124,6 +124,11 @@ interface Run {
 
 let runs = 0;
 
+/** The Node flags the executable's shebang gives, for runs that start node themselves. */
+function cliNodeFlags(): string[] {
+  return readFileSync(CLI, 'utf8').split('\n', 1)[0]!.split(' ').slice(3);
+}
+
 async function collect(bucket: string, endpoint: string, state: string): Promise<Run> {
   const dir = mkdtempSync(join(tmpdir(), 'gdw-bench-'));
   const config = join(dir, 'ossec.conf');
@@ -138,7 +143,7 @@ async function collect(bucket: string, endpoint: string, state: string): Promise
   if (logTo) args.push('--log-level', 'debug');
   // BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the collector (flags NODE_OPTIONS refuses).
   const nodeArgs = process.env['BENCH_NODE_ARGS'];
-  const child = spawn(nodeArgs ? process.execPath : CLI, nodeArgs ? [...nodeArgs.split(' '), '--max-semi-space-size=2', CLI, ...args] : args, {
+  const child = spawn(nodeArgs ? process.execPath : CLI, nodeArgs ? [...nodeArgs.split(' '), ...cliNodeFlags(), CLI, ...args] : args, {
     env: { ...process.env, AWS_ACCESS_KEY_ID: 'bench', AWS_SECRET_ACCESS_KEY: 'bench', AWS_REGION: 'us-east-1' },
     stdio: ['ignore', 'ignore', 'pipe'],
   });

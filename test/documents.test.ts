@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { DocumentSplitter } from '../src/decode/documents.js';
+import { random } from './helpers/random.js';
 
 function split(chunks: Array<string | Buffer>, maxBytes?: number) {
   const values: Array<[unknown, number]> = [];
@@ -58,6 +59,23 @@ describe('document framing', () => {
     const { values, malformed } = split(['{"a":1}{"b":[1,2']);
     assert.deepEqual(values.map(([v]) => v), [{ a: 1 }]);
     assert.match(malformed[0]![1], /cut off/);
+  });
+
+  test('whole lines parsed at once and the byte scanner agree, on 2,000 seeded damaged inputs', () => {
+    // Pushed one byte at a time, no document fits in a chunk, so only the byte scanner runs; in one
+    // chunk, whole lines and `}{`-joined documents take the fast path and fall back when they do not parse.
+    const next = random(6);
+    const pieces = ['{"a":1}', '{"s":"}{"}', '[1,{"b":[]}]', '\n', '\r\n', '}{', '{', '}', '"', '\\', ' ', 'x', '{"n":null,"t":"\\u00e9"}'];
+    let fastPathUsed = 0;
+    for (let round = 0; round < 2000; round++) {
+      const text = Array.from({ length: 1 + Math.floor(next() * 12) }, () => pieces[Math.floor(next() * pieces.length)]!).join('');
+      const bytes = Buffer.from(text);
+      const whole = split([bytes]);
+      const byByte = split(Array.from(bytes, (byte) => Buffer.of(byte)));
+      assert.deepEqual(whole, byByte, JSON.stringify(text));
+      if (whole.values.length > 0) fastPathUsed++;
+    }
+    assert.ok(fastPathUsed > 500, `${fastPathUsed} inputs had documents`);
   });
 
   test('a document over the size cap fails the object as soon as it passes the cap', () => {

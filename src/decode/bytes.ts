@@ -51,13 +51,18 @@ export class ByteReader {
     }
     this.chunks = [];
     this.buffered = 0;
-    while (!this.done) {
-      const next = await this.source.next();
-      if (next.done) this.done = true;
-      else {
-        this.position += next.value.length;
-        yield next.value;
+    try {
+      while (!this.done) {
+        const next = await this.source.next();
+        if (next.done) this.done = true;
+        else {
+          this.position += next.value.length;
+          yield next.value;
+        }
       }
+    } finally {
+      // Closed before the end (a failure, a reader that stopped): close the source too.
+      if (!this.done) await this.source.return?.();
     }
   }
 }

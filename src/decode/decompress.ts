@@ -1,7 +1,7 @@
-import { Readable, pipeline } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { ObjectError } from '../errors.js';
 import { ByteReader } from './bytes.js';
+import { throughTransform } from './transform.js';
 import {
   SNAPPY_FRAMED_MAGIC,
   SNAPPY_JAVA_MAGIC,
@@ -53,6 +53,7 @@ async function* readBody(body: AsyncIterable<Buffer>, expectedBytes: number | un
     (body as { destroy?: () => void }).destroy?.();
     void chunks.return?.();
   };
+  let complete = false;
   try {
     for (;;) {
       let timer: NodeJS.Timeout | undefined;
@@ -69,9 +70,12 @@ async function* readBody(body: AsyncIterable<Buffer>, expectedBytes: number | un
       received += next.value.length;
       yield next.value;
     }
+    complete = true;
   } catch (err) {
-    stop();
     throw new FetchError(`reading the object body failed after ${received} bytes: ${(err as Error).message}`, { cause: err });
+  } finally {
+    // Failed, or the reader gave up on the object: let go of the connection rather than leave it busy.
+    if (!complete) stop();
   }
   if (expectedBytes !== undefined && received < expectedBytes) {
     throw new FetchError(`object body cut off after ${received} of ${expectedBytes} bytes`);
@@ -79,11 +83,9 @@ async function* readBody(body: AsyncIterable<Buffer>, expectedBytes: number | un
 }
 
 async function* gunzip(reader: ByteReader): AsyncGenerator<Buffer> {
-  // pipeline() tears both streams down when either fails or the reader stops early. Members that
-  // follow one another (multi-member gzip) are all read.
-  const output = pipeline(Readable.from(reader.rest(), { objectMode: false }), createGunzip(), () => {});
+  // Members that follow one another (multi-member gzip) are all read.
   try {
-    yield* output as AsyncIterable<Buffer>;
+    yield* throughTransform(createGunzip({ chunkSize: 64 * 1024 }), reader.rest());
   } catch (err) {
     if (err instanceof FetchError) throw err;
     throw new ObjectError(`not valid gzip: ${(err as Error).message}`);

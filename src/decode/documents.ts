@@ -15,6 +15,9 @@ export interface DocumentSink {
 export const DEFAULT_MAX_DOCUMENT_BYTES = 16 * 1024 * 1024;
 
 const LF = 0x0a;
+// Positions the fast path caches per chunk: not looked for yet, and none left in the chunk.
+const NOT_SEARCHED = -2;
+const NONE_LEFT = -1;
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const OPEN_BRACE = 0x7b;
@@ -37,6 +40,9 @@ export class DocumentSplitter {
   private docBytes = 0;
   /** Inside text outside any document: skipped up to the end of its line. */
   private inGarbage = false;
+  /** Where the fast path last found a line end and a `}{` in the chunk being scanned. */
+  private lineAt = NOT_SEARCHED;
+  private joinAt = NOT_SEARCHED;
 
   constructor(
     private readonly sink: DocumentSink,
@@ -63,6 +69,8 @@ export class DocumentSplitter {
 
   /** Scans one buffer; returns bytes to scan again after a bad document was rewound, else null. */
   private scan(chunk: Buffer): Buffer | null {
+    this.lineAt = NOT_SEARCHED;
+    this.joinAt = NOT_SEARCHED;
     let docStart = this.depth > 0 ? 0 : -1;
     const length = chunk.length;
     for (let i = 0; i < length; i++) {
@@ -75,6 +83,11 @@ export class DocumentSplitter {
         }
         if (isSpace(byte)) continue;
         if (byte === OPEN_BRACE || byte === OPEN_BRACKET) {
+          const end = this.wholeDocumentAt(chunk, i);
+          if (end > 0) {
+            i = end - 1;
+            continue;
+          }
           this.depth = 1;
           this.inString = false;
           this.escaped = false;
@@ -108,6 +121,33 @@ export class DocumentSplitter {
     }
     if (docStart >= 0 && this.depth > 0) this.keep(chunk.subarray(docStart));
     return null;
+  }
+
+  /**
+   * The fast path for what real objects hold: a document that ends at the end of its line (JSON Lines)
+   * or right before the next one (`}{`, Firehose). The candidate is parsed as it stands; if it does not
+   * parse (a `}{` inside a string, a pretty-printed or broken document, a document running past this
+   * chunk) nothing is reported and the byte scanner reads it instead, so results never depend on this.
+   * Returns where the document ended (exclusive), or -1.
+   */
+  private wholeDocumentAt(chunk: Buffer, start: number): number {
+    if (this.lineAt !== NONE_LEFT && this.lineAt < start) this.lineAt = chunk.indexOf(LF, start);
+    if (this.joinAt !== NONE_LEFT && this.joinAt < start) this.joinAt = chunk.indexOf('}{', start);
+    let end = this.lineAt;
+    if (this.joinAt !== NONE_LEFT && (end === NONE_LEFT || this.joinAt < end)) end = this.joinAt + 1;
+    if (end === NONE_LEFT) return -1;
+    let last = end - 1;
+    while (last > start && (chunk[last] === 0x0d || chunk[last] === 0x20 || chunk[last] === 0x09)) last--;
+    const closing = chunk[last];
+    if ((closing !== CLOSE_BRACE && closing !== CLOSE_BRACKET) || last + 1 - start > this.maxDocumentBytes) return -1;
+    let value: unknown;
+    try {
+      value = JSON.parse(chunk.toString('utf8', start, last + 1));
+    } catch {
+      return -1;
+    }
+    this.sink.value(value, this.line);
+    return end;
   }
 
   /** A document past the cap fails the whole object: nothing may hold memory without bound. */

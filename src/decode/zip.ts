@@ -1,5 +1,5 @@
-import { Readable, pipeline } from 'node:stream';
 import { createInflateRaw, crc32 } from 'node:zlib';
+import { throughTransform } from './transform.js';
 import { ObjectError } from '../errors.js';
 import type { ByteReader } from './bytes.js';
 
@@ -64,9 +64,8 @@ export async function* zipEntryStream(reader: ByteReader): AsyncGenerator<Buffer
   let crc = 0;
   let size = 0;
   if (method === 8) {
-    const inflater = pipeline(Readable.from(input(), { objectMode: false }), createInflateRaw(), () => {});
     try {
-      for await (const data of inflater as AsyncIterable<Buffer>) {
+      for await (const data of throughTransform(createInflateRaw({ chunkSize: 64 * 1024 }), input())) {
         crc = crc32(data, crc);
         size += data.length;
         yield data;

@@ -1,6 +1,6 @@
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import { OutputError, describe } from '../errors.js';
-import { jsonLines, WriteQueue, type Output } from './output.js';
+import { GroupWriter, jsonLines, WriteQueue, type Output } from './output.js';
 import type { EncodedEvent } from '../decode/object.js';
 
 /** `file:PATH`: appends one JSON event per line. */
@@ -8,6 +8,7 @@ export class FileOutput implements Output {
   readonly name: string;
   private handle: FileHandle | null = null;
   private readonly queue = new WriteQueue();
+  private readonly group = new GroupWriter((data) => this.queue.run(() => this.append(data)));
 
   constructor(private readonly path: string) {
     this.name = `file:${path}`;
@@ -23,24 +24,27 @@ export class FileOutput implements Output {
   }
 
   write(events: EncodedEvent[]): Promise<void> {
-    return this.queue.run(async () => {
-      await this.followPath();
-      const handle = this.handle!;
-      const data = jsonLines(events);
-      // A batch holds whole lines and goes out in as few writes as the kernel allows; if one fails
-      // part-way, the file is cut back to where the batch began so that no torn line stays behind.
-      const start = (await handle.stat()).size;
-      let written = 0;
-      try {
-        while (written < data.length) {
-          const { bytesWritten } = await handle.write(data, written, data.length - written);
-          written += bytesWritten;
-        }
-      } catch (err) {
-        await handle.truncate(start).catch(() => undefined);
-        throw new OutputError(this.name, `write failed: ${describe(err)}`, { cause: err });
+    return this.group.write(jsonLines(events));
+  }
+
+  /**
+   * Whole lines go out in as few writes as the kernel allows; if one fails part-way, the file is cut
+   * back to where this write began so that no torn line stays behind (and every batch in it failed).
+   */
+  private async append(data: Buffer): Promise<void> {
+    await this.followPath();
+    const handle = this.handle!;
+    const start = (await handle.stat()).size;
+    let written = 0;
+    try {
+      while (written < data.length) {
+        const { bytesWritten } = await handle.write(data, written, data.length - written);
+        written += bytesWritten;
       }
-    });
+    } catch (err) {
+      await handle.truncate(start).catch(() => undefined);
+      throw new OutputError(this.name, `write failed: ${describe(err)}`, { cause: err });
+    }
   }
 
   /**

@@ -36,3 +36,38 @@ export class WriteQueue {
     return result;
   }
 }
+
+/**
+ * Group commit: batches handed in while a write is under way wait and go out together in the next
+ * one, so that many objects finishing at once cost one write (and one check of the file) between them.
+ * Each batch's promise settles with the write that carried it.
+ */
+export class GroupWriter {
+  private pending: Array<{ data: Buffer; settle: (err: unknown) => void }> = [];
+  private writing = false;
+
+  constructor(private readonly writeOut: (data: Buffer) => Promise<void>) {}
+
+  write(data: Buffer): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.pending.push({ data, settle: (err) => (err === undefined ? resolve() : reject(err)) });
+      if (!this.writing) void this.drain();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    this.writing = true;
+    while (this.pending.length > 0) {
+      const group = this.pending;
+      this.pending = [];
+      let failure: unknown;
+      try {
+        await this.writeOut(group.length === 1 ? group[0]!.data : Buffer.concat(group.map((batch) => batch.data)));
+      } catch (err) {
+        failure = err ?? new Error('write failed');
+      }
+      for (const batch of group) batch.settle(failure);
+    }
+    this.writing = false;
+  }
+}

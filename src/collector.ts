@@ -85,6 +85,15 @@ interface Layout {
   dayOf(key: string, partition: Partition): string | null;
 }
 
+type ObjectOutcome = 'done' | 'failed' | 'unfinished';
+
+/** What a partition's listing learns as its objects settle. */
+interface PartitionProgress {
+  /** Days holding an object to read again: the window may not move past them. */
+  unfinishedDays: Set<string>;
+  newest: { key: string; modified: number } | null;
+}
+
 /** One pass over one bucket: walk → fetch → decode → emit → commit (→ delete). */
 export class BucketCollector {
   private readonly log: Logger;
@@ -196,16 +205,17 @@ export class BucketCollector {
   private async collectPartition(layout: Layout, partition: Partition): Promise<void> {
     const ref: PartitionRef = { bucket: this.bucket.name, ...partition };
     const window = listingWindow(this.ctx.state.cursor(ref), this.bucket.onlyLogsAfter, this.today);
-    const unfinishedDays = new Set<string>();
+    const progress: PartitionProgress = { unfinishedDays: new Set<string>(), newest: null };
     const inFlight: Promise<void>[] = [];
     let complete = true;
+    let error: string | null = null;
     try {
       this.log.debug({ prefix: partition.prefix, first: window.first, last: window.last }, 'listing partition');
       for (const day of daysFrom(window.first, window.last)) {
         this.log.trace({ prefix: partition.prefix + dayFolder(day) }, 'listing day folder');
         for await (const object of this.reader.listObjects(partition.prefix + dayFolder(day))) {
           if (this.stopping()) break;
-          const started = await this.consider(layout, object, partition, day, unfinishedDays);
+          const started = await this.consider(layout, object, partition, day, progress);
           if (started) inFlight.push(started.settled);
         }
         if (this.stopping()) {
@@ -215,12 +225,19 @@ export class BucketCollector {
       }
     } catch (err) {
       complete = false;
-      this.fail(err, `listing ${partition.prefix} failed`);
+      error = this.fail(err, `listing ${partition.prefix} failed`);
     }
     await Promise.all(inFlight);
+    const ok = complete && !this.outputFailure && progress.unfinishedDays.size === 0;
+    this.ctx.state.recordPartitionPass(ref, {
+      at: this.ctx.now().getTime(),
+      ok,
+      error: error ?? (this.outputFailure ? this.outputFailure.message : ok ? null : 'objects left unfinished; read again next pass'),
+      newest: progress.newest,
+    });
     if (!complete || this.outputFailure) return;
     // The window may move past a day only once every object in it is settled.
-    const cursor = [...unfinishedDays].sort()[0] ?? window.last;
+    const cursor = [...progress.unfinishedDays].sort()[0] ?? window.last;
     this.ctx.state.setCursor(ref, cursor);
     const pruned = this.ctx.state.prune(ref, dayFolder(addDays(cursor, -GRACE_DAYS - PRUNE_MARGIN_DAYS)));
     if (pruned > 0) this.log.debug({ prefix: partition.prefix, pruned }, 'pruned state of days behind the window');
@@ -245,7 +262,7 @@ export class BucketCollector {
     object: ObjectSummary,
     partition: Partition,
     day: string,
-    unfinishedDays: Set<string>,
+    progress: PartitionProgress,
   ): Promise<{ settled: Promise<void> } | null> {
     if (object.key.endsWith('/') || layout.dayOf(object.key, partition) !== day) {
       this.log.debug({ key: object.key }, `ignoring key outside the ${layout.name} layout`);
@@ -271,26 +288,32 @@ export class BucketCollector {
       events: 0,
       malformed: 0,
     };
+    const done = () => {
+      const modified = object.lastModified?.getTime() ?? 0;
+      if (!progress.newest || modified > progress.newest.modified) progress.newest = { key: object.key, modified };
+    };
     if (object.size === 0) {
       await this.commit(record);
+      done();
       return null;
     }
     await this.objects.acquire();
     if (this.stopping()) {
       this.objects.release();
-      unfinishedDays.add(day);
+      progress.unfinishedDays.add(day);
       return null;
     }
     const settled = this.collectObject(record, known)
-      .then((finished) => {
-        if (!finished) unfinishedDays.add(day);
+      .then((outcome) => {
+        if (outcome === 'done') done();
+        else if (outcome === 'unfinished') progress.unfinishedDays.add(day);
       })
       .finally(() => this.objects.release());
     return { settled };
   }
 
-  /** Reads one object to the outputs; true when it needs nothing more (done, or failed for good). */
-  private async collectObject(record: ObjectRecord, previous: KnownObject | undefined): Promise<boolean> {
+  /** Reads one object to the outputs: done, failed for good, or unfinished (read again next pass). */
+  private async collectObject(record: ObjectRecord, previous: KnownObject | undefined): Promise<ObjectOutcome> {
     const log = this.log.child({ key: record.key });
     const where = `s3://${this.bucket.name}/${record.key}`;
     const source = { bucket: this.bucket.name, key: record.key };
@@ -331,7 +354,7 @@ export class BucketCollector {
           this.halted = true;
         }
         log.debug({ encoding: counts.encoding, events: counts.events, findings: counts.findings, discarded: counts.discarded, bytes: record.size }, 'object done');
-        return true;
+        return 'done';
       } catch (err) {
         if (err instanceof OutputError) {
           // Not the object's fault: remember how far it got, so that the next pass neither loses nor
@@ -339,9 +362,9 @@ export class BucketCollector {
           this.ctx.state.markFailed({ ...record, events: delivered }, err.message, false);
           this.outputFailure ??= err;
           this.halted = true;
-          return false;
+          return 'unfinished';
         }
-        if (this.ctx.abandon.aborted) return false;
+        if (this.ctx.abandon.aborted) return 'unfinished';
         // A body cut off or reset in transit: read the object again at once, from where it stopped.
         if (err instanceof FetchError && fetch < IMMEDIATE_REFETCHES && !this.stopping()) {
           log.warn({ err: describe(err), fetch }, `${where}: ${describe(err)}; reading it again`);
@@ -352,7 +375,7 @@ export class BucketCollector {
     }
   }
 
-  private objectFailed(record: ObjectRecord, previous: KnownObject | undefined, err: unknown, delivered: number, log: Logger): boolean {
+  private objectFailed(record: ObjectRecord, previous: KnownObject | undefined, err: unknown, delivered: number, log: Logger): ObjectOutcome {
     this.summary.failed++;
     const cause = this.explain(err, 'get', record.key);
     this.ctx.state.markFailed({ ...record, events: delivered }, cause, true);
@@ -361,7 +384,7 @@ export class BucketCollector {
       log.error({ err: describe(err), attempts }, `${cause}; stopping this bucket (skip_on_error is no), it is read again next pass`);
       this.summary.ok = false;
       this.halted = true;
-      return false;
+      return 'unfinished';
     }
     const retry = this.retryable(attempts);
     log.error(
@@ -369,7 +392,7 @@ export class BucketCollector {
       `${cause}; skipped (skip_on_error), ` +
         (retry ? `attempt ${attempts} of ${this.ctx.limits.maxAttempts}, tried again next pass` : `left failed after ${attempts} attempts`),
     );
-    return !retry;
+    return retry ? 'unfinished' : 'failed';
   }
 
   private async commit(record: ObjectRecord): Promise<void> {
@@ -398,12 +421,15 @@ export class BucketCollector {
     return `s3://${this.bucket.name}${key ? `/${key}` : ''}: ${describe(err)}`;
   }
 
-  private fail(err: unknown, what: string): void {
+  /** Logs a failure of the bucket's listing and returns its one-line message. */
+  private fail(err: unknown, what: string): string {
     if (err instanceof OutputError) {
       this.outputFailure ??= err;
-      return;
+      return err.message;
     }
     this.summary.ok = false;
-    this.log.error({ err: describe(err) }, isAwsFailure(err) ? this.explain(err, 'list') : `s3://${this.bucket.name}: ${what}: ${describe(err)}`);
+    const message = isAwsFailure(err) ? this.explain(err, 'list') : `s3://${this.bucket.name}: ${what}: ${describe(err)}`;
+    this.log.error({ err: describe(err) }, message);
+    return message;
   }
 }

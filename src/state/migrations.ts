@@ -31,6 +31,19 @@ const MIGRATIONS: string[] = [
   // Failed objects are retried a bounded number of times; a retry skips the events it already delivered.
   `ALTER TABLE objects ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
    ALTER TABLE objects ADD COLUMN delivered INTEGER NOT NULL DEFAULT 0;`,
+  // What operators ask of each partition (status, metrics): the last pass and the newest object read.
+  `CREATE TABLE partition_passes (
+     bucket TEXT NOT NULL,
+     prefix TEXT NOT NULL,
+     account TEXT NOT NULL,
+     region TEXT NOT NULL,
+     last_pass_at INTEGER NOT NULL,
+     last_pass_ok INTEGER NOT NULL,
+     last_error TEXT,
+     newest_key TEXT,
+     newest_modified INTEGER,
+     PRIMARY KEY (bucket, prefix)
+   ) WITHOUT ROWID;`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

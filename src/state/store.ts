@@ -38,6 +38,15 @@ interface ObjectRow {
   delivered: number;
 }
 
+/** How one pass over a partition went, as `status` and the metrics report it. */
+export interface PartitionPass {
+  at: number;
+  ok: boolean;
+  error: string | null;
+  /** The newest object (by LastModified) read to the end this pass, if any. */
+  newest: { key: string; modified: number } | null;
+}
+
 export interface PartitionRef {
   bucket: string;
   /** The partition's key prefix; it names account, region and configured path at once. */
@@ -114,6 +123,7 @@ export class StateStore {
     cursor: Database.Statement<[string, string], { cursor_day: string }>;
     setCursor: Database.Statement<unknown[]>;
     prune: Database.Statement<[string, string, string]>;
+    recordPass: Database.Statement<unknown[]>;
   };
 
   private prepared() {
@@ -140,6 +150,17 @@ export class StateStore {
       ),
       // Keys of one partition sort by day, so "older than this day's folder" is a key range.
       prune: this.db.prepare('DELETE FROM objects WHERE bucket = ? AND key >= ? AND key < ?'),
+      // The newest object only moves forward: a pass that read nothing new keeps the one before.
+      recordPass: this.db.prepare(
+        `INSERT INTO partition_passes (bucket, prefix, account, region, last_pass_at, last_pass_ok, last_error, newest_key, newest_modified)
+         VALUES (@bucket, @prefix, @account, @region, @at, @ok, @error, @newestKey, @newestModified)
+         ON CONFLICT (bucket, prefix) DO UPDATE SET last_pass_at = excluded.last_pass_at, last_pass_ok = excluded.last_pass_ok,
+           last_error = excluded.last_error,
+           newest_key = CASE WHEN excluded.newest_modified > coalesce(partition_passes.newest_modified, -1)
+                             THEN excluded.newest_key ELSE partition_passes.newest_key END,
+           newest_modified = max(coalesce(partition_passes.newest_modified, excluded.newest_modified),
+                                 coalesce(excluded.newest_modified, partition_passes.newest_modified))`,
+      ),
     };
     return this.statements;
   }
@@ -194,6 +215,20 @@ export class StateStore {
    */
   prune(partition: PartitionRef, beforeFolder: string): number {
     return this.prepared().prune.run(partition.bucket, partition.prefix, `${partition.prefix}${beforeFolder}`).changes;
+  }
+
+  recordPartitionPass(partition: PartitionRef, pass: PartitionPass): void {
+    this.prepared().recordPass.run({
+      bucket: partition.bucket,
+      prefix: partition.prefix,
+      account: partition.account,
+      region: partition.region,
+      at: pass.at,
+      ok: pass.ok ? 1 : 0,
+      error: pass.error,
+      newestKey: pass.newest?.key ?? null,
+      newestModified: pass.newest?.modified ?? null,
+    });
   }
 
   countObjects(): number {

@@ -6,7 +6,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DEFAULT_LIMITS, type Limits } from './collector.js';
 import { describeConfig, loadConfig, type Config } from './config/load.js';
-import { runDaemon, runOnce, type RunContext } from './daemon.js';
+import { Daemon, runOnce, type RunContext } from './daemon.js';
 import { createOutput, Outputs, parseOutputSpec, type OutputSpec } from './emit/index.js';
 import { ConfigError, StateError, describe } from './errors.js';
 import { createLogger, LOG_LEVELS, type LogLevel, type Logger } from './log.js';
@@ -145,9 +145,18 @@ async function collect(options: CliOptions, config: Config, log: Logger): Promis
       abandon.abort();
     }
   };
+  let daemon: Daemon | null = null;
   const onHangup = () => {
-    log.info('SIGHUP: reopening file outputs');
+    log.info('SIGHUP: reopening file outputs and reloading the configuration');
     outputs.reopen().catch((err: unknown) => log.error({ err: describe(err) }, `reopening outputs failed: ${describe(err)}`));
+    if (!daemon) return;
+    try {
+      const fresh = loadConfig(options.config);
+      reportWarnings(fresh, log);
+      daemon.reload(fresh);
+    } catch (err) {
+      log.error({ err: describe(err) }, `configuration reload failed, the previous configuration stays in use: ${describe(err)}`);
+    }
   };
   process.on('SIGTERM', onStop);
   process.on('SIGINT', onStop);
@@ -168,7 +177,8 @@ async function collect(options: CliOptions, config: Config, log: Logger): Promis
       const ok = await runOnce(config, ctx);
       return ok || stop.signal.aborted ? EXIT_OK : EXIT_FAILED;
     }
-    await runDaemon(config, ctx);
+    daemon = new Daemon(config, ctx);
+    await daemon.run();
     return EXIT_OK;
   } finally {
     await outputs.close();

@@ -5,6 +5,7 @@ import { BucketCollector, type BucketPassSummary, type Limits } from './collecto
 import type { Config, WodleConfig } from './config/load.js';
 import type { Outputs } from './emit/index.js';
 import { OutputError, describe } from './errors.js';
+import { firstRun, nextRun } from './schedule.js';
 import type { StateStore } from './state/store.js';
 
 export interface RunContext {
@@ -69,27 +70,116 @@ export async function runOnce(config: Config, ctx: RunContext): Promise<boolean>
   return (await runPass(wodles, ctx)).ok;
 }
 
+interface Scheduled {
+  wodle: WodleConfig;
+  /** When its next pass is due. */
+  due: Date;
+}
+
+function sameSchedule(a: WodleConfig, b: WodleConfig): boolean {
+  return (
+    a.intervalSeconds === b.intervalSeconds &&
+    a.intervalMonths === b.intervalMonths &&
+    a.day === b.day &&
+    a.wday === b.wday &&
+    a.time === b.time
+  );
+}
+
+function describeSchedule(wodle: WodleConfig): string {
+  if (wodle.day !== null) return `day ${wodle.day} at ${wodle.time} every ${wodle.intervalMonths} month(s)`;
+  if (wodle.wday !== null) return `wday ${wodle.wday} at ${wodle.time} every ${wodle.intervalSeconds / 604_800} week(s)`;
+  if (wodle.time !== null) return `at ${wodle.time} every ${wodle.intervalSeconds / 86_400} day(s)`;
+  return `every ${wodle.intervalSeconds} s`;
+}
+
 /**
- * Runs each enabled wodle at start (run_on_start) and then every `interval`, one pass at a time, until
- * `ctx.stop` fires. A pass that runs past its wodle's next time is followed at once by the next one.
+ * The daemon: each enabled wodle block on its own schedule (interval, day, wday, time, run_on_start),
+ * one pass at a time, until `ctx.stop` fires. A pass that runs past a block's next time is followed at
+ * once by the next ("interval overtaken"). A new configuration (SIGHUP) takes effect between passes.
  */
-export async function runDaemon(config: Config, ctx: RunContext): Promise<void> {
-  const wodles = enabledWodles(config).filter((wodle) => wodle.buckets.length > 0);
-  if (wodles.length === 0) {
-    ctx.log.warn({ file: config.file }, 'no enabled <bucket type="guardduty"> in the configuration; waiting for a stop signal');
+export class Daemon {
+  private scheduled: Scheduled[];
+  private pending: Config | null = null;
+  private wake = new AbortController();
+  private running = false;
+
+  constructor(
+    config: Config,
+    private readonly ctx: RunContext,
+    private readonly hooks: { passStarted?(): void; passFinished?(result: PassResult): void } = {},
+  ) {
+    this.scheduled = this.plan(config, null);
   }
-  const start = Date.now();
-  const nextRun = new Map(wodles.map((wodle) => [wodle, wodle.runOnStart ? start : start + wodle.intervalSeconds * 1000]));
-  while (!ctx.stop.aborted) {
-    const now = Date.now();
-    const due = wodles.filter((wodle) => nextRun.get(wodle)! <= now);
-    if (due.length > 0) {
-      for (const wodle of due) nextRun.set(wodle, now + wodle.intervalSeconds * 1000);
-      const result = await runPass(due, ctx);
-      ctx.log.debug({ ok: result.ok }, 'pass finished');
-      continue;
+
+  /** Takes a new configuration: at once when idle, else when the pass in progress ends. */
+  reload(config: Config): void {
+    this.pending = config;
+    if (!this.running) this.applyPending();
+    this.wake.abort();
+  }
+
+  private applyPending(): void {
+    if (!this.pending) return;
+    this.scheduled = this.plan(this.pending, this.scheduled);
+    this.pending = null;
+    this.ctx.log.info({ wodles: this.scheduled.length }, `configuration reloaded: ${this.scheduled.length} aws-s3 block(s) scheduled`);
+  }
+
+  /** Blocks in order; one that kept its place and schedule keeps its next time, a new one waits for its first slot. */
+  private plan(config: Config, previous: Scheduled[] | null): Scheduled[] {
+    const now = this.ctx.now();
+    const wodles = enabledWodles(config).filter((wodle) => wodle.buckets.length > 0);
+    if (wodles.length === 0) {
+      this.ctx.log.warn({ file: config.file }, 'no enabled <bucket type="guardduty"> in the configuration; waiting for a stop signal');
     }
-    const wait = wodles.length === 0 ? 3_600_000 : Math.min(...wodles.map((wodle) => nextRun.get(wodle)!)) - now;
-    await sleep(Math.max(wait, 0), undefined, { signal: ctx.stop }).catch(() => undefined);
+    return wodles.map((wodle, index) => {
+      const before = previous?.[index];
+      const due = before && sameSchedule(before.wodle, wodle) ? before.due : firstRun(previous ? { ...wodle, runOnStart: false } : wodle, now);
+      this.ctx.log.debug({ line: wodle.line, schedule: describeSchedule(wodle), next: due.toISOString() }, 'aws-s3 block scheduled');
+      return { wodle, due };
+    });
+  }
+
+  async run(): Promise<void> {
+    while (!this.ctx.stop.aborted) {
+      const now = this.ctx.now();
+      const due = this.scheduled.filter((entry) => entry.due.getTime() <= now.getTime());
+      if (due.length > 0) {
+        await this.pass(due);
+        continue;
+      }
+      const next = Math.min(...this.scheduled.map((entry) => entry.due.getTime()));
+      const wait = Number.isFinite(next) ? Math.max(next - now.getTime(), 0) : 3_600_000;
+      this.wake = new AbortController();
+      await sleep(Math.min(wait, 2_147_000_000), undefined, { signal: AbortSignal.any([this.ctx.stop, this.wake.signal]) }).catch(() => undefined);
+    }
+  }
+
+  private async pass(due: Scheduled[]): Promise<void> {
+    this.running = true;
+    this.hooks.passStarted?.();
+    let result: PassResult;
+    try {
+      result = await runPass(
+        due.map((entry) => entry.wodle),
+        this.ctx,
+      );
+    } finally {
+      this.running = false;
+    }
+    this.hooks.passFinished?.(result);
+    const ended = this.ctx.now();
+    for (const entry of due) {
+      const next = nextRun(entry.wodle, entry.due, ended);
+      if (next.overtaken && !this.ctx.stop.aborted) {
+        this.ctx.log.warn(
+          { line: entry.wodle.line, due: entry.due.toISOString() },
+          `interval overtaken: the pass outlasted the schedule (${describeSchedule(entry.wodle)}); the next pass starts now`,
+        );
+      }
+      entry.due = next.at;
+    }
+    this.applyPending();
   }
 }

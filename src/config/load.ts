@@ -1,7 +1,9 @@
 import { readFileSync, statSync } from 'node:fs';
 import { ConfigError } from '../errors.js';
 import { findAll, parseXml, type XmlElement } from './xml.js';
+import { DAY, WEEK, type Schedule } from '../schedule.js';
 import {
+  intervalMonths,
   normalisePrefix,
   parseAccountId,
   parseDate,
@@ -11,7 +13,9 @@ import {
   parseRegex,
   parseRegion,
   parseRoleArn,
+  parseTimeOfDay,
   parseUrl,
+  parseWeekday,
   parseYesNo,
   type Parsed,
 } from './values.js';
@@ -46,10 +50,8 @@ export interface BucketConfig {
   line: number;
 }
 
-export interface WodleConfig {
+export interface WodleConfig extends Schedule {
   disabled: boolean;
-  intervalSeconds: number;
-  runOnStart: boolean;
   skipOnError: boolean;
   buckets: BucketConfig[];
   line: number;
@@ -196,6 +198,10 @@ function readWodle(r: Reader, element: XmlElement, warnings: string[], reportedT
   const wodle: WodleConfig = {
     disabled: false,
     intervalSeconds: DEFAULTS.intervalSeconds,
+    intervalMonths: null,
+    day: null,
+    wday: null,
+    time: null,
     runOnStart: DEFAULTS.runOnStart,
     skipOnError: DEFAULTS.skipOnError,
     buckets: [],
@@ -218,6 +224,16 @@ function readWodle(r: Reader, element: XmlElement, warnings: string[], reportedT
       },
       interval: (w, _v, e) => {
         w.intervalSeconds = r.value(e, parseInterval(r.text(e)));
+        w.intervalMonths = intervalMonths(r.text(e));
+      },
+      day: (w, _v, e) => {
+        w.day = r.value(e, parseIntegerRange(r.text(e), 1, 31));
+      },
+      wday: (w, _v, e) => {
+        w.wday = r.value(e, parseWeekday(r.text(e)));
+      },
+      time: (w, _v, e) => {
+        w.time = r.value(e, parseTimeOfDay(r.text(e)));
       },
       run_on_start: (w, _v, e) => {
         w.runOnStart = r.value(e, parseYesNo(r.text(e)));
@@ -236,7 +252,33 @@ function readWodle(r: Reader, element: XmlElement, warnings: string[], reportedT
     },
     ['bucket', 'service', 'subscriber'],
   );
+  adjustSchedule(r, element, wodle, warnings);
   return wodle;
+}
+
+/** Wazuh's rules for calendar schedules: the interval is rounded to what the calendar option needs. */
+function adjustSchedule(r: Reader, element: XmlElement, wodle: WodleConfig, warnings: string[]): void {
+  const where = `${r.file}:${element.line}: <wodle name="aws-s3">`;
+  if (wodle.day !== null && wodle.wday !== null) r.fail(element, "'day' is not compatible with 'wday'");
+  if (wodle.day !== null) {
+    if (wodle.intervalMonths === null) {
+      warnings.push(`${where}: interval must be a multiple of one month with <day>; new interval value: 1M`);
+      wodle.intervalMonths = 1;
+      wodle.intervalSeconds = 30 * DAY;
+    }
+    wodle.time ??= '00:00';
+  } else if (wodle.wday !== null) {
+    if (wodle.intervalSeconds % WEEK !== 0) {
+      warnings.push(`${where}: interval must be a multiple of one week with <wday>; new interval value: 1w`);
+      wodle.intervalSeconds = WEEK;
+      wodle.intervalMonths = null;
+    }
+    wodle.time ??= '00:00';
+  } else if (wodle.time !== null && wodle.intervalSeconds % DAY !== 0) {
+    warnings.push(`${where}: interval must be a multiple of one day with <time>; new interval value: 1d`);
+    wodle.intervalSeconds = DAY;
+    wodle.intervalMonths = null;
+  }
 }
 
 /** Parses the ossec.conf text; every `<wodle name="aws-s3">` block is read and validated. */

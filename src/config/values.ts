@@ -17,6 +17,28 @@ export function parseInterval(text: string): Parsed<number> {
   return ok(seconds);
 }
 
+/** Whole months when the interval was given as `NM`, else null (a schedule on a `day` needs months). */
+export function intervalMonths(text: string): number | null {
+  const match = /^(\d+)M$/.exec(text);
+  return match ? Number(match[1]) : null;
+}
+
+const WEEKDAYS = ['sunday', 'monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday'];
+
+/** A day of the week by name (`monday`, `Mon`, any case); 0 is Sunday. */
+export function parseWeekday(text: string): Parsed<number> {
+  const lower = text.toLowerCase();
+  const index = WEEKDAYS.findIndex((name) => name === lower || (lower.length === 3 && name.startsWith(lower)));
+  return index < 0 ? fail('is not a day of the week (sunday … saturday)') : ok(index);
+}
+
+/** `hh:mm`, 24-hour. */
+export function parseTimeOfDay(text: string): Parsed<string> {
+  const match = /^(\d{1,2}):(\d{2})$/.exec(text);
+  if (!match || Number(match[1]) > 23 || Number(match[2]) > 59) return fail('is not a time of day (hh:mm, 00:00 to 23:59)');
+  return ok(`${match[1]!.padStart(2, '0')}:${match[2]}`);
+}
+
 export function parseYesNo(text: string): Parsed<boolean> {
   const lower = text.toLowerCase();
   if (lower === 'yes') return ok(true);

@@ -36,6 +36,8 @@ function parseLogs(stderr: string): Array<Record<string, unknown>> {
 export interface Running {
   child: ChildProcess;
   done: Promise<CliResult>;
+  /** What the process wrote to stderr until now (it is still running). */
+  stderrSoFar(): string;
 }
 
 /** Starts the CLI asynchronously (the S3 endpoint lives in this process's event loop). */
@@ -55,7 +57,7 @@ export function startCli(args: string[], env: Record<string, string> = {}, as?: 
     child.on('error', reject);
     child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr, logs: parseLogs(stderr) }));
   });
-  return { child, done };
+  return { child, done, stderrSoFar: () => stderr };
 }
 
 export function runCli(args: string[], env: Record<string, string> = {}, as?: { uid: number; gid: number }): Promise<CliResult> {

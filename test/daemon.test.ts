@@ -1,0 +1,110 @@
+// The daemon as operators run it: schedules per aws-s3 block, no overlapping passes, SIGHUP reload.
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, test } from 'node:test';
+import { eventsFromLines, startCli, tempDir, writeConfig, type Running } from './helpers/cli.js';
+import { jsonlGz, makeFinding, nativeKey, today } from './helpers/findings.js';
+import { S3Proxy } from './helpers/proxy.js';
+import { useFakeS3 } from './helpers/s3.js';
+
+const ACCOUNT = '555555555555';
+const REGION = 'eu-central-1';
+const fake = useFakeS3();
+
+function idsIn(file: string): string[] {
+  return existsSync(file) ? eventsFromLines(readFileSync(file, 'utf8')).map((e) => e['aws'].id as string) : [];
+}
+
+async function until(running: Running, what: string, check: () => boolean): Promise<void> {
+  for (let i = 0; i < 150 && !check(); i++) await sleep(100);
+  if (!check()) {
+    running.child.kill('SIGKILL');
+    assert.fail(`${what} did not happen: ${(await running.done).stderr}`);
+  }
+}
+
+function passes(logs: Array<Record<string, unknown>>) {
+  return logs
+    .filter((l) => String(l['msg']).startsWith('bucket pass'))
+    .map((l) => ({ bucket: l['bucket'] as string, end: l['time'] as number, start: (l['time'] as number) - (l['durationMs'] as number) }));
+}
+
+describe('daemon scheduling', () => {
+  test('a pass longer than the interval: "interval overtaken", the next starts at once, passes never overlap', async () => {
+    const bucket = 'gd-overtaken';
+    fake.s3.createBucket(bucket);
+    await fake.s3.put(bucket, nativeKey(ACCOUNT, REGION, today()), jsonlGz([makeFinding(ACCOUNT, REGION, 'slow')]));
+    const proxy = await S3Proxy.start(fake.s3.endpoint, { delayMs: (r) => (r.method === 'GET' && !r.url.includes('list-type=') ? 1500 : 0) });
+    const dir = tempDir();
+    const config = writeConfig(dir, [{ name: bucket, endpoint: proxy.endpoint }], '<interval>1s</interval>');
+    const out = join(dir, 'events.jsonl');
+    const running = startCli(['--config', config, '--state', join(dir, 'state.db'), '--output', `file:${out}`]);
+    try {
+      await until(running, 'three passes', () => passes(parseStderr(running)).length >= 3);
+    } finally {
+      running.child.kill('SIGTERM');
+    }
+    const result = await running.done;
+    await proxy.stop();
+    assert.equal(result.code, 0, result.stderr);
+    const seen = passes(result.logs);
+    for (let i = 1; i < seen.length; i++) assert.ok(seen[i]!.start >= seen[i - 1]!.end, `pass ${i} started before pass ${i - 1} ended`);
+    const overtaken = result.logs.filter((l) => String(l['msg']).startsWith('interval overtaken'));
+    assert.equal(overtaken.length, 1, 'only the slow first pass outlasts the interval');
+    assert.ok(seen[1]!.start - seen[0]!.end < 500, 'the pass after an overtaken one starts at once');
+    assert.ok(seen[2]!.start - seen[1]!.end >= 700, 'then the interval applies again');
+    assert.deepEqual(idsIn(out), ['slow']);
+  });
+
+  test('several aws-s3 blocks keep their own schedules in one process', async () => {
+    const [fast, slow] = ['gd-every-second', 'gd-every-hour'];
+    for (const bucket of [fast, slow]) fake.s3.createBucket(bucket);
+    const dir = tempDir();
+    const config = join(dir, 'ossec.conf');
+    const block = (bucket: string, interval: string) =>
+      `<wodle name="aws-s3"><interval>${interval}</interval><run_on_start>yes</run_on_start>` +
+      `<bucket type="guardduty"><name>${bucket}</name><service_endpoint>${fake.s3.endpoint}</service_endpoint></bucket></wodle>`;
+    writeFileSync(config, `<ossec_config>${block(fast, '1s')}</ossec_config>\n<ossec_config>${block(slow, '1h')}</ossec_config>\n`);
+    const running = startCli(['--config', config, '--state', join(dir, 'state.db'), '--output', `file:${join(dir, 'out')}`]);
+    await until(running, 'four passes of the fast block', () => passes(parseStderr(running)).filter((p) => p.bucket === fast).length >= 4);
+    running.child.kill('SIGTERM');
+    const result = await running.done;
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(passes(result.logs).filter((p) => p.bucket === slow).length, 1);
+  });
+
+  test('SIGHUP reloads the configuration; an invalid one keeps the old in use and says why', async () => {
+    const [first, added] = ['gd-reload-first', 'gd-reload-added'];
+    for (const bucket of [first, added]) fake.s3.createBucket(bucket);
+    await fake.s3.put(first, nativeKey(ACCOUNT, REGION, today()), jsonlGz([makeFinding(ACCOUNT, REGION, 'from-first')]));
+    await fake.s3.put(added, nativeKey(ACCOUNT, REGION, today()), jsonlGz([makeFinding(ACCOUNT, REGION, 'from-added')]));
+    const dir = tempDir();
+    const out = join(dir, 'events.jsonl');
+    const config = writeConfig(dir, [{ name: first, endpoint: fake.s3.endpoint }], '<interval>1s</interval>');
+    const running = startCli(['--config', config, '--state', join(dir, 'state.db'), '--output', `file:${out}`]);
+    await until(running, 'the first bucket read', () => idsIn(out).includes('from-first'));
+    writeConfig(dir, [{ name: first, endpoint: fake.s3.endpoint }, { name: added, endpoint: fake.s3.endpoint }], '<interval>1s</interval>');
+    running.child.kill('SIGHUP');
+    await until(running, 'the added bucket read', () => idsIn(out).includes('from-added'));
+    writeFileSync(config, '<ossec_config><wodle name="aws-s3"><interval>often</interval></wodle></ossec_config>');
+    running.child.kill('SIGHUP');
+    await fake.s3.put(added, nativeKey(ACCOUNT, REGION, today(), 'later.jsonl.gz'), jsonlGz([makeFinding(ACCOUNT, REGION, 'after-bad-reload')]));
+    await until(running, 'collection going on with the old configuration', () => idsIn(out).includes('after-bad-reload'));
+    running.child.kill('SIGTERM');
+    const result = await running.done;
+    assert.equal(result.code, 0, result.stderr);
+    const failed = result.logs.filter((l) => String(l['msg']).startsWith('configuration reload failed'));
+    assert.equal(failed.length, 1);
+    assert.match(String(failed[0]!['msg']), /ossec\.conf:1: <interval> "often"/);
+    assert.deepEqual(idsIn(out).sort(), ['after-bad-reload', 'from-added', 'from-first']);
+  });
+});
+
+function parseStderr(running: Running): Array<Record<string, unknown>> {
+  return running.stderrSoFar()
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}

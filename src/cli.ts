@@ -11,6 +11,9 @@ import { createOutput, Outputs, parseOutputSpec, type OutputSpec } from './emit/
 import { ConfigError, StateError, describe } from './errors.js';
 import { createLogger, LOG_LEVELS, type LogLevel, type Logger } from './log.js';
 import { StateStore } from './state/store.js';
+import { parseInterval } from './config/values.js';
+import { Metrics, serveMetrics, type MetricsServer } from './metrics.js';
+import { fanOut, type Telemetry } from './telemetry.js';
 
 // The SDK's multi-line Node-version notice would break the JSON log stream on stderr; the supported
 // Node versions are stated in the README instead.
@@ -42,6 +45,10 @@ const USAGE = `usage: guardduty-wodle [--config PATH] [--once] [--state PATH] [-
   --max-attempts N   passes that may fail on one object under skip_on_error before it is left failed (default ${DEFAULT_LIMITS.maxAttempts})
   --max-object-bytes N    decompressed bytes one object may hold (default ${DEFAULT_LIMITS.maxObjectBytes})
   --max-document-bytes N  bytes one JSON document may hold (default ${DEFAULT_LIMITS.maxDocumentBytes})
+  --metrics-port N   serve Prometheus /metrics and /health on this port (0: any free port; default off)
+  --metrics-host H   address the metrics server listens on (default 127.0.0.1)
+  --max-lag D        /health is degraded when a partition's newest object read is older than D
+                     (like interval: 6h, 2d; default off)
   --check-config     validate the configuration, print it as JSON (secrets masked), exit
 
 exit status: 0 every bucket succeeded, 1 a bucket failed, 2 usage or configuration error`;
@@ -56,6 +63,9 @@ export interface CliOptions {
   limits: Limits;
   outputTimeoutMs: number;
   s3TimeoutMs: number;
+  metricsPort: number | null;
+  metricsHost: string;
+  maxLagSeconds: number | null;
   checkConfig: boolean;
   help: boolean;
   version: boolean;
@@ -80,6 +90,9 @@ export function parseCli(argv: string[]): CliOptions {
         's3-timeout': { type: 'string' },
         'max-object-bytes': { type: 'string' },
         'max-document-bytes': { type: 'string' },
+        'metrics-port': { type: 'string' },
+        'metrics-host': { type: 'string' },
+        'max-lag': { type: 'string' },
         'check-config': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean' },
@@ -105,6 +118,13 @@ export function parseCli(argv: string[]): CliOptions {
     maxObjectBytes: whole('max-object-bytes', values['max-object-bytes'], DEFAULT_LIMITS.maxObjectBytes, 1, Number.MAX_SAFE_INTEGER),
     maxDocumentBytes: whole('max-document-bytes', values['max-document-bytes'], DEFAULT_LIMITS.maxDocumentBytes, 1, 1024 * 1024 * 1024),
   };
+  let maxLagSeconds: number | null = null;
+  if (values['max-lag'] !== undefined) {
+    const parsed = parseInterval(values['max-lag']);
+    if (!parsed.ok) throw new ConfigError(`--max-lag ${values['max-lag']}: ${parsed.reason}`);
+    maxLagSeconds = parsed.value;
+  }
+  if (values['metrics-host'] === '') throw new ConfigError('--metrics-host needs an address');
   for (const [flag, value] of [['--config', values.config], ['--state', values.state]] as const) {
     if (value === '') throw new ConfigError(`${flag} needs a path`);
   }
@@ -118,6 +138,9 @@ export function parseCli(argv: string[]): CliOptions {
     limits,
     outputTimeoutMs: whole('output-timeout', values['output-timeout'], DEFAULT_OUTPUT_TIMEOUT, 1, 86_400) * 1000,
     s3TimeoutMs: whole('s3-timeout', values['s3-timeout'], DEFAULT_S3_TIMEOUT, 1, 86_400) * 1000,
+    metricsPort: values['metrics-port'] === undefined ? null : whole('metrics-port', values['metrics-port'], 0, 0, 65_535),
+    metricsHost: values['metrics-host'] ?? '127.0.0.1',
+    maxLagSeconds,
     checkConfig: values['check-config'] ?? false,
     help: values.help ?? false,
     version: values.version ?? false,
@@ -161,7 +184,21 @@ async function collect(options: CliOptions, config: Config, log: Logger): Promis
   process.on('SIGTERM', onStop);
   process.on('SIGINT', onStop);
   process.on('SIGHUP', onHangup);
+  const telemetry: Telemetry[] = [];
+  let server: MetricsServer | null = null;
+  if (options.metricsPort !== null) {
+    const metrics = new Metrics({ partitions: () => state.partitionNewest(), maxLagSeconds: options.maxLagSeconds });
+    try {
+      server = await serveMetrics(metrics, options.metricsHost, options.metricsPort);
+    } catch (err) {
+      state.close();
+      throw new ConfigError(`--metrics-port ${options.metricsPort}: cannot listen on ${options.metricsHost}:${options.metricsPort}: ${describe(err)}`);
+    }
+    telemetry.push(metrics);
+    log.info({ host: options.metricsHost, port: server.port }, `metrics on http://${options.metricsHost}:${server.port}/metrics, health on /health`);
+  }
   const ctx: RunContext = {
+    telemetry: fanOut(telemetry),
     log,
     state,
     outputs,
@@ -181,6 +218,7 @@ async function collect(options: CliOptions, config: Config, log: Logger): Promis
     await daemon.run();
     return EXIT_OK;
   } finally {
+    await server?.close();
     await outputs.close();
     state.close();
     process.off('SIGTERM', onStop);

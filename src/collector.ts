@@ -10,6 +10,7 @@ import { decodeObject } from './decode/object.js';
 import type { Outputs } from './emit/index.js';
 import { OutputError, describe } from './errors.js';
 import type { KnownObject, ObjectRecord, PartitionRef, StateStore } from './state/store.js';
+import type { Telemetry } from './telemetry.js';
 import { GRACE_DAYS, addDays, dayFolder, daysFrom, listingWindow, utcDay } from './walk/dates.js';
 import { parseFirehoseKey } from './walk/firehose.js';
 import { accountPrefix, lastSegment, logsRoot, parseNativeKey, partitionOf, type Partition } from './walk/native.js';
@@ -49,6 +50,7 @@ export interface CollectorContext {
   /** Give up on objects in flight too; they are not recorded and are read again next time. */
   abandon: AbortSignal;
   now(): Date;
+  telemetry?: Telemetry;
 }
 
 export type LayoutName = 'native' | 'firehose';
@@ -104,6 +106,8 @@ export class BucketCollector {
   private halted = false;
   private outputFailure: OutputError | null = null;
   private readonly today: string;
+  /** Events delivered this pass per object in flight, for telemetry. */
+  private readonly eventsOf = new Map<string, number>();
 
   constructor(
     private readonly bucket: BucketConfig,
@@ -269,6 +273,7 @@ export class BucketCollector {
       return null;
     }
     this.summary.listed++;
+    this.ctx.telemetry?.objectListed?.(this.bucket.name);
     const known = this.ctx.state.lookup(this.bucket.name, object.key);
     if (known?.status === 'done') {
       if (known.deletePending && this.bucket.removeFromBucket) await this.remove(object.key);
@@ -305,6 +310,8 @@ export class BucketCollector {
     }
     const settled = this.collectObject(record, known)
       .then((outcome) => {
+        this.ctx.telemetry?.objectSettled?.(this.bucket.name, outcome, outcome === 'done' ? record.size : 0, this.eventsOf.get(record.key) ?? 0);
+        this.eventsOf.delete(record.key);
         if (outcome === 'done') done();
         else if (outcome === 'unfinished') progress.unfinishedDays.add(day);
       })
@@ -334,6 +341,7 @@ export class BucketCollector {
             }
             delivered += events.length;
             this.summary.events += events.length;
+            this.eventsOf.set(record.key, (this.eventsOf.get(record.key) ?? 0) + events.length);
           },
           malformed: (line, reason) => log.error({ line }, `${where} line ${line}: ${reason}`),
           skipped: (line, reason) => log.debug({ line }, `no finding in document: ${reason}`),

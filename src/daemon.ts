@@ -1,11 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { createBucketReader } from './aws/s3.js';
-import { BucketCollector, type BucketPassSummary, type Limits } from './collector.js';
+import { BucketCollector, type Limits } from './collector.js';
 import type { Config, WodleConfig } from './config/load.js';
 import type { Outputs } from './emit/index.js';
 import { OutputError, describe } from './errors.js';
 import { firstRun, nextRun } from './schedule.js';
+import type { PassOutcome, Telemetry } from './telemetry.js';
 import type { StateStore } from './state/store.js';
 
 export interface RunContext {
@@ -18,12 +19,10 @@ export interface RunContext {
   stop: AbortSignal;
   abandon: AbortSignal;
   now(): Date;
+  telemetry?: Telemetry;
 }
 
-export interface PassResult {
-  ok: boolean;
-  buckets: BucketPassSummary[];
-}
+export type PassResult = PassOutcome;
 
 function enabledWodles(config: Config): WodleConfig[] {
   return config.wodles.filter((wodle) => !wodle.disabled);
@@ -31,17 +30,28 @@ function enabledWodles(config: Config): WodleConfig[] {
 
 /** One pass over every bucket of the given wodles. Never throws: failures are logged and make `ok` false. */
 export async function runPass(wodles: WodleConfig[], ctx: RunContext): Promise<PassResult> {
-  const result: PassResult = { ok: true, buckets: [] };
+  ctx.telemetry?.passStarted?.();
+  const result = await passOver(wodles, ctx);
+  ctx.telemetry?.passFinished?.(result);
+  return result;
+}
+
+async function passOver(wodles: WodleConfig[], ctx: RunContext): Promise<PassResult> {
+  const result: PassResult = { ok: true, outputFailure: null, buckets: [] };
   try {
     await ctx.outputs.open();
   } catch (err) {
     ctx.log.error({ err: describe(err) }, `${describe(err)}; nothing was read`);
-    return { ok: false, buckets: [] };
+    return { ok: false, outputFailure: describe(err), buckets: [] };
   }
   for (const wodle of wodles) {
     for (const bucket of wodle.buckets) {
       if (ctx.stop.aborted) return result;
-      const reader = await createBucketReader(bucket, { maxSockets: ctx.concurrency + 4, timeoutMs: ctx.s3TimeoutMs });
+      const reader = await createBucketReader(bucket, {
+        maxSockets: ctx.concurrency + 4,
+        timeoutMs: ctx.s3TimeoutMs,
+        onRequest: (operation) => ctx.telemetry?.s3Request?.(bucket.name, operation),
+      });
       try {
         const collector = new BucketCollector(bucket, reader, { ...ctx, skipOnError: wodle.skipOnError });
         const summary = await collector.run();
@@ -51,7 +61,7 @@ export async function runPass(wodles: WodleConfig[], ctx: RunContext): Promise<P
         // Only an output failure gets here: every other bucket would fail the same way.
         const message = err instanceof OutputError ? err.message : describe(err);
         ctx.log.error({ bucket: bucket.name, err: message }, `${message}; the pass stops, and what was not delivered will be read again`);
-        return { ok: false, buckets: result.buckets };
+        return { ok: false, outputFailure: message, buckets: result.buckets };
       } finally {
         reader.close();
       }
@@ -107,7 +117,6 @@ export class Daemon {
   constructor(
     config: Config,
     private readonly ctx: RunContext,
-    private readonly hooks: { passStarted?(): void; passFinished?(result: PassResult): void } = {},
   ) {
     this.scheduled = this.plan(config, null);
   }
@@ -158,17 +167,14 @@ export class Daemon {
 
   private async pass(due: Scheduled[]): Promise<void> {
     this.running = true;
-    this.hooks.passStarted?.();
-    let result: PassResult;
     try {
-      result = await runPass(
+      await runPass(
         due.map((entry) => entry.wodle),
         this.ctx,
       );
     } finally {
       this.running = false;
     }
-    this.hooks.passFinished?.(result);
     const ended = this.ctx.now();
     for (const entry of due) {
       const next = nextRun(entry.wodle, entry.due, ended);

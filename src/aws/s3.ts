@@ -5,6 +5,7 @@ import { fromIni, fromNodeProviderChain, fromTemporaryCredentials } from '@aws-s
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@aws-sdk/types';
 import { getProfileName, loadSharedConfigFiles } from '@smithy/shared-ini-file-loader';
 import type { BucketConfig } from '../config/load.js';
+import type { S3Operation } from './errors.js';
 
 export const ROLE_SESSION_NAME = 'guardduty-wodle';
 
@@ -86,6 +87,8 @@ export interface ReaderOptions {
   maxSockets: number;
   /** A connection silent for this long fails its request (a stalled body included). */
   timeoutMs: number;
+  /** Told of each S3 request made (retries inside the SDK not counted). */
+  onRequest?(operation: S3Operation): void;
 }
 
 export async function createBucketReader(bucket: BucketConfig, options: ReaderOptions): Promise<BucketReader> {
@@ -112,6 +115,7 @@ export async function createBucketReader(bucket: BucketConfig, options: ReaderOp
   async function* pages(prefix: string, delimiter: string | undefined) {
     let token: string | undefined;
     do {
+      options.onRequest?.('list');
       const page = await client.send(
         new ListObjectsV2Command({ Bucket: name, Prefix: prefix, Delimiter: delimiter, ContinuationToken: token }),
       );
@@ -136,15 +140,18 @@ export async function createBucketReader(bucket: BucketConfig, options: ReaderOp
       }
     },
     async exists(prefix) {
+      options.onRequest?.('list');
       const page = await client.send(new ListObjectsV2Command({ Bucket: name, Prefix: prefix, MaxKeys: 1 }));
       return (page.KeyCount ?? page.Contents?.length ?? 0) > 0;
     },
     async getObject(key, signal) {
+      options.onRequest?.('get');
       const response = await client.send(new GetObjectCommand({ Bucket: name, Key: key }), { abortSignal: signal });
       if (!response.Body) throw new Error(`GetObject ${key} returned no body`);
       return { body: response.Body as unknown as AsyncIterable<Buffer>, contentLength: response.ContentLength };
     },
     async deleteObject(key) {
+      options.onRequest?.('delete');
       await client.send(new DeleteObjectCommand({ Bucket: name, Key: key }));
     },
     close() {

@@ -231,6 +231,13 @@ export class StateStore {
     });
   }
 
+  /** Each partition's newest object read, for the lag metric. */
+  partitionNewest(): Array<{ bucket: string; account: string; region: string; prefix: string; newestModified: number | null }> {
+    return this.db
+      .prepare('SELECT bucket, account, region, prefix, newest_modified AS newestModified FROM partition_passes ORDER BY bucket, prefix')
+      .all() as Array<{ bucket: string; account: string; region: string; prefix: string; newestModified: number | null }>;
+  }
+
   countObjects(): number {
     return (this.db.prepare('SELECT count(*) AS n FROM objects').get() as { n: number }).n;
   }

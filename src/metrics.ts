@@ -1,0 +1,185 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { S3Operation } from './aws/errors.js';
+import type { PassOutcome, Telemetry } from './telemetry.js';
+
+export interface PartitionNewest {
+  bucket: string;
+  account: string;
+  region: string;
+  prefix: string;
+  newestModified: number | null;
+}
+
+export interface HealthAnswer {
+  status: 'ok' | 'degraded';
+  /** Why it is degraded; empty when ok. */
+  reasons: string[];
+  pass: 'not started' | 'running' | 'idle';
+  lastPass: { at: string; ok: boolean } | null;
+}
+
+export interface MetricsOptions {
+  /** Each partition's newest object read, looked up at scrape time. */
+  partitions(): PartitionNewest[];
+  /** A partition lagging more than this many seconds makes the health degraded; null: never. */
+  maxLagSeconds: number | null;
+  now?(): number;
+}
+
+/** Prometheus metrics and the health answer, fed by the run's telemetry. */
+export class Metrics implements Telemetry {
+  readonly registry = new Registry();
+  private readonly listed: Counter<'bucket'>;
+  private readonly settled: Counter<'bucket' | 'outcome'>;
+  private readonly events: Counter<'bucket'>;
+  private readonly bytes: Counter<'bucket'>;
+  private readonly requests: Counter<'bucket' | 'operation'>;
+  private readonly passSeconds: Histogram<'bucket'>;
+  private readonly lastPassOk: Gauge<'bucket'>;
+  private running = false;
+  private lastPass: { at: number; outcome: PassOutcome } | null = null;
+  private readonly now: () => number;
+
+  constructor(private readonly options: MetricsOptions) {
+    this.now = options.now ?? Date.now;
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry, prefix: 'guardduty_wodle_' });
+    this.listed = new Counter({ name: 'guardduty_wodle_objects_listed_total', help: 'Keys listed inside the layout and the day window', labelNames: ['bucket'], registers });
+    this.settled = new Counter({
+      name: 'guardduty_wodle_objects_total',
+      help: 'Objects read: done, failed, or left unfinished for the next pass',
+      labelNames: ['bucket', 'outcome'],
+      registers,
+    });
+    this.events = new Counter({ name: 'guardduty_wodle_events_total', help: 'Events delivered to every output', labelNames: ['bucket'], registers });
+    this.bytes = new Counter({ name: 'guardduty_wodle_object_bytes_total', help: 'Bytes (as stored in S3) of objects done', labelNames: ['bucket'], registers });
+    this.requests = new Counter({ name: 'guardduty_wodle_s3_requests_total', help: 'S3 requests by operation', labelNames: ['bucket', 'operation'], registers });
+    this.passSeconds = new Histogram({
+      name: 'guardduty_wodle_bucket_pass_duration_seconds',
+      help: 'Duration of one pass over one bucket',
+      labelNames: ['bucket'],
+      buckets: [0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600],
+      registers,
+    });
+    this.lastPassOk = new Gauge({ name: 'guardduty_wodle_last_pass_success', help: '1 when the last pass over the bucket succeeded', labelNames: ['bucket'], registers });
+    const self = this;
+    new Gauge({
+      name: 'guardduty_wodle_partition_lag_seconds',
+      help: "Now minus the LastModified of the partition's newest object read",
+      labelNames: ['bucket', 'account', 'region'],
+      registers,
+      collect() {
+        this.reset();
+        for (const lag of self.lags()) this.set({ bucket: lag.bucket, account: lag.account, region: lag.region }, lag.seconds);
+      },
+    });
+    new Gauge({
+      name: 'guardduty_wodle_pass_running',
+      help: '1 while a pass is running',
+      registers,
+      collect() {
+        this.set(self.running ? 1 : 0);
+      },
+    });
+  }
+
+  passStarted(): void {
+    this.running = true;
+  }
+
+  passFinished(outcome: PassOutcome): void {
+    this.running = false;
+    this.lastPass = { at: this.now(), outcome };
+    for (const bucket of outcome.buckets) {
+      this.passSeconds.observe({ bucket: bucket.bucket }, bucket.durationMs / 1000);
+      this.lastPassOk.set({ bucket: bucket.bucket }, bucket.ok ? 1 : 0);
+    }
+  }
+
+  objectListed(bucket: string): void {
+    this.listed.inc({ bucket });
+  }
+
+  objectSettled(bucket: string, outcome: 'done' | 'failed' | 'unfinished', bytes: number, events: number): void {
+    this.settled.inc({ bucket, outcome });
+    if (events > 0) this.events.inc({ bucket }, events);
+    if (bytes > 0) this.bytes.inc({ bucket }, bytes);
+  }
+
+  s3Request(bucket: string, operation: S3Operation): void {
+    this.requests.inc({ bucket, operation });
+  }
+
+  private lags(): Array<{ bucket: string; account: string; region: string; seconds: number }> {
+    const now = this.now();
+    return this.options
+      .partitions()
+      .filter((p) => p.newestModified !== null)
+      .map((p) => ({ bucket: p.bucket, account: p.account, region: p.region, seconds: Math.max(0, (now - p.newestModified!) / 1000) }));
+  }
+
+  health(): HealthAnswer {
+    const reasons: string[] = [];
+    const outcome = this.lastPass?.outcome;
+    if (outcome?.outputFailure) reasons.push(`output down: ${outcome.outputFailure}`);
+    for (const bucket of outcome?.buckets ?? []) if (!bucket.ok) reasons.push(`last pass failed for bucket ${bucket.bucket}`);
+    if (outcome && !outcome.ok && reasons.length === 0) reasons.push('last pass failed');
+    if (this.options.maxLagSeconds !== null) {
+      for (const lag of this.lags()) {
+        if (lag.seconds > this.options.maxLagSeconds) {
+          reasons.push(`lag over ${this.options.maxLagSeconds} s: ${lag.bucket} ${lag.account || '-'} ${lag.region || '-'} is ${Math.round(lag.seconds)} s behind`);
+        }
+      }
+    }
+    return {
+      status: reasons.length === 0 ? 'ok' : 'degraded',
+      reasons,
+      pass: this.running ? 'running' : this.lastPass ? 'idle' : 'not started',
+      lastPass: this.lastPass ? { at: new Date(this.lastPass.at).toISOString(), ok: this.lastPass.outcome.ok } : null,
+    };
+  }
+}
+
+export interface MetricsServer {
+  port: number;
+  close(): Promise<void>;
+}
+
+/** Serves /metrics (Prometheus text) and /health (200 ok, 503 degraded, JSON). */
+export async function serveMetrics(metrics: Metrics, host: string, port: number): Promise<MetricsServer> {
+  const server: Server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD' }).end();
+      return;
+    }
+    if (path === '/metrics') {
+      metrics.registry.metrics().then(
+        (text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text),
+        (err: unknown) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`metrics failed: ${(err as Error).message}\n`),
+      );
+      return;
+    }
+    if (path === '/health') {
+      const answer = metrics.health();
+      res.writeHead(answer.status === 'ok' ? 200 : 503, { 'content-type': 'application/json' }).end(`${JSON.stringify(answer)}\n`);
+      return;
+    }
+    res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /metrics or /health\n');
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  server.unref();
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

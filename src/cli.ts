@@ -14,6 +14,7 @@ import { StateStore } from './state/store.js';
 import { parseInterval } from './config/values.js';
 import { Metrics, serveMetrics, type MetricsServer } from './metrics.js';
 import { fanOut, type Telemetry } from './telemetry.js';
+import { ProgressBar, wantsProgress } from './progress.js';
 
 // The SDK's multi-line Node-version notice would break the JSON log stream on stderr; the supported
 // Node versions are stated in the README instead.
@@ -197,6 +198,7 @@ async function collect(options: CliOptions, config: Config, log: Logger): Promis
     telemetry.push(metrics);
     log.info({ host: options.metricsHost, port: server.port }, `metrics on http://${options.metricsHost}:${server.port}/metrics, health on /health`);
   }
+  if (wantsProgress(options, process.stderr)) telemetry.push(new ProgressBar(process.stderr));
   const ctx: RunContext = {
     telemetry: fanOut(telemetry),
     log,

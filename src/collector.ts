@@ -302,6 +302,7 @@ export class BucketCollector {
       done();
       return null;
     }
+    this.ctx.telemetry?.objectToRead?.(this.bucket.name);
     await this.objects.acquire();
     if (this.stopping()) {
       this.objects.release();

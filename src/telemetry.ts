@@ -18,6 +18,8 @@ export interface Telemetry {
   passFinished?(outcome: PassOutcome): void;
   /** A key inside the layout and the day window was listed. */
   objectListed?(bucket: string): void;
+  /** A listed object is new (or failed before) and will be read. */
+  objectToRead?(bucket: string): void;
   /** An object was read to the end (done), failed, or left for the next pass. */
   objectSettled?(bucket: string, outcome: 'done' | 'failed' | 'unfinished', bytes: number, events: number): void;
   s3Request?(bucket: string, operation: S3Operation): void;
@@ -29,6 +31,7 @@ export function fanOut(receivers: Telemetry[]): Telemetry {
     passStarted: () => receivers.forEach((r) => r.passStarted?.()),
     passFinished: (outcome) => receivers.forEach((r) => r.passFinished?.(outcome)),
     objectListed: (bucket) => receivers.forEach((r) => r.objectListed?.(bucket)),
+    objectToRead: (bucket) => receivers.forEach((r) => r.objectToRead?.(bucket)),
     objectSettled: (bucket, outcome, bytes, events) => receivers.forEach((r) => r.objectSettled?.(bucket, outcome, bytes, events)),
     s3Request: (bucket, operation) => receivers.forEach((r) => r.s3Request?.(bucket, operation)),
   };

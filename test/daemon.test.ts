@@ -102,6 +102,65 @@ describe('daemon scheduling', () => {
   });
 });
 
+describe('stopping', () => {
+  test('SIGTERM drains the objects in flight and starts no more; a second signal abandons them unrecorded', async () => {
+    const bucket = 'gd-drain';
+    fake.s3.createBucket(bucket);
+    for (let i = 0; i < 6; i++) await fake.s3.put(bucket, nativeKey(ACCOUNT, REGION, today(), `${i}.jsonl.gz`), jsonlGz([makeFinding(ACCOUNT, REGION, `drain-${i}`)]));
+    let gets = 0;
+    const isGet = (r: { method: string; url: string }) => r.method === 'GET' && !r.url.includes('list-type=');
+    const proxy = await S3Proxy.start(fake.s3.endpoint, {
+      delayMs: (r) => {
+        if (!isGet(r)) return 0;
+        gets++;
+        return 1500;
+      },
+    });
+    const dir = tempDir();
+    const config = writeConfig(dir, [{ name: bucket, endpoint: proxy.endpoint }], '<interval>1h</interval>');
+    const out = join(dir, 'events.jsonl');
+    const state = join(dir, 'state.db');
+    const args = ['--config', config, '--state', state, '--output', `file:${out}`, '--concurrency', '2'];
+    try {
+      // Drain: the two objects in flight finish and are recorded; nothing else is started.
+      const draining = startCli(args);
+      await until(draining, 'two reads in flight', () => gets === 2);
+      const signalled = Date.now();
+      draining.child.kill('SIGTERM');
+      const drained = await draining.done;
+      assert.equal(drained.code, 0, drained.stderr);
+      assert.ok(Date.now() - signalled < 5000, 'stopped within the reads in flight');
+      assert.equal(gets, 2, 'no object started after the signal');
+      assert.equal(idsIn(out).length, 2);
+
+      // Abandon: a second signal ends the process at once; what was in flight is not recorded.
+      gets = 0;
+      const abandoning = startCli(args);
+      await until(abandoning, 'two more reads in flight', () => gets === 2);
+      abandoning.child.kill('SIGTERM');
+      await sleep(100);
+      const second = Date.now();
+      abandoning.child.kill('SIGINT');
+      const abandoned = await abandoning.done;
+      assert.equal(abandoned.code, 0, abandoned.stderr);
+      assert.ok(Date.now() - second < 1000, 'a second signal does not wait for the reads');
+      assert.ok(abandoned.logs.some((l) => String(l['msg']).startsWith('stopping now')));
+      assert.equal(idsIn(out).length, 2, 'nothing of the abandoned objects was written or recorded');
+
+      // A later run reads the rest, each object once.
+      const rest = await runCliOnce(args);
+      assert.equal(rest.code, 0, rest.stderr);
+      assert.deepEqual(idsIn(out).sort(), ['drain-0', 'drain-1', 'drain-2', 'drain-3', 'drain-4', 'drain-5']);
+    } finally {
+      await proxy.stop();
+    }
+  });
+});
+
+function runCliOnce(args: string[]) {
+  return startCli([...args, '--once']).done;
+}
+
 function parseStderr(running: Running): Array<Record<string, unknown>> {
   return running.stderrSoFar()
     .split('\n')

@@ -11,6 +11,7 @@ import type { Outputs } from './emit/index.js';
 import { OutputError, describe } from './errors.js';
 import type { KnownObject, ObjectRecord, PartitionRef, StateStore } from './state/store.js';
 import type { Telemetry } from './telemetry.js';
+import type { LocatedKey } from './walk/locate.js';
 import { GRACE_DAYS, addDays, dayFolder, daysFrom, listingWindow, utcDay } from './walk/dates.js';
 import { parseFirehoseKey } from './walk/firehose.js';
 import { accountPrefix, lastSegment, logsRoot, parseNativeKey, partitionOf, type Partition } from './walk/native.js';
@@ -87,7 +88,7 @@ interface Layout {
   dayOf(key: string, partition: Partition): string | null;
 }
 
-type ObjectOutcome = 'done' | 'failed' | 'unfinished';
+export type ObjectOutcome = 'done' | 'failed' | 'unfinished';
 
 /** What a partition's listing learns as its objects settle. */
 interface PartitionProgress {
@@ -318,6 +319,50 @@ export class BucketCollector {
       })
       .finally(() => this.objects.release());
     return { settled };
+  }
+
+  /**
+   * Reads one object a notification named (SQS), through the same state, decode and output path as a
+   * listing. 'done' also when the state already had it; only then may the notification be let go.
+   */
+  async readNotified(object: { key: string; size: number | null; etag: string }, located: LocatedKey): Promise<ObjectOutcome> {
+    const known = this.ctx.state.lookup(this.bucket.name, object.key);
+    if (known?.status === 'done') {
+      if (known.deletePending && this.bucket.removeFromBucket) await this.remove(object.key);
+      return 'done';
+    }
+    if (known && !this.retryable(known.attempts)) return 'failed';
+    const record: ObjectRecord = {
+      bucket: this.bucket.name,
+      path: located.path,
+      account: located.layout === 'native' ? located.account : '',
+      region: located.layout === 'native' ? located.region : '',
+      key: object.key,
+      etag: object.etag,
+      size: object.size ?? 0,
+      events: 0,
+      malformed: 0,
+    };
+    if (object.size === 0) {
+      await this.commit(record);
+      return 'done';
+    }
+    this.ctx.telemetry?.objectToRead?.(this.bucket.name);
+    await this.objects.acquire();
+    try {
+      if (this.stopping()) return 'unfinished';
+      const outcome = await this.collectObject(record, known);
+      this.ctx.telemetry?.objectSettled?.(this.bucket.name, outcome, outcome === 'done' ? record.size : 0, this.eventsOf.get(record.key) ?? 0);
+      this.eventsOf.delete(record.key);
+      return outcome;
+    } finally {
+      this.objects.release();
+    }
+  }
+
+  /** The output failure that stopped this collector, if one did. */
+  get outputFailed(): OutputError | null {
+    return this.outputFailure;
   }
 
   /** Reads one object to the outputs: done, failed for good, or unfinished (read again next pass). */

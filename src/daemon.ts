@@ -6,6 +6,7 @@ import type { Config, WodleConfig } from './config/load.js';
 import type { Outputs } from './emit/index.js';
 import { OutputError, describe } from './errors.js';
 import { firstRun, nextRun } from './schedule.js';
+import { SqsSubscriber } from './sqs/subscriber.js';
 import type { PassOutcome, Telemetry } from './telemetry.js';
 import type { StateStore } from './state/store.js';
 
@@ -71,13 +72,36 @@ async function passOver(wodles: WodleConfig[], ctx: RunContext): Promise<PassRes
 }
 
 /** `--once`: a single pass over every enabled bucket; true when every bucket succeeded. */
-export async function runOnce(config: Config, ctx: RunContext): Promise<boolean> {
-  const wodles = enabledWodles(config);
-  if (wodles.every((wodle) => wodle.buckets.length === 0)) {
-    ctx.log.warn({ file: config.file }, 'no enabled <bucket type="guardduty"> in the configuration; nothing to do');
+/** The SQS subscribers of the enabled blocks, each a consumer of its queue. */
+export function subscribersOf(config: Config, ctx: RunContext, options: { once: boolean; sqsWaitSeconds: number }): SqsSubscriber[] {
+  return enabledWodles(config).flatMap((wodle) =>
+    wodle.subscribers.map((subscriber) => new SqsSubscriber(subscriber, ctx, { once: options.once, waitSeconds: options.sqsWaitSeconds })),
+  );
+}
+
+/** Runs every subscriber until stopped (or drained); false when one failed. Outputs are opened first. */
+export async function runSubscribers(subscribers: SqsSubscriber[], ctx: RunContext): Promise<boolean> {
+  if (subscribers.length === 0) return true;
+  try {
+    await ctx.outputs.open();
+  } catch (err) {
+    ctx.log.error({ err: describe(err) }, `${describe(err)}; no SQS message was taken`);
+    return false;
+  }
+  const results = await Promise.all(subscribers.map((subscriber) => subscriber.run()));
+  return results.every(Boolean);
+}
+
+/** `--once`: one pass over every enabled bucket and a drain of every subscriber's queue; true when all succeeded. */
+export async function runOnce(config: Config, ctx: RunContext, sqsWaitSeconds: number): Promise<boolean> {
+  const wodles = enabledWodles(config).filter((wodle) => wodle.buckets.length > 0);
+  const subscribers = subscribersOf(config, ctx, { once: true, sqsWaitSeconds });
+  if (wodles.length === 0 && subscribers.length === 0) {
+    ctx.log.warn({ file: config.file }, 'no enabled <bucket type="guardduty"> or <subscriber type="buckets"> in the configuration; nothing to do');
     return true;
   }
-  return (await runPass(wodles, ctx)).ok;
+  const [pass, drained] = await Promise.all([wodles.length > 0 ? runPass(wodles, ctx).then((r) => r.ok) : true, runSubscribers(subscribers, ctx)]);
+  return pass && drained;
 }
 
 interface Scheduled {
@@ -139,7 +163,7 @@ export class Daemon {
   private plan(config: Config, previous: Scheduled[] | null): Scheduled[] {
     const now = this.ctx.now();
     const wodles = enabledWodles(config).filter((wodle) => wodle.buckets.length > 0);
-    if (wodles.length === 0) {
+    if (wodles.length === 0 && enabledWodles(config).every((wodle) => wodle.subscribers.length === 0)) {
       this.ctx.log.warn({ file: config.file }, 'no enabled <bucket type="guardduty"> in the configuration; waiting for a stop signal');
     }
     return wodles.map((wodle, index) => {

@@ -40,7 +40,7 @@ export interface BucketReader {
  * the profile's `region`, else the first configured region, else us-east-1. Whichever it is decides the
  * partition, so GovCloud and China work when the environment, the profile or `regions` says so.
  */
-async function startRegion(bucket: BucketConfig): Promise<string> {
+export async function startRegion(bucket: BucketConfig): Promise<string> {
   const fromEnv = process.env['AWS_REGION'] || process.env['AWS_DEFAULT_REGION'];
   if (fromEnv) return fromEnv;
   try {

@@ -50,8 +50,18 @@ export interface BucketConfig {
   line: number;
 }
 
+/** `<subscriber type="buckets">`: S3 notifications of new objects, read from an SQS queue. */
+export interface SubscriberConfig {
+  type: 'buckets';
+  sqsName: string;
+  /** Credentials, role, endpoint and discard rules, used for the queue and for every bucket it names. */
+  access: BucketConfig;
+  line: number;
+}
+
 export interface WodleConfig extends Schedule {
   disabled: boolean;
+  subscribers: SubscriberConfig[];
   skipOnError: boolean;
   buckets: BucketConfig[];
   line: number;
@@ -163,8 +173,8 @@ function bucketSetters(r: Reader): Record<string, Setter<BucketConfig>> {
   };
 }
 
-function readBucket(r: Reader, element: XmlElement): BucketConfig {
-  const bucket: BucketConfig = {
+function emptyBucket(line: number): BucketConfig {
+  return {
     type: 'guardduty',
     name: '',
     path: '',
@@ -183,8 +193,12 @@ function readBucket(r: Reader, element: XmlElement): BucketConfig {
     serviceEndpoint: null,
     accessKey: null,
     secretKey: null,
-    line: element.line,
+    line,
   };
+}
+
+function readBucket(r: Reader, element: XmlElement): BucketConfig {
+  const bucket = emptyBucket(element.line);
   r.apply(element, bucket, bucketSetters(r), ['discard_regex']);
   if (bucket.name === '') r.fail(element, 'has no <name> (the S3 bucket to read)');
   if (/[/\s]/.test(bucket.name)) r.fail(element, `<name> "${bucket.name}" is not an S3 bucket name`);
@@ -194,9 +208,27 @@ function readBucket(r: Reader, element: XmlElement): BucketConfig {
   return bucket;
 }
 
+const SUBSCRIBER_OPTIONS = ['aws_profile', 'iam_role_arn', 'iam_role_duration', 'external_id', 'sts_endpoint', 'service_endpoint', 'discard_regex'];
+
+function readSubscriber(r: Reader, element: XmlElement): SubscriberConfig {
+  const access = emptyBucket(element.line);
+  const subscriber: SubscriberConfig = { type: 'buckets', sqsName: '', access, line: element.line };
+  const bucketOptions = bucketSetters(r);
+  const setters: Record<string, Setter<SubscriberConfig>> = {
+    sqs_name: (sub, _v, e) => {
+      sub.sqsName = r.text(e);
+    },
+  };
+  for (const option of SUBSCRIBER_OPTIONS) setters[option] = (sub, value, e) => bucketOptions[option]!(sub.access, value, e);
+  r.apply(element, subscriber, setters, ['discard_regex']);
+  if (subscriber.sqsName === '') r.fail(element, 'has no <sqs_name> (the SQS queue receiving the bucket notifications)');
+  return subscriber;
+}
+
 function readWodle(r: Reader, element: XmlElement, warnings: string[], reportedTypes: Set<string>): WodleConfig {
   const wodle: WodleConfig = {
     disabled: false,
+    subscribers: [],
     intervalSeconds: DEFAULTS.intervalSeconds,
     intervalMonths: null,
     day: null,
@@ -248,7 +280,11 @@ function readWodle(r: Reader, element: XmlElement, warnings: string[], reportedT
         else unsupported('is not collected by guardduty-wodle (only type="guardduty" is)')(w, '', e);
       },
       service: unsupported('is a CloudWatch/Inspector service, not collected by guardduty-wodle'),
-      subscriber: unsupported('is an SQS subscriber, not supported yet'),
+      subscriber: (w, _v, e) => {
+        const type = e.attributes['type'];
+        if (type === 'buckets') w.subscribers.push(readSubscriber(r, e));
+        else unsupported('is not read by guardduty-wodle (only type="buckets" subscribers are)')(w, '', e);
+      },
     },
     ['bucket', 'service', 'subscriber'],
   );

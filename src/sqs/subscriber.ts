@@ -1,0 +1,207 @@
+import {
+  ChangeMessageVisibilityCommand,
+  DeleteMessageCommand,
+  GetQueueAttributesCommand,
+  GetQueueUrlCommand,
+  ReceiveMessageCommand,
+  SQSClient,
+  type Message,
+} from '@aws-sdk/client-sqs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from 'pino';
+import { createBucketReader, credentialsFor, startRegion, type BucketReader } from '../aws/s3.js';
+import { BucketCollector, type ObjectOutcome } from '../collector.js';
+import type { SubscriberConfig } from '../config/load.js';
+import type { RunContext } from '../daemon.js';
+import { describe } from '../errors.js';
+import { locateKey } from '../walk/locate.js';
+import { parseNotification } from './notifications.js';
+
+export interface SubscriberOptions {
+  /** Long-poll wait of each ReceiveMessage, seconds (SQS allows up to 20). */
+  waitSeconds: number;
+  /** Drain: stop once a long poll returns nothing. */
+  once: boolean;
+}
+
+/** Messages taken per ReceiveMessage (the SQS maximum). */
+const BATCH = 10;
+/** After an output failure, wait this long before taking messages again (they return to the queue meanwhile). */
+const OUTPUT_BACKOFF_MS = 5_000;
+
+/**
+ * A competing consumer of one SQS queue of S3 notifications. A message is deleted only once every
+ * object it names was delivered to every output and recorded; while one is in work its visibility is
+ * extended (heartbeat). A message that fails stays: the queue delivers it again, and its redrive policy
+ * moves it to the dead-letter queue in the end. Several processes may share one queue.
+ */
+export class SqsSubscriber {
+  private readonly log: Logger;
+  private client: SQSClient | null = null;
+  private queueUrl = '';
+  private visibilitySeconds = 30;
+  private readonly readers = new Map<string, BucketReader>();
+  private failed = false;
+
+  constructor(
+    private readonly config: SubscriberConfig,
+    private readonly ctx: RunContext,
+    private readonly options: SubscriberOptions,
+  ) {
+    this.log = ctx.log.child({ queue: config.sqsName });
+  }
+
+  /** Runs until stopped (or drained with `once`); false when a message or the queue failed. */
+  async run(): Promise<boolean> {
+    try {
+      await this.connect();
+    } catch (err) {
+      this.log.error({ err: describe(err) }, `SQS queue ${this.config.sqsName}: ${describe(err)}; check sqs_name, the region or service_endpoint, and sqs:GetQueueUrl permission`);
+      this.close();
+      return false;
+    }
+    this.log.info({ visibilitySeconds: this.visibilitySeconds }, `reading S3 notifications from SQS queue ${this.config.sqsName}`);
+    const pollers = Math.max(1, Math.min(4, Math.ceil(this.ctx.concurrency / BATCH)));
+    await Promise.all(Array.from({ length: pollers }, () => this.poll()));
+    this.close();
+    return !this.failed;
+  }
+
+  private async connect(): Promise<void> {
+    const access = this.config.access;
+    const region = await startRegion(access);
+    this.client = new SQSClient({
+      region,
+      credentials: credentialsFor(access, region),
+      maxAttempts: 5,
+      ...(access.serviceEndpoint !== null ? { endpoint: access.serviceEndpoint } : {}),
+    });
+    const { QueueUrl } = await this.client.send(new GetQueueUrlCommand({ QueueName: this.config.sqsName }));
+    this.queueUrl = QueueUrl!;
+    const { Attributes } = await this.client.send(new GetQueueAttributesCommand({ QueueUrl: this.queueUrl, AttributeNames: ['VisibilityTimeout'] }));
+    this.visibilitySeconds = Math.max(1, Number(Attributes?.['VisibilityTimeout'] ?? 30));
+  }
+
+  private async poll(): Promise<void> {
+    while (!this.ctx.stop.aborted) {
+      let messages: Message[];
+      try {
+        const answer = await this.client!.send(
+          new ReceiveMessageCommand({
+            QueueUrl: this.queueUrl,
+            MaxNumberOfMessages: BATCH,
+            WaitTimeSeconds: this.options.waitSeconds,
+            MessageSystemAttributeNames: ['ApproximateReceiveCount'],
+          }),
+          { abortSignal: this.ctx.stop },
+        );
+        messages = answer.Messages ?? [];
+      } catch (err) {
+        if (this.ctx.stop.aborted) return;
+        this.log.error({ err: describe(err) }, `SQS queue ${this.config.sqsName}: receiving failed: ${describe(err)}`);
+        this.failed = true;
+        if (this.options.once) return;
+        await sleep(OUTPUT_BACKOFF_MS, undefined, { signal: this.ctx.stop }).catch(() => undefined);
+        continue;
+      }
+      if (messages.length === 0) {
+        if (this.options.once) return;
+        continue;
+      }
+      const collectors = new Map<string, BucketCollector>();
+      await Promise.all(messages.map((message) => this.handle(message, collectors)));
+      const outputFailure = [...collectors.values()].map((c) => c.outputFailed).find((f) => f !== null);
+      if (outputFailure) {
+        this.failed = true;
+        this.log.error({ err: outputFailure.message }, `${outputFailure.message}; messages not done stay on the queue and come back`);
+        if (this.options.once) return;
+        await sleep(OUTPUT_BACKOFF_MS, undefined, { signal: this.ctx.stop }).catch(() => undefined);
+      }
+    }
+  }
+
+  /** A collector per bucket and batch: a failure that stops one batch does not outlive it. */
+  private async collectorFor(bucket: string, collectors: Map<string, BucketCollector>): Promise<BucketCollector> {
+    let collector = collectors.get(bucket);
+    if (!collector) {
+      let reader = this.readers.get(bucket);
+      if (!reader) {
+        reader = await createBucketReader(
+          { ...this.config.access, name: bucket },
+          { maxSockets: this.ctx.concurrency + 4, timeoutMs: this.ctx.s3TimeoutMs, onRequest: (op) => this.ctx.telemetry?.s3Request?.(bucket, op) },
+        );
+        this.readers.set(bucket, reader);
+      }
+      collector = new BucketCollector({ ...this.config.access, name: bucket }, reader, { ...this.ctx, skipOnError: true });
+      collectors.set(bucket, collector);
+    }
+    return collector;
+  }
+
+  private async handle(message: Message, collectors: Map<string, BucketCollector>): Promise<void> {
+    const id = message.MessageId ?? '?';
+    const receives = Number(message.Attributes?.['ApproximateReceiveCount'] ?? 1);
+    const notification = parseNotification(message.Body ?? '');
+    if (notification.kind !== 'objects') {
+      this.log.debug({ messageId: id }, notification.kind === 'test' ? 's3:TestEvent; deleted' : `${notification.reason}; deleted`);
+      await this.delete(message);
+      return;
+    }
+    const heartbeat = this.keepInvisible(message);
+    let left: string[] = [];
+    try {
+      const outcomes = await Promise.all(
+        notification.objects.map(async (object): Promise<[string, ObjectOutcome | 'outside']> => {
+          const located = locateKey(object.key);
+          if (!located) return [object.key, 'outside'];
+          const collector = await this.collectorFor(object.bucket, collectors);
+          return [`s3://${object.bucket}/${object.key}`, await collector.readNotified(object, located)];
+        }),
+      );
+      for (const [key, outcome] of outcomes) {
+        if (outcome === 'outside') this.log.debug({ messageId: id, key }, 'key outside the GuardDuty layouts; ignored');
+      }
+      left = outcomes.filter(([, outcome]) => outcome === 'failed' || outcome === 'unfinished').map(([key]) => key);
+    } catch (err) {
+      left = [`message ${id}: ${describe(err)}`];
+    } finally {
+      clearInterval(heartbeat);
+    }
+    if (left.length === 0) {
+      await this.delete(message);
+      return;
+    }
+    this.failed = true;
+    if (this.ctx.stop.aborted) return;
+    this.log.error(
+      { messageId: id, receives, objects: left },
+      `SQS message ${id} (received ${receives} times): ${left.join(', ')} not done; left on the queue for another try, then its dead-letter queue`,
+    );
+  }
+
+  /** Heartbeat: pushes the message's visibility timeout on while its objects are read. */
+  private keepInvisible(message: Message): NodeJS.Timeout {
+    const timer = setInterval(() => {
+      this.client!
+        .send(new ChangeMessageVisibilityCommand({ QueueUrl: this.queueUrl, ReceiptHandle: message.ReceiptHandle, VisibilityTimeout: this.visibilitySeconds }))
+        .catch((err: unknown) => this.log.warn({ messageId: message.MessageId, err: describe(err) }, `extending the visibility of SQS message ${message.MessageId} failed: ${describe(err)}`));
+    }, (this.visibilitySeconds * 1000) / 2);
+    timer.unref();
+    return timer;
+  }
+
+  private async delete(message: Message): Promise<void> {
+    try {
+      await this.client!.send(new DeleteMessageCommand({ QueueUrl: this.queueUrl, ReceiptHandle: message.ReceiptHandle }));
+    } catch (err) {
+      // Done and recorded: if the message comes back, the state makes it a no-op.
+      this.log.warn({ messageId: message.MessageId, err: describe(err) }, `deleting SQS message ${message.MessageId} failed: ${describe(err)}; it comes back and is skipped as done`);
+    }
+  }
+
+  private close(): void {
+    for (const reader of this.readers.values()) reader.close();
+    this.readers.clear();
+    this.client?.destroy();
+  }
+}

@@ -74,8 +74,9 @@ async function passOver(wodles: WodleConfig[], ctx: RunContext): Promise<PassRes
 /** `--once`: a single pass over every enabled bucket; true when every bucket succeeded. */
 /** The SQS subscribers of the enabled blocks, each a consumer of its queue. */
 export function subscribersOf(config: Config, ctx: RunContext, options: { once: boolean; sqsWaitSeconds: number }): SqsSubscriber[] {
+  const polledBuckets = new Set(enabledWodles(config).flatMap((wodle) => wodle.buckets.map((bucket) => bucket.name)));
   return enabledWodles(config).flatMap((wodle) =>
-    wodle.subscribers.map((subscriber) => new SqsSubscriber(subscriber, ctx, { once: options.once, waitSeconds: options.sqsWaitSeconds })),
+    wodle.subscribers.map((subscriber) => new SqsSubscriber(subscriber, ctx, { once: options.once, waitSeconds: options.sqsWaitSeconds, polledBuckets })),
   );
 }
 

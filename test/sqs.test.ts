@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, test } from 'node:test';
 import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
+import Database from 'better-sqlite3';
 import { eventsFromLines, runCli, startCli, tempDir } from './helpers/cli.js';
 import { jsonlGz, makeFinding, nativeKey, today } from './helpers/findings.js';
 import { S3Proxy } from './helpers/proxy.js';
@@ -137,6 +138,29 @@ describe('SQS subscriber', () => {
     const seen = new Set([...ids(doomed.out), ...ids(survivor.out)]);
     assert.deepEqual([...seen].sort(), [...expected].sort(), 'nothing lost');
     assert.equal(await depth(q.url), 0);
+  });
+
+  test('the state of buckets read only through SQS stays bounded: done keys past any queue retention are forgotten', async () => {
+    const bucket = 'gd-sqs-prune';
+    await queue('gd-prune');
+    const first = await objects(bucket, 1, 'old');
+    const q = await queue('gd-prune');
+    await send(q.url, first.bodies);
+    const consumer = replica('gd-prune', ['--once']);
+    assert.equal((await runCli(consumer.args)).code, 0);
+    // Make the recorded key look 16 days old, then notify a new one.
+    const db = new Database(join(consumer.dir, 'state.db'));
+    db.prepare('UPDATE objects SET processed_at = ?').run(Date.now() - 16 * 86_400_000);
+    db.close();
+    const second = await objects(bucket, 1, 'new');
+    await send(q.url, second.bodies);
+    const result = await runCli(consumer.args);
+    assert.equal(result.code, 0, result.stderr);
+    const check = new Database(join(consumer.dir, 'state.db'), { readonly: true });
+    const keys = (check.prepare('SELECT key FROM objects').all() as Array<{ key: string }>).map((row) => row.key);
+    check.close();
+    assert.deepEqual(keys.map((key) => key.split('/').at(-1)), ['new-0.jsonl.gz']);
+    assert.deepEqual(ids(consumer.out), ['old-0', 'new-0']);
   });
 
   test('a poison message is retried, logged per attempt and left for the dead-letter queue, without blocking the rest', async () => {

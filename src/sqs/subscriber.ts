@@ -22,7 +22,16 @@ export interface SubscriberOptions {
   waitSeconds: number;
   /** Drain: stop once a long poll returns nothing. */
   once: boolean;
+  /** Buckets also read by listing: their state is pruned by the listing's window, not here. */
+  polledBuckets: ReadonlySet<string>;
 }
+
+/**
+ * Done keys of buckets read only through notifications are forgotten after this long: SQS keeps a
+ * message 14 days at most, so no notification for them can come back.
+ */
+export const NOTIFIED_KEYS_KEPT_MS = 15 * 86_400_000;
+const PRUNE_EVERY_MS = 3_600_000;
 
 /** Messages taken per ReceiveMessage (the SQS maximum). */
 const BATCH = 10;
@@ -42,6 +51,7 @@ export class SqsSubscriber {
   private visibilitySeconds = 30;
   private readonly readers = new Map<string, BucketReader>();
   private failed = false;
+  private readonly lastPruned = new Map<string, number>();
 
   constructor(
     private readonly config: SubscriberConfig,
@@ -120,10 +130,21 @@ export class SqsSubscriber {
     }
   }
 
+  /** Keeps the state of notified-only buckets bounded: an hourly sweep of keys past any SQS retention. */
+  private prune(bucket: string): void {
+    if (this.options.polledBuckets.has(bucket)) return;
+    const now = this.ctx.now().getTime();
+    if (now - (this.lastPruned.get(bucket) ?? 0) < PRUNE_EVERY_MS) return;
+    this.lastPruned.set(bucket, now);
+    const pruned = this.ctx.state.pruneDoneBefore(bucket, now - NOTIFIED_KEYS_KEPT_MS);
+    if (pruned > 0) this.log.debug({ bucket, pruned }, 'pruned state of keys notified more than 15 days ago');
+  }
+
   /** A collector per bucket and batch: a failure that stops one batch does not outlive it. */
   private async collectorFor(bucket: string, collectors: Map<string, BucketCollector>): Promise<BucketCollector> {
     let collector = collectors.get(bucket);
     if (!collector) {
+      this.prune(bucket);
       let reader = this.readers.get(bucket);
       if (!reader) {
         reader = await createBucketReader(

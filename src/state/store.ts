@@ -231,6 +231,14 @@ export class StateStore {
     });
   }
 
+  /**
+   * Forgets the bucket's objects recorded done before `beforeMs`. For buckets read only through SQS,
+   * whose notifications cannot come back once past the queue's retention (14 days at most).
+   */
+  pruneDoneBefore(bucket: string, beforeMs: number): number {
+    return this.db.prepare("DELETE FROM objects WHERE bucket = ? AND status = 'done' AND processed_at < ?").run(bucket, beforeMs).changes;
+  }
+
   /** Each partition's newest object read, for the lag metric. */
   partitionNewest(): Array<{ bucket: string; account: string; region: string; prefix: string; newestModified: number | null }> {
     return this.db
@@ -245,5 +253,48 @@ export class StateStore {
   close(): void {
     this.db.close();
     this.lock.close();
+  }
+
+  /** The bucket's partitions known from `partitions` or `partition_passes`, with their cursor (for `reset`). */
+  bucketPartitions(bucket: string): Array<{ prefix: string; account: string; region: string; cursorDay: string | null }> {
+    return this.db
+      .prepare(
+        `SELECT prefix, account, region, cursor_day AS cursorDay FROM partitions WHERE bucket = @bucket
+         UNION ALL
+         SELECT prefix, account, region, NULL FROM partition_passes
+         WHERE bucket = @bucket AND prefix NOT IN (SELECT prefix FROM partitions WHERE bucket = @bucket)
+         ORDER BY prefix`,
+      )
+      .all({ bucket }) as Array<{ prefix: string; account: string; region: string; cursorDay: string | null }>;
+  }
+
+  /** The bucket's object rows, keys and status only (for `reset`). */
+  bucketObjects(bucket: string): Array<{ key: string; status: ObjectStatus }> {
+    return this.db.prepare('SELECT key, status FROM objects WHERE bucket = ? ORDER BY key').all(bucket) as Array<{ key: string; status: ObjectStatus }>;
+  }
+
+  /** Forgets everything about a bucket in one transaction: its next pass starts as on a new state. */
+  forgetBucket(bucket: string): { objects: number; partitions: number; passes: number } {
+    return this.db.transaction(() => ({
+      objects: this.db.prepare('DELETE FROM objects WHERE bucket = ?').run(bucket).changes,
+      partitions: this.db.prepare('DELETE FROM partitions WHERE bucket = ?').run(bucket).changes,
+      passes: this.db.prepare('DELETE FROM partition_passes WHERE bucket = ?').run(bucket).changes,
+    }))();
+  }
+
+  /**
+   * Forgets the given object rows and moves cursors back, in one transaction. A cursor only ever moves
+   * back: one already at or before the given day is kept.
+   */
+  forgetObjects(bucket: string, keys: string[], cursors: Array<{ prefix: string; cursorDay: string }>): { objects: number; cursors: number } {
+    const forget = this.db.prepare('DELETE FROM objects WHERE bucket = ? AND key = ?');
+    const back = this.db.prepare('UPDATE partitions SET cursor_day = ?, updated_at = ? WHERE bucket = ? AND prefix = ? AND cursor_day > ?');
+    return this.db.transaction(() => {
+      let objects = 0;
+      let moved = 0;
+      for (const key of keys) objects += forget.run(bucket, key).changes;
+      for (const { prefix, cursorDay } of cursors) moved += back.run(cursorDay, Date.now(), bucket, prefix, cursorDay).changes;
+      return { objects, cursors: moved };
+    })();
   }
 }

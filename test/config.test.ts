@@ -145,6 +145,27 @@ describe('configuration values', () => {
     assert.throws(() => parseConfig('<ossec_config><global/></ossec_config>', 'x.conf'), /x\.conf: no <wodle name="aws-s3">/);
   });
 
+  test('<subscriber type="buckets">: queue, credentials and discard rules read; without sqs_name an error; other types skipped', () => {
+    const wodle = (inner: string) => `<ossec_config><wodle name="aws-s3">\n${inner}\n</wodle></ossec_config>`;
+    const config = parseConfig(
+      wodle(
+        '<subscriber type="buckets"><sqs_name>q</sqs_name><iam_role_arn>arn:aws:iam::123456789012:role/r</iam_role_arn>' +
+          '<service_endpoint>http://127.0.0.1:4566</service_endpoint><discard_regex field="type">Canary</discard_regex></subscriber>',
+      ),
+      'x.conf',
+    );
+    const subscriber = config.wodles[0]!.subscribers[0]!;
+    assert.equal(subscriber.sqsName, 'q');
+    assert.equal(subscriber.access.iamRoleArn, 'arn:aws:iam::123456789012:role/r');
+    assert.equal(subscriber.access.serviceEndpoint, 'http://127.0.0.1:4566');
+    assert.deepEqual(subscriber.access.discardRegex, [{ field: 'type', pattern: 'Canary' }]);
+    assert.throws(() => parseConfig(wodle('<subscriber type="buckets"><aws_profile>p</aws_profile></subscriber>'), 'x.conf'), /x\.conf:2: <subscriber> has no <sqs_name>/);
+    assert.throws(() => parseConfig(wodle('<subscriber type="buckets"><sqs_name>q</sqs_name><regions>us-east-1</regions></subscriber>'), 'x.conf'), /<regions> is not a known option of <subscriber>/);
+    const other = parseConfig(wodle('<subscriber type="security_lake"><sqs_name>q</sqs_name></subscriber>'), 'x.conf');
+    assert.deepEqual(other.wodles[0]!.subscribers, []);
+    assert.match(other.warnings[0]!, /x\.conf:2: <subscriber type="security_lake"> is not read by guardduty-wodle/);
+  });
+
   test('an option given twice and keys without their secret are errors naming the line', () => {
     assert.throws(() => parseConfig(bucketConf('<name>a</name>\n<name>b</name>'), 'x.conf'), /x\.conf:10: <name> is given more than once/);
     assert.throws(() => parseConfig(bucketConf('<name>a</name><access_key>AKIA</access_key>'), 'x.conf'), /access_key.*secret_key/);

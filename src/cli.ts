@@ -34,6 +34,9 @@ const STOP_GRACE_MS = 20_000;
 
 const USAGE = `usage: guardduty-wodle [--config PATH] [--once] [--state PATH] [--output SPEC]... [--log-level LEVEL] [--concurrency N] [--max-attempts N]
        guardduty-wodle --check-config [--config PATH]
+       guardduty-wodle status [--state PATH] [--json] [--all]
+       guardduty-wodle explain BUCKET KEY [--config PATH] [--state PATH] [--max-attempts N] [--json]
+       guardduty-wodle reset BUCKET [--since YYYY-MM-DD] [--state PATH] [--yes]
 
   --config PATH      ossec.conf to read <wodle name="aws-s3"> blocks from (default ${DEFAULT_CONFIG})
   --once             one pass over every configured bucket, then exit
@@ -230,6 +233,8 @@ async function collect(options: CliOptions, config: Config, log: Logger): Promis
 }
 
 export async function main(argv: string[]): Promise<number> {
+  // The operator's subcommands (status, explain, reset) have their own flags: src/commands/.
+  if (argv[0] === 'status' || argv[0] === 'explain' || argv[0] === 'reset') return (await import('./commands/index.js')).runCommand(argv);
   let options: CliOptions;
   try {
     options = parseCli(argv);

@@ -1,0 +1,334 @@
+import { PRUNE_MARGIN_DAYS } from '../collector.js';
+import type { BucketConfig, Config } from '../config/load.js';
+import { parseRegion } from '../config/values.js';
+import { ConfigError } from '../errors.js';
+import { StateReader, type ObjectRow, type PartitionRow } from '../state/report.js';
+import { GRACE_DAYS, listingWindow, type Window } from '../walk/dates.js';
+import { parseFirehoseKey } from '../walk/firehose.js';
+import { logsRoot, parseNativeKey, partitionOf } from '../walk/native.js';
+import { humanTime, isoTime, plural, withoutLocation } from './format.js';
+
+// `guardduty-wodle explain <bucket> <key>`: whether the collector read that key or would read it, and
+// if not, why — from the configuration and the state only, never from S3. The checks run in the order
+// the collector applies them; the first that stops the key is the answer.
+
+export type Decision =
+  | 'disabled'
+  | 'outside-layout'
+  | 'account-not-configured'
+  | 'region-not-configured'
+  | 'before-only-logs-after'
+  | 'done'
+  | 'failed-final'
+  | 'failed-retry'
+  | 'before-window'
+  | 'will-read';
+
+export type Outcome = 'processed' | 'will-be-read' | 'not-read';
+
+const OUTCOME: Record<Decision, Outcome> = {
+  disabled: 'not-read',
+  'outside-layout': 'not-read',
+  'account-not-configured': 'not-read',
+  'region-not-configured': 'not-read',
+  'before-only-logs-after': 'not-read',
+  done: 'processed',
+  'failed-final': 'not-read',
+  'failed-retry': 'will-be-read',
+  'before-window': 'not-read',
+  'will-read': 'will-be-read',
+};
+
+export interface ExplainInput {
+  bucket: BucketConfig;
+  /** Where the bucket block is: `file:line`. */
+  where: string;
+  /** Other blocks naming the same bucket. */
+  otherBlocks: number;
+  wodle: { disabled: boolean; skipOnError: boolean };
+  key: string;
+  /** The state's partitions of this bucket. */
+  partitions: PartitionRow[];
+  /** The state's row for this key, if any. */
+  object: ObjectRow | undefined;
+  maxAttempts: number;
+  /** Today (UTC), the last day a pass lists. */
+  today: string;
+}
+
+export interface StateFact {
+  status: 'done' | 'failed';
+  at: string;
+  events: number;
+  malformed: number;
+  deletePending: boolean;
+  attempts: number;
+  delivered: number;
+  error: string | null;
+  etag: string;
+  size: number;
+}
+
+export interface Explanation {
+  bucket: string;
+  key: string;
+  decision: Decision;
+  outcome: Outcome;
+  /** The decision in one line. */
+  reason: string;
+  notes: string[];
+  facts: {
+    config: string;
+    skipOnError: boolean;
+    maxAttempts: number;
+    layout: 'native' | 'firehose' | null;
+    /** Why that layout: explain never asks S3, so it is inferred from the key and the state. */
+    layoutBasis: string;
+    account: string | null;
+    region: string | null;
+    day: string | null;
+    accountIds: string[] | null;
+    regions: string[] | null;
+    onlyLogsAfter: string | null;
+    partition: string | null;
+    cursor: string | null;
+    window: Window | null;
+    state: StateFact | null;
+  };
+}
+
+const NATIVE_SHAPE = 'AWSLogs/<path_suffix><account>/GuardDuty/<region>/YYYY/MM/DD/<name>';
+const FIREHOSE_SHAPE = 'YYYY/MM/DD/HH/<stream>-<version>-YYYY-MM-DD-HH-MM-SS-<uuid>[ext]';
+
+function stateFact(row: ObjectRow | undefined): StateFact | null {
+  if (!row) return null;
+  return {
+    status: row.status,
+    at: isoTime(row.processedAt),
+    events: row.events,
+    malformed: row.malformed,
+    deletePending: row.deletePending,
+    attempts: row.attempts,
+    delivered: row.delivered,
+    error: row.error,
+    etag: row.etag,
+    size: row.size,
+  };
+}
+
+/** The same rule as the collector's `retryable`: bounded only under skip_on_error. */
+export function retryable(skipOnError: boolean, attempts: number, maxAttempts: number): boolean {
+  return !skipOnError || attempts < maxAttempts;
+}
+
+export function explainKey(input: ExplainInput): Explanation {
+  const { bucket, key, today } = input;
+  const root = logsRoot(bucket);
+  const natives = input.partitions.filter((p) => p.account !== '' && p.prefix.startsWith(root));
+  const firehose = input.partitions.find((p) => p.account === '' && p.region === '' && p.prefix === bucket.path);
+  const facts: Explanation['facts'] = {
+    config: input.where,
+    skipOnError: input.wodle.skipOnError,
+    maxAttempts: input.maxAttempts,
+    layout: null,
+    layoutBasis: '',
+    account: null,
+    region: null,
+    day: null,
+    accountIds: bucket.accountIds,
+    regions: bucket.regions,
+    onlyLogsAfter: bucket.onlyLogsAfter,
+    partition: null,
+    cursor: null,
+    window: null,
+    state: stateFact(input.object),
+  };
+  const notes: string[] = [];
+  if (input.otherBlocks > 0) notes.push(`the bucket is configured ${input.otherBlocks + 1} times; this answer is for the block at ${input.where}`);
+  if (bucket.discardRegex.length > 0) {
+    const rules = bucket.discardRegex.map((r) => `${r.field} ~ ${r.pattern}`).join(', ');
+    notes.push(`discard_regex applies to each finding, not to the key: findings of this object matching ${rules} are dropped, the others delivered`);
+  }
+  const answer = (decision: Decision, reason: string): Explanation => ({
+    bucket: bucket.name,
+    key,
+    decision,
+    outcome: OUTCOME[decision],
+    reason,
+    notes,
+    facts,
+  });
+
+  // Layout: native when <path>AWSLogs/ holds anything, which it does if this key is there.
+  const native = parseNativeKey(bucket, key);
+  const hose = native ? null : parseFirehoseKey(bucket.path, key);
+  if (native) {
+    facts.layout = 'native';
+    facts.layoutBasis = `the key is under ${root}, so the bucket is read as native GuardDuty exports`;
+  } else if (hose && natives.length > 0) {
+    facts.layout = 'native';
+    facts.layoutBasis = `the state has native partitions under ${root}: the collector reads native exports and no Firehose date folders`;
+  } else if (hose) {
+    facts.layout = 'firehose';
+    facts.layoutBasis = firehose
+      ? `the state has the Firehose partition "${bucket.path}"`
+      : `Firehose, assuming ${root} holds nothing (explain does not ask S3, and the state has no partition of this bucket yet)`;
+  } else {
+    facts.layoutBasis = natives.length > 0 ? 'native (from the state)' : firehose ? 'firehose (from the state)' : 'unknown (nothing in the state yet)';
+  }
+
+  if (input.wodle.disabled) return answer('disabled', `not read: the <wodle name="aws-s3"> block holding this bucket is disabled`);
+  if (!facts.layout || (facts.layout === 'native' && !native)) {
+    if (hose) {
+      return answer('outside-layout', `not read: the key is in the Firehose layout, but the bucket is read as native exports (${facts.layoutBasis}); the collector ignores it`);
+    }
+    const where = key.startsWith(bucket.path) ? '' : ` (it does not start with the bucket's path "${bucket.path}")`;
+    return answer(
+      'outside-layout',
+      `not read: the key is outside both layouts, neither ${bucket.path}${NATIVE_SHAPE} nor ${bucket.path}${FIREHOSE_SHAPE}${where}; the collector ignores it`,
+    );
+  }
+
+  let prefix: string;
+  let day: string;
+  if (native) {
+    facts.account = native.account;
+    facts.region = native.region;
+    day = native.day;
+    prefix = partitionOf(bucket, native.account, native.region).prefix;
+    if (bucket.accountIds && !bucket.accountIds.includes(native.account)) {
+      facts.day = day;
+      return answer('account-not-configured', `not read: account ${native.account} is not among the configured aws_account_id (${bucket.accountIds.join(', ')})`);
+    }
+    if (bucket.regions && !bucket.regions.includes(native.region)) {
+      facts.day = day;
+      return answer('region-not-configured', `not read: region ${native.region} is not among the configured regions (${bucket.regions.join(', ')})`);
+    }
+    if (!bucket.regions && !parseRegion(native.region).ok) {
+      facts.day = day;
+      return answer('region-not-configured', `not read: the folder "${native.region}" is not a region name, and region discovery (regions is not set) skips it`);
+    }
+  } else {
+    day = hose!.day;
+    prefix = bucket.path;
+  }
+  facts.day = day;
+  facts.partition = prefix;
+  const cursor = input.partitions.find((p) => p.prefix === prefix)?.cursorDay ?? null;
+  const window = listingWindow(cursor, bucket.onlyLogsAfter, today);
+  facts.cursor = cursor;
+  facts.window = window;
+
+  if (bucket.onlyLogsAfter !== null && day < bucket.onlyLogsAfter) {
+    return answer('before-only-logs-after', `not read: its day ${day} is before only_logs_after ${bucket.onlyLogsAfter}`);
+  }
+
+  const row = input.object;
+  if (row?.status === 'done') {
+    const bad = row.malformed > 0 ? ` and ${plural(row.malformed, 'bad line')}` : '';
+    let deletion = '';
+    if (row.deletePending) {
+      deletion = bucket.removeFromBucket
+        ? day >= window.first
+          ? '; its delete (remove_from_bucket) is pending and is tried again on the next pass'
+          : '; its delete (remove_from_bucket) is pending, but its day is no longer listed, so it will not be tried again'
+        : '; a delete was pending, but remove_from_bucket is now no: it stays in the bucket';
+    }
+    return answer('done', `processed: done at ${humanTime(row.processedAt)} with ${plural(row.events, 'event')}${bad}${deletion}`);
+  }
+  const beforeWindow = day < window.first;
+  const windowText = `${window.first} … ${window.last}`;
+  const windowWhy =
+    cursor === null
+      ? `the partition has no cursor yet, so its first pass lists from ${bucket.onlyLogsAfter === null ? 'today (only_logs_after is not set)' : 'only_logs_after'}`
+      : `cursor ${cursor} minus ${plural(GRACE_DAYS, 'day')} of grace`;
+  if (row?.status === 'failed') {
+    const last = `last error: ${row.error === null ? 'none recorded' : withoutLocation(row.error, bucket.name, key)}`;
+    if (!retryable(input.wodle.skipOnError, row.attempts, input.maxAttempts)) {
+      return answer(
+        'failed-final',
+        `not read: failed ${plural(row.attempts, 'time')}, the most --max-attempts (${input.maxAttempts}) allows under skip_on_error: it stays failed and is not read again; ${last}`,
+      );
+    }
+    if (!beforeWindow) {
+      const next = input.wodle.skipOnError
+        ? `attempt ${row.attempts + 1} of ${input.maxAttempts}`
+        : 'every pass until it succeeds, since skip_on_error is no';
+      return answer('failed-retry', `will be read again on the next pass (${next}): failed ${plural(row.attempts, 'time')}, ${last}`);
+    }
+  }
+  if (beforeWindow) {
+    const failed =
+      row?.status === 'failed'
+        ? `; it failed ${plural(row.attempts, 'time')} (${row.error === null ? 'no error recorded' : withoutLocation(row.error, bucket.name, key)}) and is not retried`
+        : '';
+    if (!row && cursor !== null) {
+      notes.push(`the state has no row for this key: if it was read, its row was pruned since (rows are kept ${PRUNE_MARGIN_DAYS} days behind the window)`);
+    }
+    return answer('before-window', `not read: its day ${day} is before the partition's listing window (${windowText}; ${windowWhy}): it will not be listed again${failed}`);
+  }
+  if (day > window.last) return answer('will-read', `would be read on the first pass on or after ${day} (its day is after today, ${today} UTC)`);
+  return answer('will-read', `would be read on the next pass: its day ${day} is inside the listing window (${windowText}) and the state has no row for it`);
+}
+
+export function formatExplanation(e: Explanation): string {
+  const f = e.facts;
+  const lead: Record<Outcome, string> = { processed: 'PROCESSED', 'will-be-read': 'WILL BE READ', 'not-read': 'NOT READ' };
+  const reason = e.reason.replace(/^(processed|not read): /, '');
+  const lines = [`s3://${e.bucket}/${e.key}`, `${lead[e.outcome]}: ${reason}`, ''];
+  const fact = (name: string, value: string) => lines.push(`  ${name.padEnd(16)} ${value}`);
+  fact('config', `${f.config} (skip_on_error ${f.skipOnError ? 'yes' : 'no'}, --max-attempts ${f.maxAttempts})`);
+  fact('layout', f.layout === null ? f.layoutBasis : `${f.layout}: ${f.layoutBasis}`);
+  if (f.layout === 'native' && f.account !== null) {
+    fact('account', `${f.account} (aws_account_id: ${f.accountIds ? f.accountIds.join(', ') : 'not set, every account folder'})`);
+    fact('region', `${f.region} (regions: ${f.regions ? f.regions.join(', ') : 'not set, every region folder'})`);
+  }
+  if (f.day !== null) fact('day', f.day);
+  fact('only_logs_after', f.onlyLogsAfter ?? 'not set (a new partition starts today)');
+  if (f.partition !== null) fact('partition', f.partition === '' ? '(bucket root)' : f.partition);
+  if (f.window !== null) {
+    fact('cursor', f.cursor ?? 'none (the partition never completed a pass)');
+    fact('window', `${f.window.first} … ${f.window.last}`);
+  }
+  const s = f.state;
+  if (s === null) fact('state', 'no row for this key');
+  else if (s.status === 'done') {
+    fact('state', `done at ${humanTime(Date.parse(s.at))}: ${plural(s.events, 'event')}, ${plural(s.malformed, 'bad line')}, delete pending ${s.deletePending ? 'yes' : 'no'}, ETag ${s.etag}, ${s.size} bytes`);
+  } else {
+    const error = s.error === null ? 'no error recorded' : withoutLocation(s.error, e.bucket, e.key);
+    fact('state', `failed, ${plural(s.attempts, 'attempt')}, last at ${humanTime(Date.parse(s.at))}, ${plural(s.delivered, 'event')} delivered before it failed: ${error}`);
+  }
+  for (const note of e.notes) lines.push(`note: ${note}`);
+  return `${lines.join('\n')}\n`;
+}
+
+/** The bucket's block in the configuration, preferring one whose path the key is under. */
+export function findBucket(config: Config, name: string, key: string): { bucket: BucketConfig; wodle: { disabled: boolean; skipOnError: boolean }; others: number } {
+  const blocks = config.wodles.flatMap((wodle) => wodle.buckets.filter((b) => b.name === name).map((bucket) => ({ bucket, wodle })));
+  if (blocks.length === 0) {
+    const names = [...new Set(config.wodles.flatMap((w) => w.buckets.map((b) => b.name)))];
+    throw new ConfigError(`bucket ${name} is not in ${config.file} (${names.length > 0 ? `configured: ${names.join(', ')}` : 'no <bucket type="guardduty"> there'})`);
+  }
+  const chosen = blocks.find((b) => key.startsWith(b.bucket.path) && !b.wodle.disabled) ?? blocks.find((b) => key.startsWith(b.bucket.path)) ?? blocks[0]!;
+  return { bucket: chosen.bucket, wodle: chosen.wodle, others: blocks.length - 1 };
+}
+
+export function readExplanation(config: Config, statePath: string, bucketName: string, key: string, maxAttempts: number, today: string): Explanation {
+  const { bucket, wodle, others } = findBucket(config, bucketName, key);
+  const reader = StateReader.open(statePath);
+  try {
+    return explainKey({
+      bucket,
+      where: `${config.file}:${bucket.line}`,
+      otherBlocks: others,
+      wodle,
+      key,
+      partitions: reader.partitions(bucket.name),
+      object: reader.object(bucket.name, key),
+      maxAttempts,
+      today,
+    });
+  } finally {
+    reader.close();
+  }
+}

@@ -1,0 +1,173 @@
+import { createInterface } from 'node:readline/promises';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { DEFAULT_LIMITS } from '../collector.js';
+import { loadConfig } from '../config/load.js';
+import { ConfigError, StateError, describe } from '../errors.js';
+import { StateStore } from '../state/store.js';
+import { dayFromFolder, utcDay } from '../walk/dates.js';
+import { formatExplanation, readExplanation } from './explain.js';
+import { applyPlan, formatPlan, openForReset, planIsEmpty, planReset } from './reset.js';
+import { plural } from './format.js';
+import { formatStatus, readStatus } from './status.js';
+
+// The operator's subcommands: `status`, `explain` and `reset`. Results go to stdout; an error is one
+// line on stderr starting with `guardduty-wodle: `.
+
+export const COMMANDS = ['status', 'explain', 'reset'] as const;
+
+// The same defaults as the collector's command line.
+const DEFAULT_CONFIG = '/var/ossec/etc/ossec.conf';
+const DEFAULT_STATE = '/var/ossec/var/guardduty-wodle/state.db';
+
+const EXIT_OK = 0;
+const EXIT_FAILED = 1;
+const EXIT_USAGE = 2;
+
+const USAGE: Record<(typeof COMMANDS)[number], string> = {
+  status: `usage: guardduty-wodle status [--state PATH] [--json] [--all]
+  per bucket and partition: last pass, newest object read and its lag, listing cursor, done and failed objects
+  --state PATH  the state database (default ${DEFAULT_STATE}); opened read-only, works while a collector runs
+  --json        one JSON document (every failed object)
+  --all         list every failed object (default: the first 20 per bucket)
+exit status: 0 report printed (also for an empty state), 2 the state is missing or unreadable`,
+  explain: `usage: guardduty-wodle explain BUCKET KEY [--config PATH] [--state PATH] [--max-attempts N] [--json]
+  whether the collector read KEY of BUCKET or would read it, and if not, why (configuration and state only, never S3)
+  --config PATH     ossec.conf (default ${DEFAULT_CONFIG})
+  --state PATH      the state database (default ${DEFAULT_STATE}); opened read-only
+  --max-attempts N  as given to the collector (default ${DEFAULT_LIMITS.maxAttempts})
+  --json            one JSON document
+exit status: 0 answered (whatever the answer), 2 usage error, bad configuration, BUCKET not in it, state missing or unreadable`,
+  reset: `usage: guardduty-wodle reset BUCKET [--since YYYY-MM-DD] [--state PATH] [--yes]
+  forget what the state knows about BUCKET (or, with --since, its objects from that day on) so that it is read again
+  --since DAY   forget only object rows whose day folder is DAY or later, and move cursors back so the next pass lists from DAY
+  --state PATH  the state database (default ${DEFAULT_STATE}); the collector must be stopped
+  --yes         do not ask (required when stdin is not a terminal)
+exit status: 0 done (or nothing to do), 1 not confirmed, 2 usage error, state missing, collector running, no --yes without a terminal`,
+};
+
+/** A bad command line: the message is followed by the subcommand's usage. */
+class UsageError extends ConfigError {}
+
+function fail(message: string): number {
+  process.stderr.write(`guardduty-wodle: ${message}\n`);
+  return EXIT_USAGE;
+}
+
+function parse(command: (typeof COMMANDS)[number], args: string[], options: NonNullable<ParseArgsConfig['options']>, positionals: number) {
+  let parsed;
+  try {
+    parsed = parseArgs({ args, options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: true });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const values = parsed.values as Record<string, string | boolean | undefined>;
+  if (!values['help'] && parsed.positionals.length !== positionals) {
+    throw new UsageError(`${command} takes ${positionals === 0 ? 'no arguments' : `${positionals} argument${positionals > 1 ? 's' : ''}`}, got ${parsed.positionals.length}`);
+  }
+  for (const flag of ['state', 'config']) {
+    if (values[flag] === '') throw new UsageError(`--${flag} needs a path`);
+  }
+  return { values, positionals: parsed.positionals };
+}
+
+async function status(args: string[]): Promise<number> {
+  const { values } = parse('status', args, { state: { type: 'string' }, json: { type: 'boolean' }, all: { type: 'boolean' } }, 0);
+  if (values['help']) return help('status');
+  const report = readStatus((values['state'] as string | undefined) ?? DEFAULT_STATE, Date.now());
+  process.stdout.write(values['json'] ? `${JSON.stringify(report, null, 2)}\n` : formatStatus(report, { all: values['all'] === true }));
+  return EXIT_OK;
+}
+
+async function explain(args: string[]): Promise<number> {
+  const { values, positionals } = parse(
+    'explain',
+    args,
+    { config: { type: 'string' }, state: { type: 'string' }, json: { type: 'boolean' }, 'max-attempts': { type: 'string' } },
+    2,
+  );
+  if (values['help']) return help('explain');
+  const attemptsText = values['max-attempts'] as string | undefined;
+  let maxAttempts = DEFAULT_LIMITS.maxAttempts;
+  if (attemptsText !== undefined) {
+    maxAttempts = Number(attemptsText);
+    if (!/^\d+$/.test(attemptsText) || maxAttempts < 1 || maxAttempts > 1_000_000) throw new UsageError(`--max-attempts ${attemptsText}: use a whole number from 1 to 1000000`);
+  }
+  const config = loadConfig((values['config'] as string | undefined) ?? DEFAULT_CONFIG);
+  const [bucket, key] = positionals as [string, string];
+  const answer = readExplanation(config, (values['state'] as string | undefined) ?? DEFAULT_STATE, bucket, key, maxAttempts, utcDay(new Date()));
+  process.stdout.write(values['json'] ? `${JSON.stringify(answer, null, 2)}\n` : formatExplanation(answer));
+  return EXIT_OK;
+}
+
+async function confirm(question: string): Promise<boolean> {
+  const rl = createInterface({ input: process.stdin, output: process.stdout });
+  try {
+    return /^y(es)?$/i.test((await rl.question(question)).trim());
+  } finally {
+    rl.close();
+  }
+}
+
+async function reset(args: string[]): Promise<number> {
+  const { values, positionals } = parse('reset', args, { since: { type: 'string' }, state: { type: 'string' }, yes: { type: 'boolean' } }, 1);
+  if (values['help']) return help('reset');
+  const sinceText = values['since'] as string | undefined;
+  let since: string | null = null;
+  if (sinceText !== undefined) {
+    const match = /^(\d{4})-(\d{2})-(\d{2})$/.exec(sinceText);
+    since = match ? dayFromFolder(match[1]!, match[2]!, match[3]!) : null;
+    if (since === null) throw new UsageError(`--since ${sinceText}: use a day as YYYY-MM-DD`);
+  }
+  const statePath = (values['state'] as string | undefined) ?? DEFAULT_STATE;
+  const bucket = positionals[0]!;
+  const store = openForReset(statePath, (path) => StateStore.open(path, (warning) => process.stderr.write(`guardduty-wodle: warning: ${warning}\n`)));
+  try {
+    const plan = planReset(bucket, store.bucketPartitions(bucket), store.bucketObjects(bucket), since);
+    process.stdout.write(formatPlan(plan, statePath));
+    if (planIsEmpty(plan)) return EXIT_OK;
+    if (values['yes'] !== true) {
+      if (!process.stdin.isTTY) return fail('reset changes the state: add --yes to confirm (stdin is not a terminal, so it cannot ask); nothing changed');
+      if (!(await confirm('Forget these rows? [y/N] '))) {
+        process.stdout.write('nothing changed\n');
+        return EXIT_FAILED;
+      }
+    }
+    const done = applyPlan(store, plan);
+    process.stdout.write(
+      since === null
+        ? `forgot ${plural(done.objects, 'object row')} and ${plural(done.cursors, 'partition cursor')} of bucket ${bucket}\n`
+        : `forgot ${plural(done.objects, 'object row')} of bucket ${bucket} and moved ${plural(done.cursors, 'partition cursor')} back\n`,
+    );
+    return EXIT_OK;
+  } finally {
+    store.close();
+  }
+}
+
+function help(command: (typeof COMMANDS)[number]): number {
+  process.stdout.write(`${USAGE[command]}\n`);
+  return EXIT_OK;
+}
+
+export function isCommand(name: string | undefined): name is (typeof COMMANDS)[number] {
+  return (COMMANDS as readonly string[]).includes(name ?? '');
+}
+
+/** Runs `status`, `explain` or `reset` (argv[0]) and returns the exit status. */
+export async function runCommand(argv: string[]): Promise<number> {
+  const [command, ...args] = argv;
+  if (!isCommand(command)) return fail(`unknown command ${command ?? ''}; use one of ${COMMANDS.join(', ')}`);
+  try {
+    if (command === 'status') return await status(args);
+    if (command === 'explain') return await explain(args);
+    return await reset(args);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`guardduty-wodle: ${describe(err)}\n${USAGE[command]}\n`);
+      return EXIT_USAGE;
+    }
+    if (err instanceof ConfigError || err instanceof StateError) return fail(describe(err));
+    process.stderr.write(`guardduty-wodle: ${command} failed unexpectedly: ${describe(err)}\n`);
+    return EXIT_FAILED;
+  }
+}

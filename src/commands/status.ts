@@ -1,0 +1,215 @@
+import { PRUNE_MARGIN_DAYS } from '../collector.js';
+import { StateReader, type ObjectCountRow, type ObjectRow, type PartitionRow } from '../state/report.js';
+import { humanDuration, humanTime, isoTime, partitionLabel, plural, table, withoutLocation } from './format.js';
+
+// `guardduty-wodle status`: per bucket and partition, the last pass, the newest object read and its
+// lag, the listing cursor, counts of done and failed objects, and the failed objects themselves.
+
+/** Failed objects listed per bucket in plain text unless --all. */
+export const FAILED_SHOWN = 20;
+
+export interface StatusInput {
+  state: string;
+  schemaVersion: number;
+  partitions: PartitionRow[];
+  counts: ObjectCountRow[];
+  failed: ObjectRow[];
+}
+
+export interface PartitionStatus {
+  /** The partition's key prefix; null for objects under no partition the state knows. */
+  prefix: string | null;
+  layout: 'native' | 'firehose' | null;
+  account: string;
+  region: string;
+  /** How plain text names it: `<account> <region>` or `firehose <path>`. */
+  label: string;
+  lastPass: { at: string; ok: boolean; error: string | null } | null;
+  /** The newest object (by LastModified) read to the end, over every pass. */
+  newest: { key: string; lastModified: string } | null;
+  /** Now minus the newest object's LastModified. */
+  lagSeconds: number | null;
+  lag: string | null;
+  /** The newest day completely read; the next listing starts one day before it. */
+  cursorDay: string | null;
+  done: number;
+  failed: number;
+  deletePending: number;
+}
+
+export interface FailedObjectStatus {
+  key: string;
+  partition: string;
+  attempts: number;
+  error: string | null;
+  lastAttemptAt: string;
+  /** Events that reached every output before the last failure (a retry skips them). */
+  delivered: number;
+}
+
+export interface BucketStatus {
+  bucket: string;
+  done: number;
+  failed: number;
+  deletePending: number;
+  partitions: PartitionStatus[];
+  failedObjects: FailedObjectStatus[];
+}
+
+export interface StatusReport {
+  state: string;
+  at: string;
+  schemaVersion: number;
+  /** Nothing was collected yet: no partition listed, no object recorded. */
+  empty: boolean;
+  buckets: BucketStatus[];
+}
+
+function layoutOf(account: string, region: string): 'native' | 'firehose' {
+  return account === '' && region === '' ? 'firehose' : 'native';
+}
+
+/** The report, from plain rows of the state and the time it is made. */
+export function buildStatus(input: StatusInput, now: number): StatusReport {
+  const buckets = new Map<string, BucketStatus>();
+  const partitionsOf = new Map<string, Map<string, PartitionStatus>>();
+  const bucketOf = (name: string): BucketStatus => {
+    let bucket = buckets.get(name);
+    if (!bucket) {
+      bucket = { bucket: name, done: 0, failed: 0, deletePending: 0, partitions: [], failedObjects: [] };
+      buckets.set(name, bucket);
+      partitionsOf.set(name, new Map());
+    }
+    return bucket;
+  };
+  const id = (prefix: string | null, account: string, region: string) => (prefix === null ? `?\u0000${account}\u0000${region}` : `=${prefix}`);
+  const blank = (prefix: string | null, account: string, region: string): PartitionStatus => ({
+    prefix,
+    layout: prefix === null ? null : layoutOf(account, region),
+    account,
+    region,
+    label: partitionLabel(prefix, account, region),
+    lastPass: null,
+    newest: null,
+    lagSeconds: null,
+    lag: null,
+    cursorDay: null,
+    done: 0,
+    failed: 0,
+    deletePending: 0,
+  });
+
+  for (const row of input.partitions) {
+    const partition = blank(row.prefix, row.account, row.region);
+    partition.cursorDay = row.cursorDay;
+    if (row.lastPassAt !== null) partition.lastPass = { at: isoTime(row.lastPassAt), ok: row.lastPassOk === true, error: row.lastError };
+    if (row.newestKey !== null && row.newestModified !== null) {
+      partition.newest = { key: row.newestKey, lastModified: isoTime(row.newestModified) };
+      partition.lagSeconds = Math.max(0, Math.round((now - row.newestModified) / 1000));
+      partition.lag = humanDuration(partition.lagSeconds);
+    }
+    bucketOf(row.bucket);
+    partitionsOf.get(row.bucket)!.set(id(row.prefix, row.account, row.region), partition);
+  }
+  for (const row of input.counts) {
+    const bucket = bucketOf(row.bucket);
+    const known = partitionsOf.get(row.bucket)!;
+    const key = id(row.prefix, row.account, row.region);
+    if (!known.has(key)) known.set(key, blank(row.prefix, row.account, row.region));
+    const partition = known.get(key)!;
+    partition[row.status] += row.count;
+    partition.deletePending += row.deletePending;
+    bucket[row.status] += row.count;
+    bucket.deletePending += row.deletePending;
+  }
+  for (const [name, bucket] of buckets) {
+    bucket.partitions = [...partitionsOf.get(name)!.values()].sort((a, b) =>
+      a.prefix === b.prefix ? a.label.localeCompare(b.label) : a.prefix === null ? 1 : b.prefix === null ? -1 : a.prefix < b.prefix ? -1 : 1,
+    );
+    // The same account and region under two configured paths: name them by prefix instead.
+    const labels = bucket.partitions.map((p) => p.label);
+    for (const partition of bucket.partitions) {
+      if (partition.prefix !== null && labels.filter((l) => l === partition.label).length > 1) partition.label = partition.prefix;
+    }
+  }
+  for (const row of input.failed) {
+    const bucket = bucketOf(row.bucket);
+    const partition = partitionsOf.get(row.bucket)!.get(id(row.prefix, row.account, row.region));
+    bucket.failedObjects.push({
+      key: row.key,
+      partition: partition?.label ?? partitionLabel(row.prefix, row.account, row.region),
+      attempts: row.attempts,
+      error: row.error,
+      lastAttemptAt: isoTime(row.processedAt),
+      delivered: row.delivered,
+    });
+  }
+  const list = [...buckets.values()].sort((a, b) => (a.bucket < b.bucket ? -1 : a.bucket > b.bucket ? 1 : 0));
+  return { state: input.state, at: isoTime(now), schemaVersion: input.schemaVersion, empty: list.length === 0, buckets: list };
+}
+
+export function formatStatus(report: StatusReport, options: { all: boolean } = { all: false }): string {
+  const when = humanTime(Date.parse(report.at));
+  if (report.empty) return `state ${report.state}: nothing collected yet (no partition listed, no object recorded)\n`;
+  const lines: string[] = [`state ${report.state} (schema v${report.schemaVersion}) at ${when}`];
+  for (const bucket of report.buckets) {
+    lines.push('');
+    const pending = bucket.deletePending > 0 ? `, ${bucket.deletePending} deletes pending` : '';
+    lines.push(
+      `bucket ${bucket.bucket}: ${plural(bucket.partitions.length, 'partition')}, ${plural(bucket.done, 'object')} done, ${bucket.failed} failed${pending}`,
+    );
+    const rows: string[][] = [['PARTITION', 'LAST PASS', 'RESULT', 'NEWEST READ (LastModified)', 'LAG', 'CURSOR', 'DONE', 'FAILED']];
+    const details: string[][] = [];
+    for (const p of bucket.partitions) {
+      rows.push([
+        p.label,
+        p.lastPass ? humanTime(Date.parse(p.lastPass.at)) : '-',
+        p.lastPass ? (p.lastPass.ok ? 'ok' : 'FAILED') : '-',
+        p.newest ? humanTime(Date.parse(p.newest.lastModified)) : '-',
+        p.lag ?? '-',
+        p.cursorDay ?? '-',
+        String(p.done),
+        String(p.failed),
+      ]);
+      const more: string[] = [];
+      if (p.lastPass && !p.lastPass.ok) more.push(`last pass failed: ${p.lastPass.error ?? 'no error recorded'}`);
+      if (p.newest) more.push(`newest: ${p.newest.key}`);
+      else if (p.lastPass) more.push('newest: nothing read yet');
+      details.push(more);
+    }
+    const aligned = table(rows, [6, 7]);
+    lines.push(aligned[0]!);
+    aligned.slice(1).forEach((line, i) => {
+      lines.push(line);
+      for (const detail of details[i]!) lines.push(`      ${detail}`);
+    });
+    if (bucket.failedObjects.length > 0) {
+      lines.push(`  failed objects (${bucket.failedObjects.length}):`);
+      const shown = options.all ? bucket.failedObjects : bucket.failedObjects.slice(0, FAILED_SHOWN);
+      for (const object of shown) {
+        lines.push(`    ${object.key}`);
+        const delivered = object.delivered > 0 ? `, ${plural(object.delivered, 'event')} delivered before it failed` : '';
+        const error = object.error === null ? 'no error recorded' : withoutLocation(object.error, bucket.bucket, object.key);
+        lines.push(`      ${plural(object.attempts, 'attempt')}, last ${humanTime(Date.parse(object.lastAttemptAt))}${delivered}: ${error}`);
+      }
+      const hidden = bucket.failedObjects.length - shown.length;
+      if (hidden > 0) lines.push(`    … and ${hidden} more (--all or --json lists them all)`);
+    }
+  }
+  lines.push('');
+  lines.push(`LAG is now minus the LastModified of the newest object read; counts cover the days the state keeps (the listing window and ${PRUNE_MARGIN_DAYS} days behind it).`);
+  return `${lines.join('\n')}\n`;
+}
+
+/** Reads the state (read-only, no lock) and builds the report. */
+export function readStatus(statePath: string, now: number): StatusReport {
+  const reader = StateReader.open(statePath);
+  try {
+    return buildStatus(
+      { state: statePath, schemaVersion: reader.schemaVersion, partitions: reader.partitions(), counts: reader.objectCounts(), failed: reader.failedObjects() },
+      now,
+    );
+  } finally {
+    reader.close();
+  }
+}

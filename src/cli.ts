@@ -6,7 +6,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DEFAULT_LIMITS, type Limits } from './collector.js';
 import { describeConfig, loadConfig, type Config } from './config/load.js';
-import { Daemon, runOnce, type RunContext } from './daemon.js';
+import { Daemon, runOnce, runSubscribers, subscribersOf, type RunContext } from './daemon.js';
 import { createOutput, Outputs, parseOutputSpec, type OutputSpec } from './emit/index.js';
 import { ConfigError, StateError, describe } from './errors.js';
 import { createLogger, LOG_LEVELS, type LogLevel, type Logger } from './log.js';
@@ -15,6 +15,7 @@ import { parseInterval } from './config/values.js';
 import { Metrics, serveMetrics, type MetricsServer } from './metrics.js';
 import { fanOut, type Telemetry } from './telemetry.js';
 import { ProgressBar, wantsProgress } from './progress.js';
+import { DEFAULT_CONFIG, DEFAULT_STATE } from './defaults.js';
 
 // The SDK's multi-line Node-version notice would break the JSON log stream on stderr; the supported
 // Node versions are stated in the README instead.
@@ -24,8 +25,6 @@ export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
 
-const DEFAULT_CONFIG = '/var/ossec/etc/ossec.conf';
-const DEFAULT_STATE = '/var/ossec/var/guardduty-wodle/state.db';
 const DEFAULT_CONCURRENCY = 32;
 const DEFAULT_OUTPUT_TIMEOUT = 60;
 const DEFAULT_S3_TIMEOUT = 60;
@@ -53,6 +52,7 @@ const USAGE = `usage: guardduty-wodle [--config PATH] [--once] [--state PATH] [-
   --metrics-host H   address the metrics server listens on (default 127.0.0.1)
   --max-lag D        /health is degraded when a partition's newest object read is older than D
                      (like interval: 6h, 2d; default off)
+  --sqs-wait S       seconds each SQS long poll waits for messages (default 20; --once drains until one returns nothing)
   --check-config     validate the configuration, print it as JSON (secrets masked), exit
 
 exit status: 0 every bucket succeeded, 1 a bucket failed, 2 usage or configuration error`;
@@ -68,6 +68,7 @@ export interface CliOptions {
   outputTimeoutMs: number;
   s3TimeoutMs: number;
   metricsPort: number | null;
+  sqsWaitSeconds: number;
   metricsHost: string;
   maxLagSeconds: number | null;
   checkConfig: boolean;
@@ -95,6 +96,7 @@ export function parseCli(argv: string[]): CliOptions {
         'max-object-bytes': { type: 'string' },
         'max-document-bytes': { type: 'string' },
         'metrics-port': { type: 'string' },
+        'sqs-wait': { type: 'string' },
         'metrics-host': { type: 'string' },
         'max-lag': { type: 'string' },
         'check-config': { type: 'boolean' },
@@ -144,6 +146,7 @@ export function parseCli(argv: string[]): CliOptions {
     s3TimeoutMs: whole('s3-timeout', values['s3-timeout'], DEFAULT_S3_TIMEOUT, 1, 86_400) * 1000,
     metricsPort: values['metrics-port'] === undefined ? null : whole('metrics-port', values['metrics-port'], 0, 0, 65_535),
     metricsHost: values['metrics-host'] ?? '127.0.0.1',
+    sqsWaitSeconds: whole('sqs-wait', values['sqs-wait'], 20, 0, 20),
     maxLagSeconds,
     checkConfig: values['check-config'] ?? false,
     help: values.help ?? false,
@@ -216,11 +219,12 @@ async function collect(options: CliOptions, config: Config, log: Logger): Promis
   };
   try {
     if (options.once) {
-      const ok = await runOnce(config, ctx);
+      const ok = await runOnce(config, ctx, options.sqsWaitSeconds);
       return ok || stop.signal.aborted ? EXIT_OK : EXIT_FAILED;
     }
     daemon = new Daemon(config, ctx);
-    await daemon.run();
+    // Subscribers read their queues all along, beside the scheduled bucket passes.
+    await Promise.all([daemon.run(), runSubscribers(subscribersOf(config, ctx, { once: false, sqsWaitSeconds: options.sqsWaitSeconds }), ctx)]);
     return EXIT_OK;
   } finally {
     await server?.close();

@@ -9,6 +9,7 @@ import { formatExplanation, readExplanation } from './explain.js';
 import { applyPlan, formatPlan, openForReset, planIsEmpty, planReset } from './reset.js';
 import { plural } from './format.js';
 import { formatStatus, readStatus } from './status.js';
+import { DEFAULT_CONFIG, DEFAULT_STATE } from '../defaults.js';
 
 // The operator's subcommands: `status`, `explain` and `reset`. Results go to stdout; an error is one
 // line on stderr starting with `guardduty-wodle: `.
@@ -16,8 +17,6 @@ import { formatStatus, readStatus } from './status.js';
 export const COMMANDS = ['status', 'explain', 'reset'] as const;
 
 // The same defaults as the collector's command line.
-const DEFAULT_CONFIG = '/var/ossec/etc/ossec.conf';
-const DEFAULT_STATE = '/var/ossec/var/guardduty-wodle/state.db';
 
 const EXIT_OK = 0;
 const EXIT_FAILED = 1;

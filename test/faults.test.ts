@@ -181,8 +181,9 @@ describe('output outages', () => {
 
   async function streamPeer(path: string, onLine: (socket: Socket, lines: string[], stopListening: () => void) => void) {
     const lines: string[] = [];
-    let partial = '';
     const server = createServer((socket) => {
+      // Each connection is a stream of its own: a line cut off when one ends is not continued by the next.
+      let partial = '';
       socket.setEncoding('utf8');
       socket.on('data', (chunk: string) => {
         const parts = (partial + chunk).split('\n');

@@ -392,6 +392,11 @@ function volumes(body: Instruction[]): string[] {
 }
 
 describe('Dockerfile', () => {
+  test('.dockerignore keeps host builds, CI runtimes and state out of the build context', () => {
+    const ignored = readFileSync(join(ROOT, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim());
+    for (const entry of ['node_modules/', 'dist/', '.node24/', '.ci-node24/', '*.db', '.git/']) assert.ok(ignored.includes(entry), `${entry} is ignored`);
+  });
+
   test('two stages, both on node:24-bookworm-slim; the runtime copies from the named build stage', () => {
     assert.equal(dockerStages.length, 2);
     for (const stage of dockerStages) assert.match(stage.from, /^node:24-bookworm-slim(@sha256:[0-9a-f]{64})?$/);

@@ -9,7 +9,7 @@ import { FetchError } from './decode/decompress.js';
 import { decodeObject } from './decode/object.js';
 import type { Outputs } from './emit/index.js';
 import { OutputError, describe } from './errors.js';
-import type { KnownObject, ObjectRecord, PartitionRef, StateStore } from './state/store.js';
+import { retryable, type KnownObject, type ObjectRecord, type PartitionRef, type StateStore } from './state/store.js';
 import type { Telemetry } from './telemetry.js';
 import type { LocatedKey } from './walk/locate.js';
 import { GRACE_DAYS, addDays, dayFolder, daysFrom, listingWindow, utcDay } from './walk/dates.js';
@@ -107,8 +107,6 @@ export class BucketCollector {
   private halted = false;
   private outputFailure: OutputError | null = null;
   private readonly today: string;
-  /** Events delivered this pass per object in flight, for telemetry. */
-  private readonly eventsOf = new Map<string, number>();
 
   constructor(
     private readonly bucket: BucketConfig,
@@ -252,16 +250,44 @@ export class BucketCollector {
     return this.halted || this.ctx.stop.aborted;
   }
 
-  /** Whether a failed object gets another try: always without skip_on_error, else a bounded number of times. */
   private retryable(attempts: number): boolean {
-    return !this.ctx.skipOnError || attempts < this.ctx.limits.maxAttempts;
+    return retryable(this.ctx.skipOnError, attempts, this.ctx.limits.maxAttempts);
   }
 
   /**
-   * Decides what to do with one listed key, waiting for a free slot when the object is to be read, and
-   * returns the read in progress. It comes back wrapped: an async function returning a bare promise
-   * would wait for it, and the listing would read one object at a time.
+   * What the state says of a key before it is read: settled (done, its pending delete carried out; or
+   * failed for good), or to be read, resuming what an earlier attempt left (nothing for a new key).
    */
+  private async fromState(key: string): Promise<{ settled: 'done' | 'failed' } | { resume: KnownObject | undefined }> {
+    const known = this.ctx.state.lookup(this.bucket.name, key);
+    if (known?.status === 'done') {
+      if (known.deletePending && this.bucket.removeFromBucket) await this.remove(key);
+      return { settled: 'done' };
+    }
+    if (known && !this.retryable(known.attempts)) return { settled: 'failed' };
+    return { resume: known };
+  }
+
+  /**
+   * Reads an object in a free slot, waiting for one; an empty object is done at once. Resolves with the
+   * read in progress, wrapped (an async function returning a bare promise would wait for it, and the
+   * listing would read one object at a time), or null when a stop came first.
+   */
+  private async startRead(record: ObjectRecord, previous: KnownObject | undefined, empty: boolean): Promise<{ outcome: Promise<ObjectOutcome> } | null> {
+    if (empty) {
+      await this.commit(record);
+      return { outcome: Promise.resolve('done') };
+    }
+    this.ctx.telemetry?.objectToRead?.(this.bucket.name);
+    await this.objects.acquire();
+    if (this.stopping()) {
+      this.objects.release();
+      return null;
+    }
+    return { outcome: this.collectObject(record, previous).finally(() => this.objects.release()) };
+  }
+
+  /** Decides what to do with one listed key; returns the read in progress when the object is read (see startRead). */
   private async consider(
     layout: Layout,
     object: ObjectSummary,
@@ -275,13 +301,9 @@ export class BucketCollector {
     }
     this.summary.listed++;
     this.ctx.telemetry?.objectListed?.(this.bucket.name);
-    const known = this.ctx.state.lookup(this.bucket.name, object.key);
-    if (known?.status === 'done') {
-      if (known.deletePending && this.bucket.removeFromBucket) await this.remove(object.key);
-      return null;
-    }
-    if (known && !this.retryable(known.attempts)) return null;
-    if (known) this.summary.retried++;
+    const state = await this.fromState(object.key);
+    if ('settled' in state) return null;
+    if (state.resume) this.summary.retried++;
     else this.summary.new++;
     const record: ObjectRecord = {
       bucket: this.bucket.name,
@@ -294,30 +316,17 @@ export class BucketCollector {
       events: 0,
       malformed: 0,
     };
-    const done = () => {
-      const modified = object.lastModified?.getTime() ?? 0;
-      if (!progress.newest || modified > progress.newest.modified) progress.newest = { key: object.key, modified };
-    };
-    if (object.size === 0) {
-      await this.commit(record);
-      done();
-      return null;
-    }
-    this.ctx.telemetry?.objectToRead?.(this.bucket.name);
-    await this.objects.acquire();
-    if (this.stopping()) {
-      this.objects.release();
+    const read = await this.startRead(record, state.resume, object.size === 0);
+    if (!read) {
       progress.unfinishedDays.add(day);
       return null;
     }
-    const settled = this.collectObject(record, known)
-      .then((outcome) => {
-        this.ctx.telemetry?.objectSettled?.(this.bucket.name, outcome, outcome === 'done' ? record.size : 0, this.eventsOf.get(record.key) ?? 0);
-        this.eventsOf.delete(record.key);
-        if (outcome === 'done') done();
-        else if (outcome === 'unfinished') progress.unfinishedDays.add(day);
-      })
-      .finally(() => this.objects.release());
+    const settled = read.outcome.then((outcome) => {
+      if (outcome === 'unfinished') progress.unfinishedDays.add(day);
+      if (outcome !== 'done') return;
+      const modified = object.lastModified?.getTime() ?? 0;
+      if (!progress.newest || modified > progress.newest.modified) progress.newest = { key: object.key, modified };
+    });
     return { settled };
   }
 
@@ -326,12 +335,8 @@ export class BucketCollector {
    * listing. 'done' also when the state already had it; only then may the notification be let go.
    */
   async readNotified(object: { key: string; size: number | null; etag: string }, located: LocatedKey): Promise<ObjectOutcome> {
-    const known = this.ctx.state.lookup(this.bucket.name, object.key);
-    if (known?.status === 'done') {
-      if (known.deletePending && this.bucket.removeFromBucket) await this.remove(object.key);
-      return 'done';
-    }
-    if (known && !this.retryable(known.attempts)) return 'failed';
+    const state = await this.fromState(object.key);
+    if ('settled' in state) return state.settled;
     const record: ObjectRecord = {
       bucket: this.bucket.name,
       path: located.path,
@@ -343,21 +348,8 @@ export class BucketCollector {
       events: 0,
       malformed: 0,
     };
-    if (object.size === 0) {
-      await this.commit(record);
-      return 'done';
-    }
-    this.ctx.telemetry?.objectToRead?.(this.bucket.name);
-    await this.objects.acquire();
-    try {
-      if (this.stopping()) return 'unfinished';
-      const outcome = await this.collectObject(record, known);
-      this.ctx.telemetry?.objectSettled?.(this.bucket.name, outcome, outcome === 'done' ? record.size : 0, this.eventsOf.get(record.key) ?? 0);
-      this.eventsOf.delete(record.key);
-      return outcome;
-    } finally {
-      this.objects.release();
-    }
+    const read = await this.startRead(record, state.resume, object.size === 0);
+    return read ? read.outcome : 'unfinished';
   }
 
   /** The output failure that stopped this collector, if one did. */
@@ -367,6 +359,13 @@ export class BucketCollector {
 
   /** Reads one object to the outputs: done, failed for good, or unfinished (read again next pass). */
   private async collectObject(record: ObjectRecord, previous: KnownObject | undefined): Promise<ObjectOutcome> {
+    const thisRead = { events: 0 };
+    const outcome = await this.deliverObject(record, previous, thisRead);
+    this.ctx.telemetry?.objectSettled?.(this.bucket.name, outcome, outcome === 'done' ? record.size : 0, thisRead.events);
+    return outcome;
+  }
+
+  private async deliverObject(record: ObjectRecord, previous: KnownObject | undefined, thisRead: { events: number }): Promise<ObjectOutcome> {
     const log = this.log.child({ key: record.key });
     const where = `s3://${this.bucket.name}/${record.key}`;
     const source = { bucket: this.bucket.name, key: record.key };
@@ -387,7 +386,7 @@ export class BucketCollector {
             }
             delivered += events.length;
             this.summary.events += events.length;
-            this.eventsOf.set(record.key, (this.eventsOf.get(record.key) ?? 0) + events.length);
+            thisRead.events += events.length;
           },
           malformed: (line, reason) => log.error({ line }, `${where} line ${line}: ${reason}`),
           skipped: (line, reason) => log.debug({ line }, `no finding in document: ${reason}`),

@@ -23,22 +23,21 @@ export interface RunContext {
   telemetry?: Telemetry;
 }
 
-export type PassResult = PassOutcome;
 
 function enabledWodles(config: Config): WodleConfig[] {
   return config.wodles.filter((wodle) => !wodle.disabled);
 }
 
 /** One pass over every bucket of the given wodles. Never throws: failures are logged and make `ok` false. */
-export async function runPass(wodles: WodleConfig[], ctx: RunContext): Promise<PassResult> {
+export async function runPass(wodles: WodleConfig[], ctx: RunContext): Promise<PassOutcome> {
   ctx.telemetry?.passStarted?.();
   const result = await passOver(wodles, ctx);
   ctx.telemetry?.passFinished?.(result);
   return result;
 }
 
-async function passOver(wodles: WodleConfig[], ctx: RunContext): Promise<PassResult> {
-  const result: PassResult = { ok: true, outputFailure: null, buckets: [] };
+async function passOver(wodles: WodleConfig[], ctx: RunContext): Promise<PassOutcome> {
+  const result: PassOutcome = { ok: true, outputFailure: null, buckets: [] };
   try {
     await ctx.outputs.open();
   } catch (err) {
@@ -71,7 +70,6 @@ async function passOver(wodles: WodleConfig[], ctx: RunContext): Promise<PassRes
   return result;
 }
 
-/** `--once`: a single pass over every enabled bucket; true when every bucket succeeded. */
 /** The SQS subscribers of the enabled blocks, each a consumer of its queue. */
 export function subscribersOf(config: Config, ctx: RunContext, options: { once: boolean; sqsWaitSeconds: number }): SqsSubscriber[] {
   const polledBuckets = new Set(enabledWodles(config).flatMap((wodle) => wodle.buckets.map((bucket) => bucket.name)));

@@ -3,6 +3,7 @@ import type { BucketConfig, Config } from '../config/load.js';
 import { parseRegion } from '../config/values.js';
 import { ConfigError } from '../errors.js';
 import { StateReader, type ObjectRow, type PartitionRow } from '../state/report.js';
+import { retryable } from '../state/store.js';
 import { GRACE_DAYS, listingWindow, type Window } from '../walk/dates.js';
 import { parseFirehoseKey } from '../walk/firehose.js';
 import { logsRoot, parseNativeKey, partitionOf } from '../walk/native.js';
@@ -116,10 +117,6 @@ function stateFact(row: ObjectRow | undefined): StateFact | null {
   };
 }
 
-/** The same rule as the collector's `retryable`: bounded only under skip_on_error. */
-export function retryable(skipOnError: boolean, attempts: number, maxAttempts: number): boolean {
-  return !skipOnError || attempts < maxAttempts;
-}
 
 export function explainKey(input: ExplainInput): Explanation {
   const { bucket, key, today } = input;

@@ -30,6 +30,11 @@ export interface KnownObject {
   delivered: number;
 }
 
+/** Whether a failed object gets another try: always without skip_on_error, else up to `maxAttempts` passes. */
+export function retryable(skipOnError: boolean, attempts: number, maxAttempts: number): boolean {
+  return !skipOnError || attempts < maxAttempts;
+}
+
 interface ObjectRow {
   status: ObjectStatus;
   delete_pending: number;

@@ -3,7 +3,8 @@
 // real S3 answers in). Datasets are generated deterministically. For each: objects/s, events/s, MB/s,
 // peak RSS, the ratio to a floor measured in the same run (list, then get + gunzip + JSON.parse with
 // 16 in flight: no shaping, no output, no state), and an idle pass (nothing new). Writes
-// bench/results.json and prints a table.
+// bench/results.json and prints a table. Dataset d (many partitions, issue 12) is reported apart:
+// requests by type (LIST, GET, other) for a first and an idle pass, against the issue's targets.
 process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] = 'true';
 
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -40,13 +41,34 @@ async function startS3(): Promise<{ endpoint: string; child: ChildProcess }> {
   return { endpoint: `http://127.0.0.1:${port}`, child };
 }
 
-/** A loopback HTTP proxy adding `delayMs` before each request is forwarded; counts requests. */
+type RequestType = 'LIST' | 'GET' | 'other';
+
+/**
+ * What an S3 request is, from its method and path-style URL (`/bucket/key?query`): LIST for
+ * ListObjectsV2 (a GET with `list-type=2`), GET for GetObject (a GET of an object key), other for
+ * the rest (HEAD, PUT, DELETE, a GET of the bucket itself…).
+ */
+function requestType(method: string | undefined, url: string | undefined): RequestType {
+  if (method !== 'GET') return 'other';
+  const parsed = new URL(url ?? '/', 'http://proxy');
+  if (parsed.searchParams.get('list-type') === '2') return 'LIST';
+  if (parsed.searchParams.has('list-type')) return 'other';
+  const path = parsed.pathname.replace(/^\/+/, '');
+  const slash = path.indexOf('/');
+  return slash > 0 && slash < path.length - 1 ? 'GET' : 'other';
+}
+
+type RequestCounts = Record<RequestType, number>;
+
+/** A loopback HTTP proxy adding `delayMs` before each request is forwarded; counts requests, by type too. */
 async function delayProxy(target: string, delayMs: number) {
   const upstream = new URL(target);
   const agent = new Agent({ keepAlive: true, maxSockets: 256 });
   let requests = 0;
+  let byType: RequestCounts = { LIST: 0, GET: 0, other: 0 };
   const server = createServer((req, res) => {
     requests++;
+    byType[requestType(req.method, req.url)]++;
     setTimeout(() => {
       const forward = request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers, agent }, (reply) => {
         res.writeHead(reply.statusCode ?? 502, reply.headers);
@@ -60,7 +82,11 @@ async function delayProxy(target: string, delayMs: number) {
   return {
     endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     requests: () => requests,
-    reset: () => (requests = 0),
+    byType: (): RequestCounts => ({ ...byType }),
+    reset: () => {
+      requests = 0;
+      byType = { LIST: 0, GET: 0, other: 0 };
+    },
     stop: () => {
       agent.destroy();
       server.closeAllConnections();
@@ -108,6 +134,97 @@ async function nativeDataset(s3: FakeS3, name: string, objects: number, perObjec
   return { name, bucket, objects, events: objects * perObject, bytes };
 }
 
+/** The regions of dataset d, all configured in its `<regions>`. */
+const MANY_REGIONS = [
+  'us-east-1', 'us-east-2', 'us-west-1', 'us-west-2', 'ca-central-1', 'eu-west-1', 'eu-west-2', 'eu-west-3', 'eu-central-1',
+  'eu-north-1', 'ap-south-1', 'ap-northeast-1', 'ap-northeast-2', 'ap-southeast-1', 'ap-southeast-2', 'sa-east-1', 'me-south-1',
+];
+const MANY_ACCOUNTS = 40;
+/** One partition in this many holds objects. */
+const MANY_EVERY = 10;
+const MANY_OBJECTS_PER_PARTITION = 7;
+const MANY_FINDINGS_PER_OBJECT = 5;
+/** Days of the window ending today: only_logs_after is today less WINDOW_DAYS - 1. */
+const MANY_WINDOW_DAYS = 31;
+/** S3 pages the first pass may need beyond one per partition and one per account (issue 12's slack). */
+const MANY_EXTRA_PAGES = 5;
+const MONTHS = ['JAN', 'FEB', 'MAR', 'APR', 'MAY', 'JUN', 'JUL', 'AUG', 'SEP', 'OCT', 'NOV', 'DEC'];
+
+/** The UTC day `days` before today, as YYYY-MM-DD. */
+function daysBeforeToday(days: number): string {
+  return new Date(Date.parse(`${today}T00:00:00Z`) - days * 86_400_000).toISOString().slice(0, 10);
+}
+
+/** YYYY-MM-DD as Wazuh writes only_logs_after: YYYY-MMM-DD (2026-NOV-01). */
+function wazuhDate(day: string): string {
+  const [year, month, dayOfMonth] = day.split('-') as [string, string, string];
+  return `${year}-${MONTHS[Number(month) - 1]!}-${dayOfMonth}`;
+}
+
+interface ManyPartitions extends Dataset {
+  accounts: number;
+  regions: string[];
+  partitions: number;
+  partitionsWithObjects: number;
+  onlyLogsAfter: string;
+  /** The `<bucket>` options it is collected with. */
+  config: string;
+}
+
+/**
+ * Dataset d: 40 accounts x 17 regions = 680 native partitions, of which every tenth in account-major
+ * order (partition p = account * 17 + region, p = 0, 10, 20…) holds objects: 68 partitions, and every
+ * account has one or two (17 consecutive partitions always hold a multiple of 10), over all regions
+ * (10 and 17 are coprime). Each holds 7 objects of 5 findings on distinct days of the 31-day window
+ * ending today; over the 68 partitions every day of the window, today and its first day included, has
+ * objects. The other 612 partitions have no key at all (S3 has no folders).
+ */
+async function manyPartitionsDataset(s3: FakeS3): Promise<ManyPartitions> {
+  const name = 'd: 680 partitions';
+  const bucket = 'bench-d';
+  await s3.createRemoteBucket(bucket);
+  const accounts = Array.from({ length: MANY_ACCOUNTS }, (_, i) => String(100_000_000_000 + i));
+  const partitions = accounts.length * MANY_REGIONS.length;
+  const filled: Array<{ n: number; account: string; region: string }> = [];
+  for (let p = 0; p < partitions; p += MANY_EVERY) {
+    filled.push({ n: filled.length, account: accounts[Math.floor(p / MANY_REGIONS.length)]!, region: MANY_REGIONS[p % MANY_REGIONS.length]! });
+  }
+  const objects = filled.flatMap(({ n, account, region }) =>
+    Array.from({ length: MANY_OBJECTS_PER_PARTITION }, (_, j) => {
+      // Offsets 4 days apart (0…24) shifted by 3 days per partition: distinct days in a partition.
+      const day = daysBeforeToday((n * 3 + j * 4) % MANY_WINDOW_DAYS);
+      const id = `${String(n).padStart(8, '0')}-${String(j).padStart(4, '0')}-4000-8000-000000000000`;
+      return { account, region, key: `AWSLogs/${account}/GuardDuty/${region}/${day.replaceAll('-', '/')}/${id}.jsonl.gz`, tag: `d-${n}-${j}` };
+    }),
+  );
+  let bytes = 0;
+  for (let start = 0; start < objects.length; start += 64) {
+    await Promise.all(
+      objects.slice(start, start + 64).map(async ({ account, region, key, tag }) => {
+        const body = gzipSync(
+          Array.from({ length: MANY_FINDINGS_PER_OBJECT }, (_, f) => JSON.stringify(finding(account, region, `${tag}-${f}`))).join('\n') + '\n',
+        );
+        bytes += body.length;
+        await s3.put(bucket, key, body);
+      }),
+    );
+  }
+  const onlyLogsAfter = wazuhDate(daysBeforeToday(MANY_WINDOW_DAYS - 1));
+  return {
+    name,
+    bucket,
+    objects: objects.length,
+    events: objects.length * MANY_FINDINGS_PER_OBJECT,
+    bytes,
+    accounts: accounts.length,
+    regions: MANY_REGIONS,
+    partitions,
+    partitionsWithObjects: filled.length,
+    onlyLogsAfter,
+    config: `<regions>${MANY_REGIONS.join(',')}</regions><only_logs_after>${onlyLogsAfter}</only_logs_after>`,
+  };
+}
+
 async function firehoseDataset(s3: FakeS3, decompressedBytes: number): Promise<Dataset & { decompressed: number }> {
   const bucket = 'bench-firehose';
   await s3.createRemoteBucket(bucket);
@@ -130,12 +247,13 @@ function cliNodeFlags(): string[] {
   return readFileSync(CLI, 'utf8').split('\n', 1)[0]!.split(' ').slice(3);
 }
 
-async function collect(bucket: string, endpoint: string, state: string): Promise<Run> {
+/** One `--once` run of the CLI; `extra` is XML added to the `<bucket>` block (regions, only_logs_after…). */
+async function collect(bucket: string, endpoint: string, state: string, extra = ''): Promise<Run> {
   const dir = mkdtempSync(join(tmpdir(), 'gdw-bench-'));
   const config = join(dir, 'ossec.conf');
   writeFileSync(
     config,
-    `<ossec_config><wodle name="aws-s3"><bucket type="guardduty"><name>${bucket}</name><service_endpoint>${endpoint}</service_endpoint></bucket></wodle></ossec_config>`,
+    `<ossec_config><wodle name="aws-s3"><bucket type="guardduty"><name>${bucket}</name><service_endpoint>${endpoint}</service_endpoint>${extra}</bucket></wodle></ossec_config>`,
   );
   const started = process.hrtime.bigint();
   const args = ['--config', config, '--once', '--state', state, '--output', process.env['BENCH_OUTPUT'] ?? 'file:/dev/null', '--concurrency', '32'];
@@ -162,6 +280,81 @@ async function collect(bucket: string, endpoint: string, state: string): Promise
   if (exit !== 0) process.stderr.write(stderr);
   if (logTo) writeFileSync(logTo, stderr);
   return { seconds, peakRssMb: peak, events: summary?.events ?? 0, exit };
+}
+
+interface Target {
+  target: string;
+  value: number;
+  bound: number;
+  met: boolean;
+}
+
+/** Dataset d at each delay: a first pass on a fresh state, then an idle pass; requests by type; issue 12's targets. */
+async function manyPartitions(data: ManyPartitions, s3Endpoint: string) {
+  const rows: Array<Record<string, string | number>> = [];
+  const targets: Target[] = [];
+  const target = (text: string, value: number, bound: number) => targets.push({ target: text, value, bound, met: value <= bound });
+  // One ListObjectsV2 per partition and per account, a few extra pages, the layout probe and the account listing.
+  const firstListBound = data.partitions + data.accounts + MANY_EXTRA_PAGES + 2;
+  const idleBound = data.partitions + data.accounts + MANY_EXTRA_PAGES;
+  for (const delay of DELAYS) {
+    const proxy = await delayProxy(s3Endpoint, delay);
+    process.stderr.write(`bench: ${data.name} at ${delay} ms…\n`);
+    const state = join(mkdtempSync(join(tmpdir(), 'gdw-bench-state-')), 'state.db');
+    const passes: Array<{ pass: string; run: Run; counts: RequestCounts; total: number }> = [];
+    for (const pass of ['first', 'idle']) {
+      proxy.reset();
+      const run = await collect(data.bucket, proxy.endpoint, state, data.config);
+      passes.push({ pass, run, counts: proxy.byType(), total: proxy.requests() });
+    }
+    await proxy.stop();
+    for (const { pass, run, counts, total } of passes) {
+      const expected = pass === 'first' ? data.events : 0;
+      rows.push({
+        dataset: data.name,
+        'delay ms': delay,
+        pass,
+        seconds: +run.seconds.toFixed(2),
+        LIST: counts.LIST,
+        GET: counts.GET,
+        other: counts.other,
+        requests: total,
+        events: run.events,
+        'events ok': run.events === expected && run.exit === 0 ? 'yes' : `NO (${run.events}/${expected}, exit ${run.exit})`,
+      });
+    }
+    const [first, idle] = passes as [(typeof passes)[number], (typeof passes)[number]];
+    target(
+      `first-pass LIST requests at ${delay} ms <= partitions + accounts + ${MANY_EXTRA_PAGES} extra pages + 2 (layout probe, account listing) = ${data.partitions} + ${data.accounts} + ${MANY_EXTRA_PAGES} + 2`,
+      first.counts.LIST,
+      firstListBound,
+    );
+    target(
+      `idle-pass requests at ${delay} ms <= partitions + accounts + ${MANY_EXTRA_PAGES} = ${data.partitions} + ${data.accounts} + ${MANY_EXTRA_PAGES}`,
+      idle.total,
+      idleBound,
+    );
+    if (delay === 20) {
+      target('idle pass at 20 ms <= 2 s', +idle.run.seconds.toFixed(2), 2);
+      target('first pass at 20 ms <= 3 s', +first.run.seconds.toFixed(2), 3);
+    }
+  }
+  return {
+    dataset: {
+      name: data.name,
+      bucket: data.bucket,
+      accounts: data.accounts,
+      regions: data.regions.length,
+      partitions: data.partitions,
+      'partitions with objects': data.partitionsWithObjects,
+      objects: data.objects,
+      events: data.events,
+      bytes: data.bytes,
+      only_logs_after: data.onlyLogsAfter,
+    },
+    rows,
+    targets,
+  };
 }
 
 /** The floor: what just fetching and parsing costs, with 16 objects in flight. */
@@ -268,11 +461,12 @@ async function main(): Promise<void> {
   const s3 = FakeS3.connect(server.endpoint);
   process.stderr.write('bench: generating datasets…\n');
   // BENCH_DATASETS=ab runs only datasets a and b (while working on one of them).
-  const only = process.env['BENCH_DATASETS'] ?? 'abc';
+  const only = process.env['BENCH_DATASETS'] ?? 'abcd';
   const datasets: Array<Dataset & { decompressed?: number }> = [];
   if (only.includes('a')) datasets.push(await nativeDataset(s3, 'a: 1,200 objects x 20', 1200, 20));
   if (only.includes('b')) datasets.push(await nativeDataset(s3, 'b: 10,000 objects x 1', 10_000, 1));
   if (only.includes('c')) datasets.push(await firehoseDataset(s3, Number(process.env['BENCH_FIREHOSE_MB'] ?? 512) * 1024 * 1024));
+  const many = only.includes('d') ? await manyPartitionsDataset(s3) : null;
   const rows: Array<Record<string, string | number>> = [];
   for (const data of datasets) {
     for (const delay of DELAYS) {
@@ -303,10 +497,23 @@ async function main(): Promise<void> {
       await proxy.stop();
     }
   }
+  const manyResult = many ? await manyPartitions(many, server.endpoint) : null;
   const codecs = await gunzipPaths();
-  const results = { date: new Date().toISOString(), node: process.version, machine: '2 cores', rows, gunzip: codecs };
+  const results = {
+    date: new Date().toISOString(),
+    node: process.version,
+    machine: '2 cores',
+    rows,
+    ...(manyResult ? { manyPartitions: manyResult } : {}),
+    gunzip: codecs,
+  };
   writeFileSync(join(ROOT, 'bench', 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
-  console.table(rows);
+  if (rows.length > 0) console.table(rows);
+  if (manyResult) {
+    console.log(manyResult.dataset);
+    console.table(manyResult.rows);
+    console.table(manyResult.targets.map(({ target, value, bound, met }) => ({ target, value, bound, met: met ? 'met' : 'NOT MET' })));
+  }
   console.log(codecs);
   await s3.stop();
   server.child.kill();

@@ -16,6 +16,7 @@ import { Metrics, serveMetrics, type MetricsServer } from './metrics.js';
 import { fanOut, type Telemetry } from './telemetry.js';
 import { ProgressBar, wantsProgress } from './progress.js';
 import { DEFAULT_CONFIG, DEFAULT_STATE } from './defaults.js';
+import { parseIsoDay } from './walk/dates.js';
 
 // The SDK's multi-line Node-version notice would break the JSON log stream on stderr; the supported
 // Node versions are stated in the README instead.
@@ -32,6 +33,7 @@ const DEFAULT_S3_TIMEOUT = 60;
 const STOP_GRACE_MS = 20_000;
 
 const USAGE = `usage: guardduty-wodle [--config PATH] [--once] [--state PATH] [--output SPEC]... [--log-level LEVEL] [--concurrency N] [--max-attempts N]
+       guardduty-wodle --once --rescan-since YYYY-MM-DD [the flags above]
        guardduty-wodle --check-config [--config PATH]
        guardduty-wodle status [--state PATH] [--json] [--all]
        guardduty-wodle explain BUCKET KEY [--config PATH] [--state PATH] [--max-attempts N] [--json]
@@ -52,6 +54,8 @@ const USAGE = `usage: guardduty-wodle [--config PATH] [--once] [--state PATH] [-
   --metrics-host H   address the metrics server listens on (default 127.0.0.1)
   --max-lag D        /health is degraded when a partition's newest object read is older than D
                      (like interval: 6h, 2d; default off)
+  --rescan-since DAY list every partition from DAY (YYYY-MM-DD) in the next pass (with --once: this pass) and read
+                     every object the state does not know as done; days older than the state keeps are read again
   --sqs-wait S       seconds each SQS long poll waits for messages (default 20; --once drains until one returns nothing)
   --check-config     validate the configuration, print it as JSON (secrets masked), exit
 
@@ -71,6 +75,7 @@ export interface CliOptions {
   sqsWaitSeconds: number;
   metricsHost: string;
   maxLagSeconds: number | null;
+  rescanSince: string | null;
   checkConfig: boolean;
   help: boolean;
   version: boolean;
@@ -99,6 +104,7 @@ export function parseCli(argv: string[]): CliOptions {
         'sqs-wait': { type: 'string' },
         'metrics-host': { type: 'string' },
         'max-lag': { type: 'string' },
+        'rescan-since': { type: 'string' },
         'check-config': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean' },
@@ -130,6 +136,8 @@ export function parseCli(argv: string[]): CliOptions {
     if (!parsed.ok) throw new ConfigError(`--max-lag ${values['max-lag']}: ${parsed.reason}`);
     maxLagSeconds = parsed.value;
   }
+  const rescanSince = values['rescan-since'] === undefined ? null : parseIsoDay(values['rescan-since']);
+  if (values['rescan-since'] !== undefined && rescanSince === null) throw new ConfigError(`--rescan-since ${values['rescan-since']}: use a day as YYYY-MM-DD`);
   if (values['metrics-host'] === '') throw new ConfigError('--metrics-host needs an address');
   for (const [flag, value] of [['--config', values.config], ['--state', values.state]] as const) {
     if (value === '') throw new ConfigError(`${flag} needs a path`);
@@ -148,6 +156,7 @@ export function parseCli(argv: string[]): CliOptions {
     metricsHost: values['metrics-host'] ?? '127.0.0.1',
     sqsWaitSeconds: whole('sqs-wait', values['sqs-wait'], 20, 0, 20),
     maxLagSeconds,
+    rescanSince,
     checkConfig: values['check-config'] ?? false,
     help: values.help ?? false,
     version: values.version ?? false,
@@ -216,6 +225,7 @@ async function collect(options: CliOptions, config: Config, log: Logger): Promis
     stop: stop.signal,
     abandon: abandon.signal,
     now: () => new Date(),
+    rescanSince: options.rescanSince,
   };
   try {
     if (options.once) {

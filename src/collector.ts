@@ -2,26 +2,42 @@ import type { Logger } from 'pino';
 import { explainAwsError, isAwsFailure, type S3Operation } from './aws/errors.js';
 import type { BucketReader, ObjectSummary } from './aws/s3.js';
 import type { BucketConfig } from './config/load.js';
-import { parseRegion } from './config/values.js';
 import { Semaphore, forEachLimit } from './concurrency.js';
 import { compileDiscardRules, type CompiledDiscardRule } from './decode/discard.js';
 import { FetchError } from './decode/decompress.js';
 import { decodeObject } from './decode/object.js';
 import type { Outputs } from './emit/index.js';
 import { OutputError, describe } from './errors.js';
-import { retryable, type KnownObject, type ObjectRecord, type PartitionRef, type StateStore } from './state/store.js';
+import type { KnownObject, ObjectRecord, PartitionRef, StateStore } from './state/store.js';
+import { judgeKey, retryable, type Verdict } from './state/verdict.js';
 import type { Telemetry } from './telemetry.js';
 import type { LocatedKey } from './walk/locate.js';
-import { GRACE_DAYS, addDays, dayFolder, daysFrom, listingWindow, utcDay } from './walk/dates.js';
 import { parseFirehoseKey } from './walk/firehose.js';
-import { accountPrefix, lastSegment, logsRoot, parseNativeKey, partitionOf, type Partition } from './walk/native.js';
+import { accountPrefix, lastSegment, logsRoot, parseNativeKey, partitionExclusion, partitionOf, type Partition } from './walk/native.js';
+import {
+  folderPath,
+  folderTime,
+  listingStart,
+  nextListingStart,
+  pastDateFolders,
+  pruneBefore,
+  rescanStart,
+  toMs,
+  type FolderTime,
+  type Granularity,
+  type PassFindings,
+} from './walk/window.js';
 
 /** Days of processed keys kept behind the listing window before they are pruned. */
 export const PRUNE_MARGIN_DAYS = 2;
 /** Reads of one object within a pass when its body is cut off in transit. */
 const IMMEDIATE_REFETCHES = 3;
-/** Partitions listed at once; objects are bounded separately by the pass's concurrency. */
-const PARTITION_CONCURRENCY = 4;
+/**
+ * Partitions listed at once (and regions discovered at once): an organisation's bucket has hundreds
+ * of partitions, each one LIST per pass, and at 20 ms a request they must overlap to stay within
+ * seconds. Objects read are bounded separately, by the pass's concurrency.
+ */
+export const LISTINGS_IN_FLIGHT = 48;
 
 export interface Limits {
   /** Passes that may fail on one object under skip_on_error before it is left failed for good. */
@@ -51,6 +67,8 @@ export interface CollectorContext {
   /** Give up on objects in flight too; they are not recorded and are read again next time. */
   abandon: AbortSignal;
   now(): Date;
+  /** An operator's rescan (`--rescan-since`): list every partition from this day, read what is not done. */
+  rescanSince?: string | null;
   telemetry?: Telemetry;
 }
 
@@ -83,18 +101,26 @@ export interface BucketPassSummary {
 /** Where a bucket's keys are and which of them belong to a partition. */
 interface Layout {
   name: LayoutName;
+  granularity: Granularity;
   partitions(): Promise<Partition[]>;
-  /** The day folder a key of the partition sits in, or null for a key outside the layout. */
-  dayOf(key: string, partition: Partition): string | null;
+  /** The folder a key of the partition sits in, or null for a key outside the layout. */
+  folderOf(key: string, partition: Partition): FolderTime | null;
 }
 
 export type ObjectOutcome = 'done' | 'failed' | 'unfinished';
 
 /** What a partition's listing learns as its objects settle. */
-interface PartitionProgress {
-  /** Days holding an object to read again: the window may not move past them. */
-  unfinishedDays: Set<string>;
+interface PartitionProgress extends PassFindings {
+  /** The newest object (by LastModified) read to the end, for status and the lag metric. */
   newest: { key: string; modified: number } | null;
+}
+
+function laterFolder(a: FolderTime | null, b: FolderTime): FolderTime {
+  return a === null || toMs(b) > toMs(a) ? b : a;
+}
+
+function earlierFolder(a: FolderTime | null, b: FolderTime): FolderTime {
+  return a === null || toMs(b) < toMs(a) ? b : a;
 }
 
 /** One pass over one bucket: walk → fetch → decode → emit → commit (→ delete). */
@@ -106,7 +132,6 @@ export class BucketCollector {
   /** Set when this bucket must stop starting objects (an error without skip_on_error, an output down). */
   private halted = false;
   private outputFailure: OutputError | null = null;
-  private readonly today: string;
 
   constructor(
     private readonly bucket: BucketConfig,
@@ -116,7 +141,6 @@ export class BucketCollector {
     this.log = ctx.log.child({ bucket: bucket.name });
     this.discard = compileDiscardRules(bucket.discardRegex);
     this.objects = new Semaphore(ctx.concurrency);
-    this.today = utcDay(ctx.now());
     this.summary = {
       bucket: bucket.name,
       layout: 'native',
@@ -145,7 +169,10 @@ export class BucketCollector {
       this.summary.layout = layout.name;
       const partitions = await layout.partitions();
       this.summary.partitions = partitions.length;
-      await forEachLimit(partitions, PARTITION_CONCURRENCY, (partition) => this.collectPartition(layout, partition));
+      if (this.ctx.rescanSince) {
+        this.log.info({ rescanSince: this.ctx.rescanSince }, `rescan: listing every partition from ${this.ctx.rescanSince}; only objects the state does not know as done are read`);
+      }
+      await forEachLimit(partitions, LISTINGS_IN_FLIGHT, (partition) => this.collectPartition(layout, partition));
     } catch (err) {
       this.fail(err, 'listing the bucket failed');
     }
@@ -168,31 +195,37 @@ export class BucketCollector {
       this.log.debug({ prefix: root }, 'native GuardDuty export layout');
       return {
         name: 'native',
+        granularity: 'day',
         partitions: () => this.nativePartitions(),
-        dayOf: (key, partition) => {
+        folderOf: (key, partition) => {
           const parsed = parseNativeKey(this.bucket, key);
-          return parsed && parsed.account === partition.account && parsed.region === partition.region ? parsed.day : null;
+          return parsed && parsed.account === partition.account && parsed.region === partition.region ? folderTime(parsed.day, null) : null;
         },
       };
     }
     this.log.debug({ prefix: this.bucket.path }, `no ${root}: Firehose layout (date folders under the path)`);
     return {
       name: 'firehose',
+      granularity: 'hour',
       partitions: async () => [{ account: '', region: '', prefix: this.bucket.path }],
-      dayOf: (key) => parseFirehoseKey(this.bucket.path, key)?.day ?? null,
+      folderOf: (key) => {
+        const parsed = parseFirehoseKey(this.bucket.path, key);
+        return parsed && folderTime(parsed.day, parsed.hour);
+      },
     };
   }
 
   private async nativePartitions(): Promise<Partition[]> {
     const root = logsRoot(this.bucket);
     const accounts = this.bucket.accountIds ?? (await this.discover(root, (name) => /^\d{12}$/.test(name), 'account'));
-    const partitions: Partition[] = [];
-    for (const account of accounts) {
+    const regionsOf = new Map<string, string[]>();
+    await forEachLimit(accounts, LISTINGS_IN_FLIGHT, async (account) => {
       const regions =
-        this.bucket.regions ?? (await this.discover(accountPrefix(this.bucket, account), (name) => parseRegion(name).ok, 'region'));
-      for (const region of regions) partitions.push(partitionOf(this.bucket, account, region));
-    }
-    return partitions;
+        this.bucket.regions ??
+        (await this.discover(accountPrefix(this.bucket, account), (name) => partitionExclusion(this.bucket, account, name) === null, 'region'));
+      regionsOf.set(account, regions);
+    });
+    return accounts.flatMap((account) => regionsOf.get(account)!.map((region) => partitionOf(this.bucket, account, region)));
   }
 
   private async discover(prefix: string, accept: (name: string) => boolean, what: string): Promise<string[]> {
@@ -207,31 +240,31 @@ export class BucketCollector {
 
   private async collectPartition(layout: Layout, partition: Partition): Promise<void> {
     const ref: PartitionRef = { bucket: this.bucket.name, ...partition };
-    const window = listingWindow(this.ctx.state.cursor(ref), this.bucket.onlyLogsAfter, this.today);
-    const progress: PartitionProgress = { unfinishedDays: new Set<string>(), newest: null };
+    const now = this.ctx.now();
+    const stored = this.ctx.state.windowStart(ref);
+    const normal = listingStart(stored, this.bucket.onlyLogsAfter, now, layout.granularity);
+    const start = rescanStart(normal, this.ctx.rescanSince ?? null, this.bucket.onlyLogsAfter, layout.granularity);
+    const progress: PartitionProgress = { newestSettled: null, firstUnfinished: null, newest: null };
     const inFlight: Promise<void>[] = [];
     let complete = true;
     let error: string | null = null;
     try {
-      this.log.debug({ prefix: partition.prefix, first: window.first, last: window.last }, 'listing partition');
-      for (const day of daysFrom(window.first, window.last)) {
-        this.log.trace({ prefix: partition.prefix + dayFolder(day) }, 'listing day folder');
-        for await (const object of this.reader.listObjects(partition.prefix + dayFolder(day))) {
-          if (this.stopping()) break;
-          const started = await this.consider(layout, object, partition, day, progress);
-          if (started) inFlight.push(started.settled);
-        }
-        if (this.stopping()) {
-          complete = false;
-          break;
-        }
+      const startAfter = partition.prefix + folderPath(start);
+      this.log.debug({ prefix: partition.prefix, startAfter }, 'listing partition');
+      // One listing from the window's first folder to the end: no request per day or hour.
+      for await (const object of this.reader.listObjects(partition.prefix, startAfter)) {
+        if (this.stopping()) break;
+        if (pastDateFolders(object.key.slice(partition.prefix.length))) break;
+        const started = await this.consider(layout, object, partition, start, progress);
+        if (started) inFlight.push(started.settled);
       }
+      if (this.stopping()) complete = false;
     } catch (err) {
       complete = false;
       error = this.fail(err, `listing ${partition.prefix} failed`);
     }
     await Promise.all(inFlight);
-    const ok = complete && !this.outputFailure && progress.unfinishedDays.size === 0;
+    const ok = complete && !this.outputFailure && progress.firstUnfinished === null;
     this.ctx.state.recordPartitionPass(ref, {
       at: this.ctx.now().getTime(),
       ok,
@@ -239,33 +272,34 @@ export class BucketCollector {
       newest: progress.newest,
     });
     if (!complete || this.outputFailure) return;
-    // The window may move past a day only once every object in it is settled.
-    const cursor = [...progress.unfinishedDays].sort()[0] ?? window.last;
-    this.ctx.state.setCursor(ref, cursor);
-    const pruned = this.ctx.state.prune(ref, dayFolder(addDays(cursor, -GRACE_DAYS - PRUNE_MARGIN_DAYS)));
-    if (pruned > 0) this.log.debug({ prefix: partition.prefix, pruned }, 'pruned state of days behind the window');
+    const next = nextListingStart(normal, progress, now, layout.granularity);
+    if (next === stored) return;
+    this.ctx.state.setWindowStart(ref, next);
+    const pruned = this.ctx.state.prune(ref, folderPath(pruneBefore(next, PRUNE_MARGIN_DAYS, layout.granularity)));
+    if (pruned > 0) this.log.debug({ prefix: partition.prefix, pruned }, 'pruned state of folders behind the window');
   }
 
   private stopping(): boolean {
     return this.halted || this.ctx.stop.aborted;
   }
 
-  private retryable(attempts: number): boolean {
-    return retryable(this.ctx.skipOnError, attempts, this.ctx.limits.maxAttempts);
-  }
-
   /**
-   * What the state says of a key before it is read: settled (done, its pending delete carried out; or
-   * failed for good), or to be read, resuming what an earlier attempt left (nothing for a new key).
+   * The verdict on a key in `folder` (null: outside the layout), with the state's row; a delete that
+   * remove_from_bucket still owes for a done key is carried out here.
    */
-  private async fromState(key: string): Promise<{ settled: 'done' | 'failed' } | { resume: KnownObject | undefined }> {
-    const known = this.ctx.state.lookup(this.bucket.name, key);
-    if (known?.status === 'done') {
-      if (known.deletePending && this.bucket.removeFromBucket) await this.remove(key);
-      return { settled: 'done' };
-    }
-    if (known && !this.retryable(known.attempts)) return { settled: 'failed' };
-    return { resume: known };
+  private async judge(key: string, folder: FolderTime | null, windowStart: FolderTime | null): Promise<Verdict> {
+    const verdict = judgeKey({
+      folder,
+      excluded: null,
+      onlyLogsAfter: this.bucket.onlyLogsAfter,
+      known: folder === null ? undefined : this.ctx.state.lookup(this.bucket.name, key),
+      windowStart,
+      skipOnError: this.ctx.skipOnError,
+      maxAttempts: this.ctx.limits.maxAttempts,
+      rescan: (this.ctx.rescanSince ?? null) !== null,
+    });
+    if (verdict.why === 'done' && verdict.deletePending && this.bucket.removeFromBucket) await this.remove(key);
+    return verdict;
   }
 
   /**
@@ -292,37 +326,35 @@ export class BucketCollector {
     layout: Layout,
     object: ObjectSummary,
     partition: Partition,
-    day: string,
+    windowStart: FolderTime,
     progress: PartitionProgress,
   ): Promise<{ settled: Promise<void> } | null> {
-    if (object.key.endsWith('/') || layout.dayOf(object.key, partition) !== day) {
+    const folder = object.key.endsWith('/') ? null : layout.folderOf(object.key, partition);
+    const verdict = await this.judge(object.key, folder, windowStart);
+    if (folder === null || verdict.why === 'outside-layout') {
       this.log.debug({ key: object.key }, `ignoring key outside the ${layout.name} layout`);
       return null;
     }
     this.summary.listed++;
     this.ctx.telemetry?.objectListed?.(this.bucket.name);
-    const state = await this.fromState(object.key);
-    if ('settled' in state) return null;
-    if (state.resume) this.summary.retried++;
+    if (verdict.why === 'done' || verdict.why === 'failed-final') {
+      progress.newestSettled = laterFolder(progress.newestSettled, folder);
+      return null;
+    }
+    if (!verdict.read) return null;
+    if (verdict.resume) this.summary.retried++;
     else this.summary.new++;
-    const record: ObjectRecord = {
-      bucket: this.bucket.name,
-      path: this.bucket.path,
-      account: partition.account,
-      region: partition.region,
-      key: object.key,
-      etag: object.etag,
-      size: object.size,
-      events: 0,
-      malformed: 0,
-    };
-    const read = await this.startRead(record, state.resume, object.size === 0);
+    const read = await this.startRead(this.recordOf(object, partition.account, partition.region, this.bucket.path), verdict.resume, object.size === 0);
     if (!read) {
-      progress.unfinishedDays.add(day);
+      progress.firstUnfinished = earlierFolder(progress.firstUnfinished, folder);
       return null;
     }
     const settled = read.outcome.then((outcome) => {
-      if (outcome === 'unfinished') progress.unfinishedDays.add(day);
+      if (outcome === 'unfinished') {
+        progress.firstUnfinished = earlierFolder(progress.firstUnfinished, folder);
+        return;
+      }
+      progress.newestSettled = laterFolder(progress.newestSettled, folder);
       if (outcome !== 'done') return;
       const modified = object.lastModified?.getTime() ?? 0;
       if (!progress.newest || modified > progress.newest.modified) progress.newest = { key: object.key, modified };
@@ -330,25 +362,23 @@ export class BucketCollector {
     return { settled };
   }
 
+  private recordOf(object: { key: string; size: number | null; etag: string }, account: string, region: string, path: string): ObjectRecord {
+    return { bucket: this.bucket.name, path, account, region, key: object.key, etag: object.etag, size: object.size ?? 0, events: 0, malformed: 0 };
+  }
+
   /**
-   * Reads one object a notification named (SQS), through the same state, decode and output path as a
-   * listing. 'done' also when the state already had it; only then may the notification be let go.
+   * Reads one object a notification named (SQS), through the same verdict, decode and output path as
+   * a listing. 'done' also when the state already had it; only then may the notification be let go.
    */
   async readNotified(object: { key: string; size: number | null; etag: string }, located: LocatedKey): Promise<ObjectOutcome> {
-    const state = await this.fromState(object.key);
-    if ('settled' in state) return state.settled;
-    const record: ObjectRecord = {
-      bucket: this.bucket.name,
-      path: located.path,
-      account: located.layout === 'native' ? located.account : '',
-      region: located.layout === 'native' ? located.region : '',
-      key: object.key,
-      etag: object.etag,
-      size: object.size ?? 0,
-      events: 0,
-      malformed: 0,
-    };
-    const read = await this.startRead(record, state.resume, object.size === 0);
+    const verdict = await this.judge(object.key, folderTime(located.day, null), null);
+    if (verdict.why === 'done') return 'done';
+    if (!verdict.read) return 'failed';
+    const record =
+      located.layout === 'native'
+        ? this.recordOf(object, located.account, located.region, located.path)
+        : this.recordOf(object, '', '', located.path);
+    const read = await this.startRead(record, verdict.resume, object.size === 0);
     return read ? read.outcome : 'unfinished';
   }
 
@@ -439,7 +469,7 @@ export class BucketCollector {
       this.halted = true;
       return 'unfinished';
     }
-    const retry = this.retryable(attempts);
+    const retry = retryable(this.ctx.skipOnError, attempts, this.ctx.limits.maxAttempts);
     log.error(
       { err: describe(err), attempts },
       `${cause}; skipped (skip_on_error), ` +

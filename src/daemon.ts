@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { createBucketReader } from './aws/s3.js';
-import { BucketCollector, type Limits } from './collector.js';
+import { BucketCollector, LISTINGS_IN_FLIGHT, type Limits } from './collector.js';
 import type { Config, WodleConfig } from './config/load.js';
 import type { Outputs } from './emit/index.js';
 import { OutputError, describe } from './errors.js';
@@ -20,6 +20,8 @@ export interface RunContext {
   stop: AbortSignal;
   abandon: AbortSignal;
   now(): Date;
+  /** `--rescan-since`: the next pass of each bucket lists every partition from this day. */
+  rescanSince?: string | null;
   telemetry?: Telemetry;
 }
 
@@ -48,7 +50,8 @@ async function passOver(wodles: WodleConfig[], ctx: RunContext): Promise<PassOut
     for (const bucket of wodle.buckets) {
       if (ctx.stop.aborted) return result;
       const reader = await createBucketReader(bucket, {
-        maxSockets: ctx.concurrency + 4,
+        // One keep-alive pool for the bucket: its object reads and its listings at once.
+        maxSockets: ctx.concurrency + LISTINGS_IN_FLIGHT,
         timeoutMs: ctx.s3TimeoutMs,
         onRequest: (operation) => ctx.telemetry?.s3Request?.(bucket.name, operation),
       });
@@ -136,12 +139,15 @@ export class Daemon {
   private pending: Config | null = null;
   private wake = new AbortController();
   private running = false;
+  /** `--rescan-since` applies to the daemon's next pass only. */
+  private rescanSince: string | null;
 
   constructor(
     config: Config,
     private readonly ctx: RunContext,
   ) {
     this.scheduled = this.plan(config, null);
+    this.rescanSince = ctx.rescanSince ?? null;
   }
 
   /** Takes a new configuration: at once when idle, else when the pass in progress ends. */
@@ -193,10 +199,11 @@ export class Daemon {
     try {
       await runPass(
         due.map((entry) => entry.wodle),
-        this.ctx,
+        { ...this.ctx, rescanSince: this.rescanSince },
       );
     } finally {
       this.running = false;
+      this.rescanSince = null;
     }
     const ended = this.ctx.now();
     for (const entry of due) {

@@ -5,7 +5,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { planReset, cursorFor, dayOfKey } from '../src/commands/reset.js';
+import { planReset, dayOfKey } from '../src/commands/reset.js';
 import { humanDuration } from '../src/commands/format.js';
 import { StateStore, type ObjectRecord, type PartitionRef } from '../src/state/store.js';
 import { addDays } from '../src/walk/dates.js';
@@ -108,7 +108,7 @@ describe('state store: partition passes', () => {
 });
 
 describe('status', () => {
-  test('after real collector passes: each partition with last pass, newest object, lag and cursor; failed objects with their errors', async () => {
+  test('after real collector passes: each partition with last pass, newest object, lag and where the next listing starts; failed objects with their errors', async () => {
     const bucket = 'cmd-status';
     const c = collected(bucket, `<only_logs_after>${daysAgo(2)}</only_logs_after><regions>${EAST},${WEST}</regions>`);
     const bad = nativeKey(ACCOUNT, EAST, today(), '0-bad.jsonl.gz');
@@ -125,10 +125,11 @@ describe('status', () => {
     const out = text.stdout;
     assert.match(out, new RegExp(`bucket ${bucket}: 2 partitions, 4 objects done, 1 failed`));
     const row = (region: string) => out.split('\n').find((line) => line.trimStart().startsWith(`${ACCOUNT} ${region}`))!;
-    // The failed object leaves its day unfinished: the partition's pass is not ok, and says why.
-    assert.match(row(EAST), new RegExp(`FAILED .* (\\d+s|\\d+m \\d+s) +${today()} +3 +1$`), row(EAST));
+    // The failed object leaves its day unfinished: the partition's pass is not ok, and says why. The
+    // window follows the newest object settled (today), less the grace day.
+    assert.match(row(EAST), new RegExp(`FAILED .* (\\d+s|\\d+m \\d+s) +${daysAgo(1)} +3 +1$`), row(EAST));
     assert.ok(out.includes(`${row(EAST)}\n      last pass failed: objects left unfinished; read again next pass\n      newest: `), out);
-    assert.match(row(WEST), new RegExp(`ok .* ${today()} +1 +0$`), row(WEST));
+    assert.match(row(WEST), new RegExp(`ok .* ${daysAgo(1)} +1 +0$`), row(WEST));
     assert.match(out, /failed objects \(1\):/);
     assert.ok(out.includes(`    ${bad}\n      1 attempt, last `), out);
     assert.match(out, /not valid gzip/);
@@ -144,7 +145,7 @@ describe('status', () => {
     const byRegion = Object.fromEntries(b.partitions.map((p: { region: string }) => [p.region, p]));
     const e = byRegion[EAST];
     assert.equal(e.prefix, `AWSLogs/${ACCOUNT}/GuardDuty/${EAST}/`);
-    assert.deepEqual([e.done, e.failed, e.cursorDay, e.lastPass.ok, e.lastPass.error], [3, 1, today(), false, 'objects left unfinished; read again next pass']);
+    assert.deepEqual([e.done, e.failed, e.windowStart, e.lastPass.ok, e.lastPass.error], [3, 1, daysAgo(1), false, 'objects left unfinished; read again next pass']);
     assert.deepEqual([byRegion[WEST].lastPass.ok, byRegion[WEST].lastPass.error], [true, null]);
     assert.ok(east.includes(e.newest.key), e.newest.key);
     assert.ok(e.lagSeconds >= 0 && e.lagSeconds < 600, `lag ${e.lagSeconds}`);
@@ -167,7 +168,7 @@ describe('status', () => {
     try {
       const p = partition('busy', EAST);
       held.markDone(record('busy', `${p.prefix}${today().replaceAll('-', '/')}/a.jsonl.gz`, 5), false);
-      held.setCursor(p, today());
+      held.setWindowStart(p, today());
       held.recordPartitionPass(p, { at: Date.now(), ok: true, error: null, newest: { key: `${p.prefix}x`, modified: Date.now() - 3 * 3600_000 - 12 * 60_000 } });
       assert.ok(existsSync(`${file}-wal`), 'the collector side is in WAL mode');
       const result = await runCli(['status', '--state', file]);
@@ -241,9 +242,9 @@ describe('status', () => {
 describe('explain', () => {
   const bucket = 'cmd-explain';
   const ONLY = daysAgo(10);
-  const CURSOR = daysAgo(2);
+  const WINDOW = daysAgo(3);
 
-  /** A state and configuration built by hand: cursor two days ago, so the window starts three days ago. */
+  /** A state and configuration built by hand: the partition's listing starts three days ago. */
   function fixture(wodleOptions = '', disabled = false) {
     const dir = tempDir();
     const config = writeConfig(
@@ -282,7 +283,7 @@ describe('explain', () => {
     store.markFailed(record(bucket, keys.failed, 0), `s3://${bucket}/${keys.failed}: access denied by KMS reading the object`, true);
     for (let n = 0; n < 3; n++) store.markFailed(record(bucket, keys.exhausted, 0), `s3://${bucket}/${keys.exhausted}: not valid gzip`, true);
     store.markFailed(record(bucket, keys.oldFailed, 0), 'stale failure', true);
-    store.setCursor(p, CURSOR);
+    store.setWindowStart(p, WINDOW);
     store.recordPartitionPass(p, { at: Date.now(), ok: true, error: null, newest: null });
     store.close();
     const explain = async (key: string, ...more: string[]) => {
@@ -298,7 +299,7 @@ describe('explain', () => {
   test('gives each reason, in the collector\'s order, with the facts it used', async () => {
     const f = fixture();
     const { keys } = f;
-    const window = `${addDays(CURSOR, -1)} … ${today()}`;
+    const window = `from ${WINDOW} to the end of the listing`;
 
     let r = await f.explain(keys.outside);
     assert.equal(r.decision.decision, 'outside-layout');
@@ -341,9 +342,15 @@ describe('explain', () => {
 
     r = await f.explain(keys.old);
     assert.equal(r.decision.decision, 'before-window');
-    assert.match(r.text, new RegExp(`NOT READ: its day ${daysAgo(5)} is before the partition's listing window \\(${window}; cursor ${CURSOR} minus 1 day of grace\\): it will not be listed again`));
+    assert.match(
+      r.text,
+      new RegExp(
+        `NOT READ: its folder ${daysAgo(5)} is before where the partition's listing starts \\(${WINDOW}; the newest object settled there less 1 day of grace, or where it was first listed if later\\): ` +
+          `it will not be listed again unless a --rescan-since on or before ${daysAgo(5)} asks`,
+      ),
+    );
     assert.match(r.text, /note: the state has no row for this key: if it was read, its row was pruned since/);
-    assert.deepEqual(r.decision.facts['window'], { first: addDays(CURSOR, -1), last: today() });
+    assert.deepEqual(r.decision.facts['window'], { first: WINDOW });
 
     r = await f.explain(keys.oldFailed);
     assert.equal(r.decision.decision, 'before-window', 'retryable, but no longer listed');
@@ -352,13 +359,26 @@ describe('explain', () => {
     r = await f.explain(keys.fresh);
     assert.equal(r.decision.decision, 'will-read');
     assert.equal(r.decision.outcome, 'will-be-read');
-    assert.match(r.text, new RegExp(`WILL BE READ: would be read on the next pass: its day ${today()} is inside the listing window \\(${window}\\)`));
+    assert.match(r.text, new RegExp(`WILL BE READ: would be read on the next pass: its folder ${today()} is inside the listing window \\(${window}\\)`));
+
+    // A rescan from before its day lists it again; one that starts later does not.
+    r = await f.explain(keys.old, '--rescan-since', daysAgo(6));
+    assert.equal(r.decision.decision, 'will-read');
+    assert.deepEqual(r.decision.facts['window'], { first: daysAgo(6) });
+    assert.match(r.text, new RegExp(`rescan since +${daysAgo(6)}`));
+    r = await f.explain(keys.old, '--rescan-since', daysAgo(4));
+    assert.equal(r.decision.decision, 'before-window');
+    assert.match(r.text, new RegExp(`\\(${daysAgo(4)}; the rescan from ${daysAgo(4)}\\)`));
+    // A rescan gives an object left failed for good one more read.
+    r = await f.explain(keys.exhausted, '--max-attempts', '3', '--rescan-since', daysAgo(4));
+    assert.equal(r.decision.decision, 'failed-retry');
+    assert.match(r.text, /the rescan gives it one more read after 3 attempts/);
 
     // The west partition never completed a pass: its window starts at only_logs_after.
     r = await f.explain(keys.westOld);
     assert.equal(r.decision.decision, 'will-read');
-    assert.match(r.text, new RegExp(`window +${ONLY} … ${today()}`));
-    assert.match(r.text, /cursor +none/);
+    assert.match(r.text, new RegExp(`window +from ${ONLY} to the end of the listing`));
+    assert.match(r.text, /listed from +none/);
 
     // The facts used, in plain text.
     r = await f.explain(keys.old);
@@ -370,7 +390,7 @@ describe('explain', () => {
       new RegExp(`day +${daysAgo(5)}`),
       new RegExp(`only_logs_after +${ONLY}`),
       new RegExp(`partition +AWSLogs/${ACCOUNT}/GuardDuty/${EAST}/`),
-      new RegExp(`cursor +${CURSOR}`),
+      new RegExp(`listed from +${WINDOW}`),
       /state +no row for this key/,
       /note: discard_regex applies to each finding, not to the key: findings of this object matching type ~ Recon are dropped/,
     ]) {
@@ -392,7 +412,7 @@ describe('explain', () => {
     const config = writeConfig(dir, [{ name: 'hose', endpoint: 'http://127.0.0.1:9', extra: '<path>firehose</path>' }]);
     const state = join(dir, 'state.db');
     const store = StateStore.open(state);
-    store.setCursor({ bucket: 'hose', prefix: 'firehose/', account: '', region: '' }, today());
+    store.setWindowStart({ bucket: 'hose', prefix: 'firehose/', account: '', region: '' }, `${today()}T02`);
     store.close();
     const key = firehoseKey(today(), 3, '.gz', 'firehose/');
     const result = await runCli(['explain', 'hose', key, '--config', config, '--state', state, '--json']);
@@ -418,7 +438,7 @@ describe('explain', () => {
     assert.match((await ask(good)).stdout, /PROCESSED: done at .* with 3 events/);
     assert.match((await ask(bad)).stdout, /WILL BE READ: will be read again on the next pass \(attempt 2 of 10\): failed 1 time, last error: .*not valid gzip/);
     assert.match((await ask(bad, '--max-attempts', '1')).stdout, /NOT READ: failed 1 time, the most --max-attempts \(1\) allows/);
-    assert.match((await ask(nativeKey(ACCOUNT, EAST, daysAgo(2)))).stdout, /NOT READ: its day .* is before the partition's listing window/);
+    assert.match((await ask(nativeKey(ACCOUNT, EAST, daysAgo(2)))).stdout, /NOT READ: its folder .* is before where the partition's listing starts/);
   });
 
   test('a bucket not in the configuration, a missing state, bad arguments: one line, exit 2', async () => {
@@ -438,7 +458,7 @@ describe('explain', () => {
 });
 
 describe('reset', () => {
-  test('--since forgets exactly the rows on or after the day, moves cursors back, and the next pass reads exactly those objects again', async () => {
+  test('--since forgets exactly the rows on or after the day, moves window starts back, and the next pass reads exactly those objects again', async () => {
     const bucket = 'cmd-reset-since';
     const c = collected(bucket, `<only_logs_after>${daysAgo(3)}</only_logs_after>`);
     const days = [daysAgo(3), daysAgo(2), daysAgo(1), today()];
@@ -460,9 +480,9 @@ describe('reset', () => {
     const since = daysAgo(2);
     const result = await runCli(['reset', bucket, '--since', since, '--state', c.state, '--yes']);
     assert.equal(result.code, 0, result.stderr);
-    const cursorMove = `${today()} → ${addDays(since, 1)}`;
-    for (const region of [EAST, WEST]) assert.ok(result.stdout.includes(`${ACCOUNT} ${region}        3     3       0  ${cursorMove}`), result.stdout);
-    assert.match(result.stdout, /forgot 6 object rows of bucket cmd-reset-since and moved 2 partition cursors back/);
+    const windowMove = `${daysAgo(1)} → ${since}`;
+    for (const region of [EAST, WEST]) assert.ok(result.stdout.includes(`${ACCOUNT} ${region}        3     3       0  ${windowMove}`), result.stdout);
+    assert.match(result.stdout, /forgot 6 object rows of bucket cmd-reset-since and moved 2 partition windows back/);
     const keyDay = (key: string) => key.split('/').slice(4, 7).join('-');
     assert.deepEqual(
       stateRows(c.state).map((r) => r.key),
@@ -470,7 +490,7 @@ describe('reset', () => {
       'exactly the rows before the day are kept',
     );
     const status = JSON.parse((await runCli(['status', '--state', c.state, '--json'])).stdout);
-    assert.deepEqual(status.buckets[0].partitions.map((p: { cursorDay: string }) => p.cursorDay), [addDays(since, 1), addDays(since, 1)]);
+    assert.deepEqual(status.buckets[0].partitions.map((p: { windowStart: string }) => p.windowStart), [since, since]);
     // The state explains the rows forgotten as to be read again.
     const forgotten = before.find((r) => keyDay(r.key) === since)!.key;
     assert.match((await runCli(['explain', bucket, forgotten, '--config', c.config, '--state', c.state])).stdout, /WILL BE READ: would be read on the next pass/);
@@ -500,8 +520,8 @@ describe('reset', () => {
     const result = await runCli(['reset', one, '--state', state, '--yes']);
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stdout, /forgetting everything about it/);
-    assert.match(result.stdout, new RegExp(`${ACCOUNT} ${EAST} +2 +2 +0 +${today()} → forgotten`));
-    assert.match(result.stdout, /forgot 2 object rows and 1 partition cursor of bucket cmd-reset-all-1/);
+    assert.match(result.stdout, new RegExp(`${ACCOUNT} ${EAST} +2 +2 +0 +${daysAgo(1)} → forgotten`));
+    assert.match(result.stdout, /forgot 2 object rows and 1 partition window of bucket cmd-reset-all-1/);
     const status = JSON.parse((await runCli(['status', '--state', state, '--json'])).stdout);
     assert.deepEqual(status.buckets.map((b: { bucket: string }) => b.bucket), [two], 'no partition, pass or object row of the bucket is left');
     const nothing = await runCli(['reset', one, '--state', state]);
@@ -591,14 +611,14 @@ describe('reset', () => {
     }
   });
 
-  test('the plan: cursor = since + grace, never moved forward; rows kept before the day; keys under no partition by their own date folders', () => {
+  test('the plan: the window starts at since, never moved forward; rows kept before the day; keys under no partition by their own date folders', () => {
     const prefix = `AWSLogs/${ACCOUNT}/GuardDuty/${EAST}/`;
     const plan = planReset(
       'b',
       [
-        { prefix, account: ACCOUNT, region: EAST, cursorDay: '2026-11-29' },
-        { prefix: `AWSLogs/${ACCOUNT}/GuardDuty/${WEST}/`, account: ACCOUNT, region: WEST, cursorDay: '2026-11-10' },
-        { prefix: `AWSLogs/${ACCOUNT}/GuardDuty/ap-south-1/`, account: ACCOUNT, region: 'ap-south-1', cursorDay: null },
+        { prefix, account: ACCOUNT, region: EAST, windowStart: '2026-11-29' },
+        { prefix: `AWSLogs/${ACCOUNT}/GuardDuty/${WEST}/`, account: ACCOUNT, region: WEST, windowStart: '2026-11-10' },
+        { prefix: `AWSLogs/${ACCOUNT}/GuardDuty/ap-south-1/`, account: ACCOUNT, region: 'ap-south-1', windowStart: null },
       ],
       [
         { key: `${prefix}2026/11/19/a.gz`, status: 'done' },
@@ -609,13 +629,16 @@ describe('reset', () => {
       ],
       '2026-11-20',
     );
-    assert.equal(cursorFor('2026-11-20'), '2026-11-21');
     const [south, west, east, loose] = plan.partitions;
-    assert.deepEqual(east!.cursor, { from: '2026-11-29', to: '2026-11-21' });
+    assert.deepEqual(east!.window, { from: '2026-11-29', to: '2026-11-20' });
     assert.deepEqual(east!.keys, [`${prefix}2026/11/20/b.gz`, `${prefix}2026/11/21/c.gz`]);
     assert.deepEqual([east!.done, east!.failed], [1, 1]);
-    assert.deepEqual(west!.cursor, { from: '2026-11-10', to: '2026-11-10' }, 'never forward');
-    assert.deepEqual(south!.cursor, { from: null, to: null });
+    assert.deepEqual(west!.window, { from: '2026-11-10', to: '2026-11-10' }, 'never forward');
+    assert.deepEqual(south!.window, { from: null, to: null });
+    // Firehose partitions start at an hour folder: one after the day moves back to it, one before stays.
+    const hose = (start: string) => planReset('h', [{ prefix: 'fh/', account: '', region: '', windowStart: start }], [], '2026-11-20').partitions[0]!.window;
+    assert.deepEqual(hose('2026-11-20T05'), { from: '2026-11-20T05', to: '2026-11-20' });
+    assert.deepEqual(hose('2026-11-19T23'), { from: '2026-11-19T23', to: '2026-11-19T23' });
     assert.deepEqual(loose!.keys, [`AWSLogs/${ACCOUNT}/GuardDuty/eu-north-1/2026/11/22/d.gz`]);
     assert.equal(plan.objects, 3);
     assert.equal(dayOfKey('p/2026/11/29/10/stream-1-2026-11-29-10-00-00-x.gz', 'p/'), '2026-11-29');

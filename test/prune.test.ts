@@ -28,14 +28,12 @@ test(`a ${DAYS}-day run keeps the state O(window) and reads every key exactly on
   const bucket = 'prune-ninety-days';
   fake.s3.createBucket(bucket);
   const expected: string[] = [];
-  for (let d = 0; d < DAYS; d++) {
-    const day = addDays(FIRST_DAY, d);
-    for (let n = 0; n < PER_DAY; n++) {
-      const id = `${day}-${n}`;
-      expected.push(id);
-      await fake.s3.put(bucket, nativeKey(ACCOUNT, REGION, day), jsonlGz([makeFinding(ACCOUNT, REGION, id)]));
-    }
-  }
+  /** GuardDuty writes a day's objects during that day. */
+  const arrive = async (day: string, n: number) => {
+    const id = `${day}-${n}`;
+    expected.push(id);
+    await fake.s3.put(bucket, nativeKey(ACCOUNT, REGION, day), jsonlGz([makeFinding(ACCOUNT, REGION, id)]));
+  };
   const dir = tempDir();
   const config = parseConfig(
     `<ossec_config><wodle name="aws-s3"><bucket type="guardduty"><name>${bucket}</name><only_logs_after>${FIRST_DAY}</only_logs_after>` +
@@ -49,8 +47,9 @@ test(`a ${DAYS}-day run keeps the state O(window) and reads every key exactly on
   let largest = 0;
   try {
     for (let d = 0; d < DAYS; d++) {
-      // Two passes a day, late morning and just before midnight.
-      for (const hour of ['11:00', '23:59']) {
+      // Two passes a day, late morning and just before midnight, each after half the day's objects.
+      for (const [half, hour] of ['11:00', '23:59'].entries()) {
+        for (let n = half * (PER_DAY / 2); n < (half + 1) * (PER_DAY / 2); n++) await arrive(addDays(FIRST_DAY, d), n);
         const now = new Date(`${addDays(FIRST_DAY, d)}T${hour}:00Z`);
         const result = await runPass(config.wodles, {
           log: pino({ level: 'silent' }),
@@ -74,7 +73,7 @@ test(`a ${DAYS}-day run keeps the state O(window) and reads every key exactly on
   const ids = readFileSync(out, 'utf8').trim().split('\n').map((line) => (JSON.parse(line) as { aws: { id: string } }).aws.id);
   assert.equal(ids.length, expected.length, 'every finding once');
   assert.deepEqual(ids.sort(), expected.sort());
-  // The window (yesterday and today) plus the pruning margin, whatever the length of the run.
+  // The window (the newest day less one, to today) plus the pruning margin, whatever the length of the run.
   const bound = (2 + 2 + 1) * PER_DAY;
   assert.ok(largest <= bound, `the state held at most ${largest} rows (bound ${bound}) over ${DAYS * PER_DAY} objects`);
   process.stdout.write(`# ${DAYS} days: ${expected.length} objects read once, state at most ${largest} rows\n`);

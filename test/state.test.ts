@@ -6,7 +6,6 @@ import { StateError } from '../src/errors.js';
 import Database from 'better-sqlite3';
 import { SCHEMA_VERSION } from '../src/state/migrations.js';
 import { StateStore, type ObjectRecord } from '../src/state/store.js';
-import { listingWindow } from '../src/walk/dates.js';
 import { parseNativeKey } from '../src/walk/native.js';
 import { runCli, tempDir, writeConfig } from './helpers/cli.js';
 
@@ -17,7 +16,7 @@ function record(key: string): ObjectRecord {
 }
 
 describe('state store', () => {
-  test('created with mode 0600, records done and failed objects, keeps cursors', () => {
+  test('created with mode 0600, records done and failed objects, keeps window starts', () => {
     const file = join(tempDir(), 'sub', 'state.db');
     const store = StateStore.open(file);
     try {
@@ -31,14 +30,14 @@ describe('state store', () => {
       store.markDone(record('2026/11/28/b.jsonl.gz'), true);
       assert.deepEqual(store.lookup('b', PARTITION.prefix + '2026/11/28/b.jsonl.gz'), { status: 'done', deletePending: true, etag: '"e"', attempts: 2, delivered: 0 });
       assert.equal(store.lookup('b', PARTITION.prefix + '2026/11/28/c.jsonl.gz'), undefined);
-      assert.equal(store.cursor(PARTITION), null);
-      store.setCursor(PARTITION, '2026-11-28');
-      assert.equal(store.cursor(PARTITION), '2026-11-28');
+      assert.equal(store.windowStart(PARTITION), null);
+      store.setWindowStart(PARTITION, '2026-11-28');
+      assert.equal(store.windowStart(PARTITION), '2026-11-28');
     } finally {
       store.close();
     }
     const again = StateStore.open(file);
-    assert.equal(again.cursor(PARTITION), '2026-11-28');
+    assert.equal(again.windowStart(PARTITION), '2026-11-28');
     again.close();
   });
 
@@ -112,19 +111,6 @@ describe('state migrations', () => {
     future.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
     future.close();
     assert.throws(() => StateStore.open(file), /newer than this guardduty-wodle knows/);
-  });
-});
-
-describe('listing window', () => {
-  test('a new partition starts at only_logs_after, or today without it', () => {
-    assert.deepEqual(listingWindow(null, '2026-11-01', '2026-11-29'), { first: '2026-11-01', last: '2026-11-29' });
-    assert.deepEqual(listingWindow(null, null, '2026-11-29'), { first: '2026-11-29', last: '2026-11-29' });
-  });
-
-  test('afterwards: the newest completed day minus one day of grace, never before only_logs_after', () => {
-    assert.deepEqual(listingWindow('2026-11-28', '2026-11-01', '2026-11-29'), { first: '2026-11-27', last: '2026-11-29' });
-    assert.deepEqual(listingWindow('2026-03-01', null, '2026-03-01'), { first: '2026-02-28', last: '2026-03-01' });
-    assert.deepEqual(listingWindow('2026-11-28', '2026-11-28', '2026-11-29'), { first: '2026-11-28', last: '2026-11-29' });
   });
 });
 

@@ -26,8 +26,8 @@ export interface BucketReader {
   readonly bucket: string;
   /** Common prefixes (sub-folders) directly under `prefix`, every page. */
   listFolders(prefix: string): AsyncGenerator<string>;
-  /** Objects under `prefix`, every page, in key order. */
-  listObjects(prefix: string): AsyncGenerator<ObjectSummary>;
+  /** Objects under `prefix` (after `startAfter`, when given), every page, in key order. */
+  listObjects(prefix: string, startAfter?: string): AsyncGenerator<ObjectSummary>;
   /** Whether anything at all exists under `prefix` (one request). */
   exists(prefix: string): Promise<boolean>;
   getObject(key: string, signal?: AbortSignal): Promise<ObjectBody>;
@@ -112,12 +112,12 @@ export async function createBucketReader(bucket: BucketConfig, options: ReaderOp
   });
   const name = bucket.name;
 
-  async function* pages(prefix: string, delimiter: string | undefined) {
+  async function* pages(prefix: string, delimiter: string | undefined, startAfter?: string) {
     let token: string | undefined;
     do {
       options.onRequest?.('list');
       const page = await client.send(
-        new ListObjectsV2Command({ Bucket: name, Prefix: prefix, Delimiter: delimiter, ContinuationToken: token }),
+        new ListObjectsV2Command({ Bucket: name, Prefix: prefix, Delimiter: delimiter, ContinuationToken: token, StartAfter: token ? undefined : startAfter }),
       );
       yield page;
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
@@ -131,8 +131,8 @@ export async function createBucketReader(bucket: BucketConfig, options: ReaderOp
         for (const common of page.CommonPrefixes ?? []) if (common.Prefix) yield common.Prefix;
       }
     },
-    async *listObjects(prefix) {
-      for await (const page of pages(prefix, undefined)) {
+    async *listObjects(prefix, startAfter) {
+      for await (const page of pages(prefix, undefined, startAfter)) {
         for (const object of page.Contents ?? []) {
           if (object.Key === undefined) continue;
           yield { key: object.Key, size: object.Size ?? 0, etag: object.ETag ?? '', lastModified: object.LastModified };

@@ -1,12 +1,11 @@
 import { PRUNE_MARGIN_DAYS } from '../collector.js';
 import type { BucketConfig, Config } from '../config/load.js';
-import { parseRegion } from '../config/values.js';
 import { ConfigError } from '../errors.js';
 import { StateReader, type ObjectRow, type PartitionRow } from '../state/report.js';
-import { retryable } from '../state/store.js';
-import { GRACE_DAYS, listingWindow, type Window } from '../walk/dates.js';
+import { judgeKey, type Verdict } from '../state/verdict.js';
 import { parseFirehoseKey } from '../walk/firehose.js';
-import { logsRoot, parseNativeKey, partitionOf } from '../walk/native.js';
+import { logsRoot, parseNativeKey, partitionExclusion, partitionOf } from '../walk/native.js';
+import { GRACE_HOURS, folderTime, listingStart, rescanStart, type Granularity } from '../walk/window.js';
 import { humanTime, isoTime, plural, withoutLocation } from './format.js';
 
 // `guardduty-wodle explain <bucket> <key>`: whether the collector read that key or would read it, and
@@ -53,8 +52,9 @@ export interface ExplainInput {
   /** The state's row for this key, if any. */
   object: ObjectRow | undefined;
   maxAttempts: number;
-  /** Today (UTC), the last day a pass lists. */
-  today: string;
+  now: Date;
+  /** As given to the collector with `--rescan-since`. */
+  rescanSince: string | null;
 }
 
 export interface StateFact {
@@ -88,12 +88,17 @@ export interface Explanation {
     account: string | null;
     region: string | null;
     day: string | null;
+    /** The key's folder: its day (native) or day and hour (Firehose). */
+    folder: string | null;
     accountIds: string[] | null;
     regions: string[] | null;
     onlyLogsAfter: string | null;
     partition: string | null;
-    cursor: string | null;
-    window: Window | null;
+    /** Where the state keeps the partition's next listing starting; null when never listed to the end. */
+    windowStart: string | null;
+    rescanSince: string | null;
+    /** The folder the next pass lists from, to the end of the listing. */
+    window: { first: string } | null;
     state: StateFact | null;
   };
 }
@@ -119,7 +124,7 @@ function stateFact(row: ObjectRow | undefined): StateFact | null {
 
 
 export function explainKey(input: ExplainInput): Explanation {
-  const { bucket, key, today } = input;
+  const { bucket, key } = input;
   const root = logsRoot(bucket);
   const natives = input.partitions.filter((p) => p.account !== '' && p.prefix.startsWith(root));
   const firehose = input.partitions.find((p) => p.account === '' && p.region === '' && p.prefix === bucket.path);
@@ -132,11 +137,13 @@ export function explainKey(input: ExplainInput): Explanation {
     account: null,
     region: null,
     day: null,
+    folder: null,
     accountIds: bucket.accountIds,
     regions: bucket.regions,
     onlyLogsAfter: bucket.onlyLogsAfter,
     partition: null,
-    cursor: null,
+    windowStart: null,
+    rescanSince: input.rescanSince,
     window: null,
     state: stateFact(input.object),
   };
@@ -175,7 +182,8 @@ export function explainKey(input: ExplainInput): Explanation {
   }
 
   if (input.wodle.disabled) return answer('disabled', `not read: the <wodle name="aws-s3"> block holding this bucket is disabled`);
-  if (!facts.layout || (facts.layout === 'native' && !native)) {
+  const inLayout = facts.layout === 'native' ? native : facts.layout === 'firehose' ? hose : null;
+  if (inLayout === null) {
     if (hose) {
       return answer('outside-layout', `not read: the key is in the Firehose layout, but the bucket is read as native exports (${facts.layoutBasis}); the collector ignores it`);
     }
@@ -186,86 +194,109 @@ export function explainKey(input: ExplainInput): Explanation {
     );
   }
 
-  let prefix: string;
-  let day: string;
+  const granularity: Granularity = native ? 'day' : 'hour';
+  const prefix = native ? partitionOf(bucket, native.account, native.region).prefix : bucket.path;
+  const folder = native ? folderTime(native.day, null) : folderTime(hose!.day, hose!.hour);
+  facts.day = inLayout.day;
+  facts.folder = folder;
   if (native) {
     facts.account = native.account;
     facts.region = native.region;
-    day = native.day;
-    prefix = partitionOf(bucket, native.account, native.region).prefix;
-    if (bucket.accountIds && !bucket.accountIds.includes(native.account)) {
-      facts.day = day;
-      return answer('account-not-configured', `not read: account ${native.account} is not among the configured aws_account_id (${bucket.accountIds.join(', ')})`);
-    }
-    if (bucket.regions && !bucket.regions.includes(native.region)) {
-      facts.day = day;
-      return answer('region-not-configured', `not read: region ${native.region} is not among the configured regions (${bucket.regions.join(', ')})`);
-    }
-    if (!bucket.regions && !parseRegion(native.region).ok) {
-      facts.day = day;
-      return answer('region-not-configured', `not read: the folder "${native.region}" is not a region name, and region discovery (regions is not set) skips it`);
-    }
-  } else {
-    day = hose!.day;
-    prefix = bucket.path;
   }
-  facts.day = day;
-  facts.partition = prefix;
-  const cursor = input.partitions.find((p) => p.prefix === prefix)?.cursorDay ?? null;
-  const window = listingWindow(cursor, bucket.onlyLogsAfter, today);
-  facts.cursor = cursor;
-  facts.window = window;
+  const excluded = native ? partitionExclusion(bucket, native.account, native.region) : null;
+  if (excluded === null) facts.partition = prefix;
+  facts.windowStart = input.partitions.find((p) => p.prefix === prefix)?.windowStart ?? null;
+  const normal = listingStart(facts.windowStart, bucket.onlyLogsAfter, input.now, granularity);
+  const first = rescanStart(normal, input.rescanSince, bucket.onlyLogsAfter, granularity);
+  facts.window = { first };
 
-  if (bucket.onlyLogsAfter !== null && day < bucket.onlyLogsAfter) {
-    return answer('before-only-logs-after', `not read: its day ${day} is before only_logs_after ${bucket.onlyLogsAfter}`);
-  }
+  const verdict = judgeKey({
+    folder,
+    excluded,
+    onlyLogsAfter: bucket.onlyLogsAfter,
+    known: input.object,
+    windowStart: first,
+    skipOnError: input.wodle.skipOnError,
+    maxAttempts: input.maxAttempts,
+    rescan: input.rescanSince !== null,
+  });
+  return explainVerdict(verdict, { input, facts, notes, answer, first, normal });
+}
 
+interface VerdictContext {
+  input: ExplainInput;
+  facts: Explanation['facts'];
+  notes: string[];
+  answer: (decision: Decision, reason: string) => Explanation;
+  /** Where the next pass lists from, and where it would without the rescan. */
+  first: string;
+  normal: string;
+}
+
+/** The verdict in words, naming the fact that decided it. */
+function explainVerdict(verdict: Verdict, { input, facts, notes, answer, first, normal }: VerdictContext): Explanation {
+  const { bucket, key } = input;
   const row = input.object;
-  if (row?.status === 'done') {
-    const bad = row.malformed > 0 ? ` and ${plural(row.malformed, 'bad line')}` : '';
-    let deletion = '';
-    if (row.deletePending) {
-      deletion = bucket.removeFromBucket
-        ? day >= window.first
-          ? '; its delete (remove_from_bucket) is pending and is tried again on the next pass'
-          : '; its delete (remove_from_bucket) is pending, but its day is no longer listed, so it will not be tried again'
-        : '; a delete was pending, but remove_from_bucket is now no: it stays in the bucket';
+  const folder = facts.folder!;
+  const lastError = (r: ObjectRow) => (r.error === null ? 'none recorded' : withoutLocation(r.error, bucket.name, key));
+  switch (verdict.why) {
+    case 'outside-layout':
+      return answer('outside-layout', 'not read: the key is outside the layout; the collector ignores it');
+    case 'account-not-configured':
+      return answer('account-not-configured', `not read: account ${facts.account} is not among the configured aws_account_id (${bucket.accountIds!.join(', ')})`);
+    case 'region-not-configured':
+      return answer('region-not-configured', `not read: region ${facts.region} is not among the configured regions (${bucket.regions!.join(', ')})`);
+    case 'not-a-region':
+      return answer('region-not-configured', `not read: the folder "${facts.region}" is not a region name, and region discovery (regions is not set) skips it`);
+    case 'before-only-logs-after':
+      return answer('before-only-logs-after', `not read: its day ${facts.day} is before only_logs_after ${bucket.onlyLogsAfter}`);
+    case 'done': {
+      const done = row!;
+      const bad = done.malformed > 0 ? ` and ${plural(done.malformed, 'bad line')}` : '';
+      let deletion = '';
+      if (done.deletePending) {
+        deletion = bucket.removeFromBucket
+          ? folder >= first
+            ? '; its delete (remove_from_bucket) is pending and is tried again on the next pass'
+            : '; its delete (remove_from_bucket) is pending, but its folder is no longer listed, so it will not be tried again'
+          : '; a delete was pending, but remove_from_bucket is now no: it stays in the bucket';
+      }
+      return answer('done', `processed: done at ${humanTime(done.processedAt)} with ${plural(done.events, 'event')}${bad}${deletion}`);
     }
-    return answer('done', `processed: done at ${humanTime(row.processedAt)} with ${plural(row.events, 'event')}${bad}${deletion}`);
-  }
-  const beforeWindow = day < window.first;
-  const windowText = `${window.first} … ${window.last}`;
-  const windowWhy =
-    cursor === null
-      ? `the partition has no cursor yet, so its first pass lists from ${bucket.onlyLogsAfter === null ? 'today (only_logs_after is not set)' : 'only_logs_after'}`
-      : `cursor ${cursor} minus ${plural(GRACE_DAYS, 'day')} of grace`;
-  if (row?.status === 'failed') {
-    const last = `last error: ${row.error === null ? 'none recorded' : withoutLocation(row.error, bucket.name, key)}`;
-    if (!retryable(input.wodle.skipOnError, row.attempts, input.maxAttempts)) {
+    case 'failed-final':
       return answer(
         'failed-final',
-        `not read: failed ${plural(row.attempts, 'time')}, the most --max-attempts (${input.maxAttempts}) allows under skip_on_error: it stays failed and is not read again; ${last}`,
+        `not read: failed ${plural(row!.attempts, 'time')}, the most --max-attempts (${input.maxAttempts}) allows under skip_on_error: ` +
+          `it stays failed and is not read again; last error: ${lastError(row!)} (a --rescan-since gives it one more read)`,
+      );
+    case 'before-window': {
+      const why =
+        input.rescanSince !== null && first !== normal
+          ? `the rescan from ${input.rescanSince}`
+          : facts.windowStart === null
+            ? `the partition was never listed to the end, so its first pass lists from ${bucket.onlyLogsAfter === null ? 'today (only_logs_after is not set)' : 'only_logs_after'}`
+            : `the newest object settled there less ${plural(GRACE_HOURS / 24, 'day')} of grace, or where it was first listed if later`;
+      const failed = row?.status === 'failed' ? `; it failed ${plural(row.attempts, 'time')} (${lastError(row)}) and is not retried` : '';
+      if (!row && facts.windowStart !== null) {
+        notes.push(`the state has no row for this key: if it was read, its row was pruned since (rows are kept ${PRUNE_MARGIN_DAYS} days behind the window)`);
+      }
+      return answer(
+        'before-window',
+        `not read: its folder ${folder} is before where the partition's listing starts (${first}; ${why}): it will not be listed again ` +
+          `unless a --rescan-since on or before ${facts.day} asks${failed}`,
       );
     }
-    if (!beforeWindow) {
-      const next = input.wodle.skipOnError
-        ? `attempt ${row.attempts + 1} of ${input.maxAttempts}`
-        : 'every pass until it succeeds, since skip_on_error is no';
-      return answer('failed-retry', `will be read again on the next pass (${next}): failed ${plural(row.attempts, 'time')}, ${last}`);
+    case 'retry': {
+      const next = input.rescanSince !== null && row!.attempts >= input.maxAttempts && input.wodle.skipOnError
+        ? `the rescan gives it one more read after ${plural(row!.attempts, 'attempt')}`
+        : input.wodle.skipOnError
+          ? `attempt ${row!.attempts + 1} of ${input.maxAttempts}`
+          : 'every pass until it succeeds, since skip_on_error is no';
+      return answer('failed-retry', `will be read again on the next pass (${next}): failed ${plural(row!.attempts, 'time')}, last error: ${lastError(row!)}`);
     }
+    case 'new':
+      return answer('will-read', `would be read on the next pass: its folder ${folder} is inside the listing window (from ${first} to the end of the listing) and the state has no row for it`);
   }
-  if (beforeWindow) {
-    const failed =
-      row?.status === 'failed'
-        ? `; it failed ${plural(row.attempts, 'time')} (${row.error === null ? 'no error recorded' : withoutLocation(row.error, bucket.name, key)}) and is not retried`
-        : '';
-    if (!row && cursor !== null) {
-      notes.push(`the state has no row for this key: if it was read, its row was pruned since (rows are kept ${PRUNE_MARGIN_DAYS} days behind the window)`);
-    }
-    return answer('before-window', `not read: its day ${day} is before the partition's listing window (${windowText}; ${windowWhy}): it will not be listed again${failed}`);
-  }
-  if (day > window.last) return answer('will-read', `would be read on the first pass on or after ${day} (its day is after today, ${today} UTC)`);
-  return answer('will-read', `would be read on the next pass: its day ${day} is inside the listing window (${windowText}) and the state has no row for it`);
 }
 
 export function formatExplanation(e: Explanation): string {
@@ -280,12 +311,13 @@ export function formatExplanation(e: Explanation): string {
     fact('account', `${f.account} (aws_account_id: ${f.accountIds ? f.accountIds.join(', ') : 'not set, every account folder'})`);
     fact('region', `${f.region} (regions: ${f.regions ? f.regions.join(', ') : 'not set, every region folder'})`);
   }
-  if (f.day !== null) fact('day', f.day);
+  if (f.folder !== null) fact('day', f.folder === f.day ? f.folder : `${f.day} (folder ${f.folder})`);
   fact('only_logs_after', f.onlyLogsAfter ?? 'not set (a new partition starts today)');
   if (f.partition !== null) fact('partition', f.partition === '' ? '(bucket root)' : f.partition);
-  if (f.window !== null) {
-    fact('cursor', f.cursor ?? 'none (the partition never completed a pass)');
-    fact('window', `${f.window.first} … ${f.window.last}`);
+  if (f.window !== null && f.partition !== null) {
+    fact('listed from', f.windowStart ?? 'none (the partition was never listed to the end)');
+    if (f.rescanSince !== null) fact('rescan since', f.rescanSince);
+    fact('window', `from ${f.window.first} to the end of the listing`);
   }
   const s = f.state;
   if (s === null) fact('state', 'no row for this key');
@@ -310,7 +342,13 @@ export function findBucket(config: Config, name: string, key: string): { bucket:
   return { bucket: chosen.bucket, wodle: chosen.wodle, others: blocks.length - 1 };
 }
 
-export function readExplanation(config: Config, statePath: string, bucketName: string, key: string, maxAttempts: number, today: string): Explanation {
+export interface ExplainOptions {
+  maxAttempts: number;
+  now: Date;
+  rescanSince: string | null;
+}
+
+export function readExplanation(config: Config, statePath: string, bucketName: string, key: string, options: ExplainOptions): Explanation {
   const { bucket, wodle, others } = findBucket(config, bucketName, key);
   const reader = StateReader.open(statePath);
   try {
@@ -322,8 +360,7 @@ export function readExplanation(config: Config, statePath: string, bucketName: s
       key,
       partitions: reader.partitions(bucket.name),
       object: reader.object(bucket.name, key),
-      maxAttempts,
-      today,
+      ...options,
     });
   } finally {
     reader.close();

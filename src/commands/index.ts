@@ -4,7 +4,7 @@ import { DEFAULT_LIMITS } from '../collector.js';
 import { loadConfig } from '../config/load.js';
 import { ConfigError, StateError, describe } from '../errors.js';
 import { StateStore } from '../state/store.js';
-import { dayFromFolder, utcDay } from '../walk/dates.js';
+import { parseIsoDay } from '../walk/dates.js';
 import { formatExplanation, readExplanation } from './explain.js';
 import { applyPlan, formatPlan, openForReset, planIsEmpty, planReset } from './reset.js';
 import { plural } from './format.js';
@@ -24,21 +24,22 @@ const EXIT_USAGE = 2;
 
 const USAGE: Record<(typeof COMMANDS)[number], string> = {
   status: `usage: guardduty-wodle status [--state PATH] [--json] [--all]
-  per bucket and partition: last pass, newest object read and its lag, listing cursor, done and failed objects
+  per bucket and partition: last pass, newest object read and its lag, where the next listing starts, done and failed objects
   --state PATH  the state database (default ${DEFAULT_STATE}); opened read-only, works while a collector runs
   --json        one JSON document (every failed object)
   --all         list every failed object (default: the first 20 per bucket)
 exit status: 0 report printed (also for an empty state), 2 the state is missing or unreadable`,
-  explain: `usage: guardduty-wodle explain BUCKET KEY [--config PATH] [--state PATH] [--max-attempts N] [--json]
+  explain: `usage: guardduty-wodle explain BUCKET KEY [--config PATH] [--state PATH] [--max-attempts N] [--rescan-since DAY] [--json]
   whether the collector read KEY of BUCKET or would read it, and if not, why (configuration and state only, never S3)
   --config PATH     ossec.conf (default ${DEFAULT_CONFIG})
   --state PATH      the state database (default ${DEFAULT_STATE}); opened read-only
   --max-attempts N  as given to the collector (default ${DEFAULT_LIMITS.maxAttempts})
+  --rescan-since DAY  as given to the collector: would a rescan from DAY (YYYY-MM-DD) read the key
   --json            one JSON document
 exit status: 0 answered (whatever the answer), 2 usage error, bad configuration, BUCKET not in it, state missing or unreadable`,
   reset: `usage: guardduty-wodle reset BUCKET [--since YYYY-MM-DD] [--state PATH] [--yes]
   forget what the state knows about BUCKET (or, with --since, its objects from that day on) so that it is read again
-  --since DAY   forget only object rows whose day folder is DAY or later, and move cursors back so the next pass lists from DAY
+  --since DAY   forget only object rows whose day folder is DAY or later, and move window starts back so the next pass lists from DAY
   --state PATH  the state database (default ${DEFAULT_STATE}); the collector must be stopped
   --yes         do not ask (required when stdin is not a terminal)
 exit status: 0 done (or nothing to do), 1 not confirmed, 2 usage error, state missing, collector running, no --yes without a terminal`,
@@ -81,7 +82,7 @@ async function explain(args: string[]): Promise<number> {
   const { values, positionals } = parse(
     'explain',
     args,
-    { config: { type: 'string' }, state: { type: 'string' }, json: { type: 'boolean' }, 'max-attempts': { type: 'string' } },
+    { config: { type: 'string' }, state: { type: 'string' }, json: { type: 'boolean' }, 'max-attempts': { type: 'string' }, 'rescan-since': { type: 'string' } },
     2,
   );
   if (values['help']) return help('explain');
@@ -93,7 +94,10 @@ async function explain(args: string[]): Promise<number> {
   }
   const config = loadConfig((values['config'] as string | undefined) ?? DEFAULT_CONFIG);
   const [bucket, key] = positionals as [string, string];
-  const answer = readExplanation(config, (values['state'] as string | undefined) ?? DEFAULT_STATE, bucket, key, maxAttempts, utcDay(new Date()));
+  const rescanText = values['rescan-since'] as string | undefined;
+  const rescanSince = rescanText === undefined ? null : parseIsoDay(rescanText);
+  if (rescanText !== undefined && rescanSince === null) throw new UsageError(`--rescan-since ${rescanText}: use a day as YYYY-MM-DD`);
+  const answer = readExplanation(config, (values['state'] as string | undefined) ?? DEFAULT_STATE, bucket, key, { maxAttempts, now: new Date(), rescanSince });
   process.stdout.write(values['json'] ? `${JSON.stringify(answer, null, 2)}\n` : formatExplanation(answer));
   return EXIT_OK;
 }
@@ -113,8 +117,7 @@ async function reset(args: string[]): Promise<number> {
   const sinceText = values['since'] as string | undefined;
   let since: string | null = null;
   if (sinceText !== undefined) {
-    const match = /^(\d{4})-(\d{2})-(\d{2})$/.exec(sinceText);
-    since = match ? dayFromFolder(match[1]!, match[2]!, match[3]!) : null;
+    since = parseIsoDay(sinceText);
     if (since === null) throw new UsageError(`--since ${sinceText}: use a day as YYYY-MM-DD`);
   }
   const statePath = (values['state'] as string | undefined) ?? DEFAULT_STATE;
@@ -134,8 +137,8 @@ async function reset(args: string[]): Promise<number> {
     const done = applyPlan(store, plan);
     process.stdout.write(
       since === null
-        ? `forgot ${plural(done.objects, 'object row')} and ${plural(done.cursors, 'partition cursor')} of bucket ${bucket}\n`
-        : `forgot ${plural(done.objects, 'object row')} of bucket ${bucket} and moved ${plural(done.cursors, 'partition cursor')} back\n`,
+        ? `forgot ${plural(done.objects, 'object row')} and ${plural(done.windows, 'partition window')} of bucket ${bucket}\n`
+        : `forgot ${plural(done.objects, 'object row')} of bucket ${bucket} and moved ${plural(done.windows, 'partition window')} back\n`,
     );
     return EXIT_OK;
   } finally {

@@ -1,7 +1,6 @@
 import { existsSync } from 'node:fs';
 import { StateError } from '../errors.js';
 import type { ObjectStatus, StateStore } from '../state/store.js';
-import { GRACE_DAYS, addDays } from '../walk/dates.js';
 import { partitionLabel, plural, table } from './format.js';
 
 // `guardduty-wodle reset <bucket> [--since DAY]`: the supported way to make the collector read a bucket
@@ -11,7 +10,7 @@ export interface ResetPartition {
   prefix: string;
   account: string;
   region: string;
-  cursorDay: string | null;
+  windowStart: string | null;
 }
 
 export interface ResetObject {
@@ -27,7 +26,8 @@ export interface PartitionPlan {
   failed: number;
   /** The object rows to forget. */
   keys: string[];
-  cursor: { from: string | null; to: string | null };
+  /** Where the partition's next listing starts, before and after the reset. */
+  window: { from: string | null; to: string | null };
 }
 
 export interface ResetPlan {
@@ -51,18 +51,14 @@ export function dayOfKey(key: string, prefix: string | null): string | null {
   return match ? `${match[1]}-${match[2]}-${match[3]}` : null;
 }
 
-/** The cursor that makes the next listing window start at `since` (the window starts GRACE_DAYS before it). */
-export function cursorFor(since: string): string {
-  return addDays(since, GRACE_DAYS);
-}
-
-/** What a reset would forget, from the bucket's rows. Cursors only ever move back. */
+/** What a reset would forget, from the bucket's rows. Window starts only ever move back. */
 export function planReset(bucket: string, partitions: ResetPartition[], objects: ResetObject[], since: string | null): ResetPlan {
   const byPrefix = [...partitions].sort((a, b) => b.prefix.length - a.prefix.length);
   const plans = new Map<string | null, PartitionPlan>();
   for (const p of [...partitions].sort((a, b) => (a.prefix < b.prefix ? -1 : a.prefix > b.prefix ? 1 : 0))) {
-    const to = p.cursorDay === null ? null : since === null ? null : p.cursorDay < cursorFor(since) ? p.cursorDay : cursorFor(since);
-    plans.set(p.prefix, { prefix: p.prefix, label: partitionLabel(p.prefix, p.account, p.region), done: 0, failed: 0, keys: [], cursor: { from: p.cursorDay, to } });
+    // A day sorts just before its own first hour, so the comparison holds for Firehose hour folders too.
+    const to = p.windowStart === null || since === null ? null : p.windowStart <= since ? p.windowStart : since;
+    plans.set(p.prefix, { prefix: p.prefix, label: partitionLabel(p.prefix, p.account, p.region), done: 0, failed: 0, keys: [], window: { from: p.windowStart, to } });
   }
   let undated = 0;
   for (const object of objects) {
@@ -75,7 +71,7 @@ export function planReset(bucket: string, partitions: ResetPartition[], objects:
       }
       if (day < since) continue;
     }
-    if (!plans.has(prefix)) plans.set(prefix, { prefix, label: '(objects under no known partition)', done: 0, failed: 0, keys: [], cursor: { from: null, to: null } });
+    if (!plans.has(prefix)) plans.set(prefix, { prefix, label: '(objects under no known partition)', done: 0, failed: 0, keys: [], window: { from: null, to: null } });
     const plan = plans.get(prefix)!;
     plan[object.status]++;
     plan.keys.push(object.key);
@@ -87,7 +83,7 @@ export function planReset(bucket: string, partitions: ResetPartition[], objects:
 /** True when applying the plan would change nothing. */
 export function planIsEmpty(plan: ResetPlan): boolean {
   if (plan.since === null) return plan.partitions.length === 0;
-  return plan.objects === 0 && plan.partitions.every((p) => p.cursor.from === p.cursor.to);
+  return plan.objects === 0 && plan.partitions.every((p) => p.window.from === p.window.to);
 }
 
 export function formatPlan(plan: ResetPlan, statePath: string): string {
@@ -97,14 +93,14 @@ export function formatPlan(plan: ResetPlan, statePath: string): string {
     lines.push(`  the state holds nothing about bucket ${plan.bucket}; nothing to do`);
     return `${lines.join('\n')}\n`;
   }
-  const rows = [['PARTITION', 'OBJECTS', 'DONE', 'FAILED', 'CURSOR']];
+  const rows = [['PARTITION', 'OBJECTS', 'DONE', 'FAILED', 'LISTED FROM']];
   for (const p of plan.partitions) {
-    let cursor: string;
-    if (p.cursor.from === null) cursor = p.prefix === null ? '' : 'none (never completed a pass: starts at only_logs_after, else today)';
-    else if (plan.since === null) cursor = `${p.cursor.from} → forgotten`;
-    else if (p.cursor.to === p.cursor.from) cursor = `${p.cursor.from} (kept: the window already starts on or before ${plan.since})`;
-    else cursor = `${p.cursor.from} → ${p.cursor.to}`;
-    rows.push([p.label, String(p.keys.length), String(p.done), String(p.failed), cursor]);
+    let window: string;
+    if (p.window.from === null) window = p.prefix === null ? '' : 'none (never listed to the end: starts at only_logs_after, else today)';
+    else if (plan.since === null) window = `${p.window.from} → forgotten`;
+    else if (p.window.to === p.window.from) window = `${p.window.from} (kept: the window already starts on or before ${plan.since})`;
+    else window = `${p.window.from} → ${p.window.to}`;
+    rows.push([p.label, String(p.keys.length), String(p.done), String(p.failed), window]);
   }
   lines.push(...table(rows, [1, 2, 3]));
   if (plan.undated > 0) lines.push(`  ${plural(plan.undated, 'row')} with no date folder in the key kept`);
@@ -119,16 +115,18 @@ export function formatPlan(plan: ResetPlan, statePath: string): string {
   return `${lines.join('\n')}\n`;
 }
 
-export function applyPlan(store: StateStore, plan: ResetPlan): { objects: number; cursors: number } {
+export function applyPlan(store: StateStore, plan: ResetPlan): { objects: number; windows: number } {
   if (plan.since === null) {
     const forgotten = store.forgetBucket(plan.bucket);
-    return { objects: forgotten.objects, cursors: forgotten.partitions };
+    return { objects: forgotten.objects, windows: forgotten.partitions };
   }
-  const cursors = plan.partitions.flatMap((p) => (p.prefix !== null && p.cursor.to !== null && p.cursor.to !== p.cursor.from ? [{ prefix: p.prefix, cursorDay: p.cursor.to }] : []));
+  const starts = plan.partitions.flatMap((p) =>
+    p.prefix !== null && p.window.to !== null && p.window.to !== p.window.from ? [{ prefix: p.prefix, windowStart: p.window.to }] : [],
+  );
   return store.forgetObjects(
     plan.bucket,
     plan.partitions.flatMap((p) => p.keys),
-    cursors,
+    starts,
   );
 }
 

@@ -3,7 +3,7 @@ import { StateReader, type ObjectCountRow, type ObjectRow, type PartitionRow } f
 import { humanDuration, humanTime, isoTime, partitionLabel, plural, table, withoutLocation } from './format.js';
 
 // `guardduty-wodle status`: per bucket and partition, the last pass, the newest object read and its
-// lag, the listing cursor, counts of done and failed objects, and the failed objects themselves.
+// lag, where the next listing starts, counts of done and failed objects, and the failed objects themselves.
 
 /** Failed objects listed per bucket in plain text unless --all. */
 export const FAILED_SHOWN = 20;
@@ -30,8 +30,8 @@ export interface PartitionStatus {
   /** Now minus the newest object's LastModified. */
   lagSeconds: number | null;
   lag: string | null;
-  /** The newest day completely read; the next listing starts one day before it. */
-  cursorDay: string | null;
+  /** Where the next listing starts: the day (native) or hour (Firehose) folder. */
+  windowStart: string | null;
   done: number;
   failed: number;
   deletePending: number;
@@ -93,7 +93,7 @@ export function buildStatus(input: StatusInput, now: number): StatusReport {
     newest: null,
     lagSeconds: null,
     lag: null,
-    cursorDay: null,
+    windowStart: null,
     done: 0,
     failed: 0,
     deletePending: 0,
@@ -101,7 +101,7 @@ export function buildStatus(input: StatusInput, now: number): StatusReport {
 
   for (const row of input.partitions) {
     const partition = blank(row.prefix, row.account, row.region);
-    partition.cursorDay = row.cursorDay;
+    partition.windowStart = row.windowStart;
     if (row.lastPassAt !== null) partition.lastPass = { at: isoTime(row.lastPassAt), ok: row.lastPassOk === true, error: row.lastError };
     if (row.newestKey !== null && row.newestModified !== null) {
       partition.newest = { key: row.newestKey, lastModified: isoTime(row.newestModified) };
@@ -158,7 +158,7 @@ export function formatStatus(report: StatusReport, options: { all: boolean } = {
     lines.push(
       `bucket ${bucket.bucket}: ${plural(bucket.partitions.length, 'partition')}, ${plural(bucket.done, 'object')} done, ${bucket.failed} failed${pending}`,
     );
-    const rows: string[][] = [['PARTITION', 'LAST PASS', 'RESULT', 'NEWEST READ (LastModified)', 'LAG', 'CURSOR', 'DONE', 'FAILED']];
+    const rows: string[][] = [['PARTITION', 'LAST PASS', 'RESULT', 'NEWEST READ (LastModified)', 'LAG', 'LISTED FROM', 'DONE', 'FAILED']];
     const details: string[][] = [];
     for (const p of bucket.partitions) {
       rows.push([
@@ -167,7 +167,7 @@ export function formatStatus(report: StatusReport, options: { all: boolean } = {
         p.lastPass ? (p.lastPass.ok ? 'ok' : 'FAILED') : '-',
         p.newest ? humanTime(Date.parse(p.newest.lastModified)) : '-',
         p.lag ?? '-',
-        p.cursorDay ?? '-',
+        p.windowStart ?? '-',
         String(p.done),
         String(p.failed),
       ]);

@@ -44,16 +44,21 @@ const MIGRATIONS: string[] = [
      newest_modified INTEGER,
      PRIMARY KEY (bucket, prefix)
    ) WITHOUT ROWID;`,
+  // The listing window follows the data (issue 12): a partition keeps where its next listing starts,
+  // no longer the day it was read through. The old next start was that day less the grace day.
+  `ALTER TABLE partitions RENAME COLUMN cursor_day TO window_start;
+   UPDATE partitions SET window_start = date(window_start, '-1 day');`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
-export function migrate(db: Database.Database): void {
+/** Brings the schema up to `target` (the current version unless a test lays out an older release's database). */
+export function migrate(db: Database.Database, target = SCHEMA_VERSION): void {
   const current = db.pragma('user_version', { simple: true }) as number;
   if (current > SCHEMA_VERSION) {
     throw new Error(`schema version ${current} is newer than this guardduty-wodle knows (${SCHEMA_VERSION}); upgrade guardduty-wodle`);
   }
-  for (let version = current; version < SCHEMA_VERSION; version++) {
+  for (let version = current; version < target; version++) {
     db.transaction(() => {
       db.exec(MIGRATIONS[version]!);
       db.pragma(`user_version = ${version + 1}`);

@@ -12,8 +12,8 @@ export interface PartitionRow {
   prefix: string;
   account: string;
   region: string;
-  /** From `partitions`: the newest day completely read; null when the partition never completed a pass. */
-  cursorDay: string | null;
+  /** From `partitions`: where the next listing starts (a day or hour folder); null when never listed to the end. */
+  windowStart: string | null;
   /** From `partition_passes` (schema v3); null when no pass was recorded. */
   lastPassAt: number | null;
   lastPassOk: boolean | null;
@@ -106,9 +106,11 @@ export class StateReader {
 
   /** Partitions known from `partitions` or `partition_passes`, ordered by bucket and prefix. */
   partitions(bucket?: string): PartitionRow[] {
-    const cursors = this.tables.has('partitions')
-      ? (this.db.prepare('SELECT bucket, prefix, account, region, cursor_day AS cursorDay FROM partitions').all() as Array<
-          Pick<PartitionRow, 'bucket' | 'prefix' | 'account' | 'region' | 'cursorDay'>
+    // A database of schema v3 or older, not yet opened by this release, keeps the day read through.
+    const start = this.schemaVersion >= 4 ? 'window_start' : "date(cursor_day, '-1 day')";
+    const starts = this.tables.has('partitions')
+      ? (this.db.prepare(`SELECT bucket, prefix, account, region, ${start} AS windowStart FROM partitions`).all() as Array<
+          Pick<PartitionRow, 'bucket' | 'prefix' | 'account' | 'region' | 'windowStart'>
         >)
       : [];
     const passes = this.tables.has('partition_passes')
@@ -117,16 +119,16 @@ export class StateReader {
             `SELECT bucket, prefix, account, region, last_pass_at AS lastPassAt, last_pass_ok AS lastPassOk, last_error AS lastError,
                     newest_key AS newestKey, newest_modified AS newestModified FROM partition_passes`,
           )
-          .all() as Array<Omit<PartitionRow, 'cursorDay' | 'lastPassOk'> & { lastPassOk: number }>)
+          .all() as Array<Omit<PartitionRow, 'windowStart' | 'lastPassOk'> & { lastPassOk: number }>)
       : [];
     const byKey = new Map<string, PartitionRow>();
     const id = (row: { bucket: string; prefix: string }) => `${row.bucket}\u0000${row.prefix}`;
-    for (const row of cursors) {
+    for (const row of starts) {
       byKey.set(id(row), { ...row, lastPassAt: null, lastPassOk: null, lastError: null, newestKey: null, newestModified: null });
     }
     for (const row of passes) {
       const known = byKey.get(id(row));
-      byKey.set(id(row), { ...row, cursorDay: known?.cursorDay ?? null, lastPassOk: row.lastPassOk === 1 });
+      byKey.set(id(row), { ...row, windowStart: known?.windowStart ?? null, lastPassOk: row.lastPassOk === 1 });
     }
     return [...byKey.values()]
       .filter((row) => bucket === undefined || row.bucket === bucket)

@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import { chmodSync, closeSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { StateError } from '../errors.js';
+import type { FolderTime } from '../walk/window.js';
 import { migrate } from './migrations.js';
 
 export type ObjectStatus = 'done' | 'failed';
@@ -28,11 +29,6 @@ export interface KnownObject {
   attempts: number;
   /** Events of a failed object that reached every output before it failed. */
   delivered: number;
-}
-
-/** Whether a failed object gets another try: always without skip_on_error, else up to `maxAttempts` passes. */
-export function retryable(skipOnError: boolean, attempts: number, maxAttempts: number): boolean {
-  return !skipOnError || attempts < maxAttempts;
 }
 
 interface ObjectRow {
@@ -76,7 +72,7 @@ function describeOpenError(path: string, err: unknown): string {
 }
 
 /**
- * Which objects were processed, per bucket and key, and how far each partition's listing has come.
+ * Which objects were processed, per bucket and key, and where each partition's listing starts.
  * One process at a time: a lock held for the store's lifetime in a file beside the database makes a
  * second collector fail at once, while tools that only read the database can still open it.
  */
@@ -125,8 +121,8 @@ export class StateStore {
     lookup: Database.Statement<[string, string], ObjectRow>;
     record: Database.Statement<unknown[]>;
     deleted: Database.Statement<[string, string]>;
-    cursor: Database.Statement<[string, string], { cursor_day: string }>;
-    setCursor: Database.Statement<unknown[]>;
+    windowStart: Database.Statement<[string, string], { window_start: string }>;
+    setWindowStart: Database.Statement<unknown[]>;
     prune: Database.Statement<[string, string, string]>;
     recordPass: Database.Statement<unknown[]>;
   };
@@ -147,11 +143,11 @@ export class StateStore {
            attempts = objects.attempts + excluded.attempts, delivered = excluded.delivered`,
       ),
       deleted: this.db.prepare('UPDATE objects SET delete_pending = 0 WHERE bucket = ? AND key = ?'),
-      cursor: this.db.prepare('SELECT cursor_day FROM partitions WHERE bucket = ? AND prefix = ?'),
-      setCursor: this.db.prepare(
-        `INSERT INTO partitions (bucket, prefix, account, region, cursor_day, updated_at)
-         VALUES (@bucket, @prefix, @account, @region, @cursorDay, @updatedAt)
-         ON CONFLICT (bucket, prefix) DO UPDATE SET cursor_day = excluded.cursor_day, updated_at = excluded.updated_at`,
+      windowStart: this.db.prepare('SELECT window_start FROM partitions WHERE bucket = ? AND prefix = ?'),
+      setWindowStart: this.db.prepare(
+        `INSERT INTO partitions (bucket, prefix, account, region, window_start, updated_at)
+         VALUES (@bucket, @prefix, @account, @region, @windowStart, @updatedAt)
+         ON CONFLICT (bucket, prefix) DO UPDATE SET window_start = excluded.window_start, updated_at = excluded.updated_at`,
       ),
       // Keys of one partition sort by day, so "older than this day's folder" is a key range.
       prune: this.db.prepare('DELETE FROM objects WHERE bucket = ? AND key >= ? AND key < ?'),
@@ -205,18 +201,18 @@ export class StateStore {
     });
   }
 
-  /** The newest day through which the partition was completely read, or null for a new partition. */
-  cursor(partition: PartitionRef): string | null {
-    return this.prepared().cursor.get(partition.bucket, partition.prefix)?.cursor_day ?? null;
+  /** Where the partition's next listing starts (a day or hour folder), or null for a partition never listed to the end. */
+  windowStart(partition: PartitionRef): FolderTime | null {
+    return this.prepared().windowStart.get(partition.bucket, partition.prefix)?.window_start ?? null;
   }
 
-  setCursor(partition: PartitionRef, cursorDay: string): void {
-    this.prepared().setCursor.run({ ...partition, cursorDay, updatedAt: Date.now() });
+  setWindowStart(partition: PartitionRef, windowStart: FolderTime): void {
+    this.prepared().setWindowStart.run({ ...partition, windowStart, updatedAt: Date.now() });
   }
 
   /**
-   * Forgets the partition's keys in day folders before `beforeFolder` (e.g. `2026/11/01/`). Listing never
-   * goes back that far again, so forgetting them cannot make a key be read twice.
+   * Forgets the partition's keys in folders before `beforeFolder` (e.g. `2026/11/01/`). Listing never
+   * starts that far back again, so forgetting them cannot make a key be read twice.
    */
   prune(partition: PartitionRef, beforeFolder: string): number {
     return this.prepared().prune.run(partition.bucket, partition.prefix, `${partition.prefix}${beforeFolder}`).changes;
@@ -260,17 +256,17 @@ export class StateStore {
     this.lock.close();
   }
 
-  /** The bucket's partitions known from `partitions` or `partition_passes`, with their cursor (for `reset`). */
-  bucketPartitions(bucket: string): Array<{ prefix: string; account: string; region: string; cursorDay: string | null }> {
+  /** The bucket's partitions known from `partitions` or `partition_passes`, with their window start (for `reset`). */
+  bucketPartitions(bucket: string): Array<{ prefix: string; account: string; region: string; windowStart: FolderTime | null }> {
     return this.db
       .prepare(
-        `SELECT prefix, account, region, cursor_day AS cursorDay FROM partitions WHERE bucket = @bucket
+        `SELECT prefix, account, region, window_start AS windowStart FROM partitions WHERE bucket = @bucket
          UNION ALL
          SELECT prefix, account, region, NULL FROM partition_passes
          WHERE bucket = @bucket AND prefix NOT IN (SELECT prefix FROM partitions WHERE bucket = @bucket)
          ORDER BY prefix`,
       )
-      .all({ bucket }) as Array<{ prefix: string; account: string; region: string; cursorDay: string | null }>;
+      .all({ bucket }) as Array<{ prefix: string; account: string; region: string; windowStart: FolderTime | null }>;
   }
 
   /** The bucket's object rows, keys and status only (for `reset`). */
@@ -288,18 +284,18 @@ export class StateStore {
   }
 
   /**
-   * Forgets the given object rows and moves cursors back, in one transaction. A cursor only ever moves
-   * back: one already at or before the given day is kept.
+   * Forgets the given object rows and moves window starts back, in one transaction. A start only ever
+   * moves back: one already at or before the given folder is kept.
    */
-  forgetObjects(bucket: string, keys: string[], cursors: Array<{ prefix: string; cursorDay: string }>): { objects: number; cursors: number } {
+  forgetObjects(bucket: string, keys: string[], starts: Array<{ prefix: string; windowStart: FolderTime }>): { objects: number; windows: number } {
     const forget = this.db.prepare('DELETE FROM objects WHERE bucket = ? AND key = ?');
-    const back = this.db.prepare('UPDATE partitions SET cursor_day = ?, updated_at = ? WHERE bucket = ? AND prefix = ? AND cursor_day > ?');
+    const back = this.db.prepare('UPDATE partitions SET window_start = ?, updated_at = ? WHERE bucket = ? AND prefix = ? AND window_start > ?');
     return this.db.transaction(() => {
       let objects = 0;
       let moved = 0;
       for (const key of keys) objects += forget.run(bucket, key).changes;
-      for (const { prefix, cursorDay } of cursors) moved += back.run(cursorDay, Date.now(), bucket, prefix, cursorDay).changes;
-      return { objects, cursors: moved };
+      for (const { prefix, windowStart } of starts) moved += back.run(windowStart, Date.now(), bucket, prefix, windowStart).changes;
+      return { objects, windows: moved };
     })();
   }
 }

@@ -29,26 +29,8 @@ export function dayFromFolder(year: string, month: string, day: string): string 
   return Number.isNaN(parsed) || utcDay(new Date(parsed)) !== iso ? null : iso;
 }
 
-export interface Window {
-  first: string;
-  last: string;
-}
-
-/** How many days of grace the window keeps behind the newest completed day (late writes, clock skew). */
-export const GRACE_DAYS = 1;
-
-/**
- * The day folders one pass lists for a partition. With no state yet: from `only_logs_after` (or
- * today). Afterwards: from the newest completed day minus the grace, never before `only_logs_after`.
- * Keys inside the window are judged one by one against the state, so objects whose names sort before
- * ones already read are still found; a cursor on the last key read would lose them.
- */
-export function listingWindow(cursor: string | null, onlyLogsAfter: string | null, today: string): Window {
-  const floor = onlyLogsAfter ?? today;
-  const first = cursor === null ? floor : maxDay(addDays(cursor, -GRACE_DAYS), onlyLogsAfter ?? '');
-  return { first, last: today };
-}
-
-function maxDay(a: string, b: string): string {
-  return a > b ? a : b;
+/** `2026-11-29` when the text is a real calendar day written YYYY-MM-DD, else null. */
+export function parseIsoDay(text: string): string | null {
+  const match = /^(\d{4})-(\d{2})-(\d{2})$/.exec(text);
+  return match ? dayFromFolder(match[1]!, match[2]!, match[3]!) : null;
 }

@@ -1,4 +1,6 @@
 import type { BucketConfig } from '../config/load.js';
+import { parseRegion } from '../config/values.js';
+import type { Exclusion } from '../state/verdict.js';
 import { dayFromFolder } from './dates.js';
 
 // Native GuardDuty export layout:
@@ -18,6 +20,7 @@ export interface NativeKey {
 }
 
 type Layout = Pick<BucketConfig, 'path' | 'pathSuffix'>;
+type Selection = Pick<BucketConfig, 'accountIds' | 'regions'>;
 
 export function logsRoot(bucket: Layout): string {
   return `${bucket.path}AWSLogs/${bucket.pathSuffix}`;
@@ -46,4 +49,15 @@ export function parseNativeKey(bucket: Layout, key: string): NativeKey | null {
 export function lastSegment(prefix: string): string {
   const parts = prefix.split('/');
   return parts[parts.length - 2] ?? '';
+}
+
+/**
+ * Why the configuration leaves a partition out, or null when it is read: accounts and regions not
+ * listed in `aws_account_id` and `regions`, and, when regions are discovered, folders that are not
+ * region names.
+ */
+export function partitionExclusion(bucket: Selection, account: string, region: string): Exclusion | null {
+  if (bucket.accountIds && !bucket.accountIds.includes(account)) return 'account-not-configured';
+  if (bucket.regions) return bucket.regions.includes(region) ? null : 'region-not-configured';
+  return parseRegion(region).ok ? null : 'not-a-region';
 }

@@ -1,0 +1,50 @@
+import { toMs, type FolderTime } from '../walk/window.js';
+import type { KnownObject } from './store.js';
+
+// The one answer to "read this key, or not, and why", for the collector's listing, the SQS subscriber
+// and `explain` alike. Pure: what the layout, the configuration, the state row and the window say of
+// a key goes in, a verdict comes out.
+
+/** Why the configuration leaves a key's partition out. */
+export type Exclusion = 'account-not-configured' | 'region-not-configured' | 'not-a-region';
+
+export interface KeyFacts {
+  /** The folder the key sits in within its partition; null for a key outside the bucket's layout. */
+  folder: FolderTime | null;
+  /** Set when the configuration leaves the key's partition out. */
+  excluded: Exclusion | null;
+  onlyLogsAfter: string | null;
+  /** The state's row for the key. */
+  known: KnownObject | undefined;
+  /** Where this pass lists the partition from; null for a key a notification named, read whatever its folder. */
+  windowStart: FolderTime | null;
+  skipOnError: boolean;
+  maxAttempts: number;
+  /** An operator's rescan: objects left failed for good get one more read. */
+  rescan: boolean;
+}
+
+export type Verdict =
+  | { read: false; why: 'outside-layout' | Exclusion | 'before-only-logs-after' | 'before-window' }
+  /** Settled already; a delete remove_from_bucket asked for may still be pending. */
+  | { read: false; why: 'done'; deletePending: boolean }
+  | { read: false; why: 'failed-final' }
+  /** `resume` is what an earlier attempt left (events already delivered); undefined for a new key. */
+  | { read: true; why: 'new' | 'retry'; resume: KnownObject | undefined };
+
+/** Whether a failed object gets another try: always without skip_on_error, else up to `maxAttempts` passes. */
+export function retryable(skipOnError: boolean, attempts: number, maxAttempts: number): boolean {
+  return !skipOnError || attempts < maxAttempts;
+}
+
+/** The checks run in the order the collector meets them; the first that stops the key is the answer. */
+export function judgeKey(facts: KeyFacts): Verdict {
+  if (facts.folder === null) return { read: false, why: 'outside-layout' };
+  if (facts.excluded !== null) return { read: false, why: facts.excluded };
+  if (facts.onlyLogsAfter !== null && facts.folder.slice(0, 10) < facts.onlyLogsAfter) return { read: false, why: 'before-only-logs-after' };
+  const known = facts.known;
+  if (known?.status === 'done') return { read: false, why: 'done', deletePending: known.deletePending };
+  if (known && !facts.rescan && !retryable(facts.skipOnError, known.attempts, facts.maxAttempts)) return { read: false, why: 'failed-final' };
+  if (facts.windowStart !== null && toMs(facts.folder) < toMs(facts.windowStart)) return { read: false, why: 'before-window' };
+  return { read: true, why: known ? 'retry' : 'new', resume: known };
+}

@@ -1,0 +1,333 @@
+// Listing engine v2 (issue 12): one paginated ListObjectsV2 per partition and pass, from the folder of
+// the newest object settled (less a grace day) to the end of the listing, so late objects in any folder
+// from there on are read. Against real fauxqs, behind a proxy that counts requests, with the collector's
+// clock injected.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import Database from 'better-sqlite3';
+import pino from 'pino';
+import { DEFAULT_LIMITS } from '../src/collector.js';
+import { parseConfig, type Config } from '../src/config/load.js';
+import { runPass, type RunContext } from '../src/daemon.js';
+import { FileOutput } from '../src/emit/file.js';
+import { Outputs } from '../src/emit/index.js';
+import { migrate, SCHEMA_VERSION } from '../src/state/migrations.js';
+import { StateStore } from '../src/state/store.js';
+import { addDays } from '../src/walk/dates.js';
+import { FAKE_AWS_ENV, runCli, tempDir, writeConfig } from './helpers/cli.js';
+import { firehoseKey, jsonlGz, makeFinding, nativeKey } from './helpers/findings.js';
+import { S3Proxy, type SeenRequest } from './helpers/proxy.js';
+import { useFakeS3 } from './helpers/s3.js';
+import { stateRows } from './helpers/state.js';
+
+const fake = useFakeS3();
+const DAY0 = '2026-10-01';
+const never = new AbortController().signal;
+
+const isList = (r: SeenRequest) => r.method === 'GET' && r.url.includes('list-type=2');
+const isGet = (r: SeenRequest) => r.method === 'GET' && !r.url.includes('list-type=');
+
+/** A bucket, a counting proxy in front of fauxqs, a state and a file output, and passes run at a given time. */
+async function harness(bucket: string, bucketXml: (endpoint: string) => string) {
+  Object.assign(process.env, FAKE_AWS_ENV);
+  fake.s3.createBucket(bucket);
+  const proxy = await S3Proxy.start(fake.s3.endpoint);
+  const dir = tempDir();
+  const config: Config = parseConfig(
+    `<ossec_config><wodle name="aws-s3"><bucket type="guardduty"><name>${bucket}</name>` +
+      `<service_endpoint>${proxy.endpoint}</service_endpoint>${bucketXml(proxy.endpoint)}</bucket></wodle></ossec_config>`,
+    `${bucket}.conf`,
+  );
+  const out = join(dir, 'events.jsonl');
+  const statePath = join(dir, 'state.db');
+  const put = async (key: string, ids: string[]) => {
+    const [, account = '111111111111', , region = 'us-east-1'] = key.split('/');
+    await fake.s3.put(bucket, key, jsonlGz(ids.map((id) => makeFinding(account, region, id))));
+  };
+  /** One pass at `at`; resolves with its summary and the requests it made, by kind. */
+  const pass = async (at: string, extra: Partial<RunContext> = {}) => {
+    const state = StateStore.open(statePath);
+    const outputs = new Outputs([new FileOutput(out)]);
+    proxy.reset();
+    try {
+      const now = new Date(at);
+      const result = await runPass(config.wodles, {
+        log: pino({ level: 'silent' }),
+        state,
+        outputs,
+        concurrency: 8,
+        limits: DEFAULT_LIMITS,
+        s3TimeoutMs: 10_000,
+        stop: never,
+        abandon: never,
+        now: () => now,
+        ...extra,
+      });
+      assert.ok(result.ok, `pass at ${at}`);
+      return {
+        summary: result.buckets[0]!,
+        lists: proxy.requests.filter(isList),
+        gets: proxy.requests.filter(isGet).length,
+        requests: proxy.requests.length,
+        windowStart: (prefix: string) => windowStartIn(statePath, bucket, prefix),
+      };
+    } finally {
+      await outputs.close();
+      state.close();
+    }
+  };
+  const ids = () => {
+    try {
+      return readFileSync(out, 'utf8').trim().split('\n').filter(Boolean).map((line) => (JSON.parse(line) as { aws: { id: string } }).aws.id);
+    } catch {
+      return [];
+    }
+  };
+  return { bucket, proxy, pass, put, ids, statePath, stop: () => proxy.stop() };
+}
+
+/** Where the state keeps a partition's next listing starting, read as an operator would. */
+function windowStartIn(statePath: string, bucket: string, prefix: string): string | null {
+  const db = new Database(statePath, { readonly: true });
+  try {
+    const row = db.prepare('SELECT window_start FROM partitions WHERE bucket = ? AND prefix = ?').get(bucket, prefix) as { window_start: string } | undefined;
+    return row?.window_start ?? null;
+  } finally {
+    db.close();
+  }
+}
+
+/** The listing request's prefix and start-after, decoded. */
+function listing(r: SeenRequest): { prefix: string; startAfter: string | null; token: boolean } {
+  const query = new URL(r.url, 'http://x').searchParams;
+  return { prefix: query.get('prefix') ?? '', startAfter: query.get('start-after'), token: query.has('continuation-token') };
+}
+
+describe('listing engine', () => {
+  test('many partitions: one LIST per partition per pass, first and idle alike, starting at the window\'s first folder', async () => {
+    const accounts = ['100000000001', '100000000002', '100000000003'];
+    const regions = ['us-east-1', 'us-west-2', 'eu-west-1', 'eu-central-1', 'ap-south-1'];
+    const h = await harness('lst-many', () => `<regions>${regions.join(',')}</regions><only_logs_after>${DAY0}</only_logs_after>`);
+    try {
+      const expected: string[] = [];
+      // Three partitions with objects, spread over ten days; twelve more that are empty.
+      for (const [a, account] of accounts.entries()) {
+        for (let d = 0; d < 10; d += 3) {
+          const id = `${account}-${d}`;
+          expected.push(id);
+          await h.put(nativeKey(account, regions[a]!, addDays(DAY0, d)), [id]);
+        }
+      }
+      const first = await h.pass(`${addDays(DAY0, 10)}T12:00:00Z`);
+      assert.deepEqual(h.ids().sort(), expected.sort());
+      const partitions = accounts.length * regions.length;
+      // 1 layout probe + 1 account listing + one per partition; then a GET per object.
+      assert.equal(first.lists.length, 1 + 1 + partitions, JSON.stringify(first.lists.map(listing)));
+      assert.equal(first.gets, expected.length);
+      assert.equal(first.summary.partitions, partitions);
+      const partitionLists = first.lists.map(listing).filter((l) => /^AWSLogs\/\d{12}\/GuardDuty\/[^/]+\/$/.test(l.prefix));
+      assert.equal(partitionLists.length, partitions);
+      for (const l of partitionLists) assert.equal(l.startAfter, `${l.prefix}${DAY0.replaceAll('-', '/')}/`, 'first pass starts at only_logs_after');
+
+      // Idle, the next day: the same count, nothing fetched; partitions with objects now start at
+      // their newest day less one, empty ones stay at only_logs_after.
+      const idle = await h.pass(`${addDays(DAY0, 11)}T08:00:00Z`);
+      assert.equal(idle.requests, 1 + 1 + partitions);
+      assert.equal(idle.gets, 0);
+      const starts = new Map(idle.lists.map(listing).map((l) => [l.prefix, l.startAfter]));
+      const busy = `AWSLogs/${accounts[0]}/GuardDuty/${regions[0]}/`;
+      assert.equal(starts.get(busy), `${busy}${addDays(DAY0, 8).replaceAll('-', '/')}/`);
+      const empty = `AWSLogs/${accounts[0]}/GuardDuty/${regions[4]}/`;
+      assert.equal(starts.get(empty), `${empty}${DAY0.replaceAll('-', '/')}/`);
+      assert.equal(h.ids().length, expected.length, 'nothing sent twice');
+    } finally {
+      await h.stop();
+    }
+  });
+
+  test('late objects: into a quiet partition\'s newest day (sorting before what was read) and into a new day a week later', async () => {
+    const account = '200000000001';
+    const region = 'eu-west-1';
+    const h = await harness('lst-late', () => `<aws_account_id>${account}</aws_account_id><regions>${region}</regions><only_logs_after>${DAY0}</only_logs_after>`);
+    const key = (day: string, name: string) => nativeKey(account, region, day, `${name}.jsonl.gz`);
+    try {
+      await h.put(key(addDays(DAY0, 2), 'm-first'), ['first']);
+      await h.pass(`${addDays(DAY0, 2)}T10:00:00Z`);
+      assert.deepEqual(h.ids(), ['first']);
+      // A week of quiet passes.
+      for (let d = 3; d <= 9; d++) assert.equal((await h.pass(`${addDays(DAY0, d)}T10:00:00Z`)).gets, 0);
+      // A replica copies in an object of the newest day whose name sorts before the one read …
+      await h.put(key(addDays(DAY0, 2), 'a-late-same-day'), ['late-same-day']);
+      // … and one into a day folder between then and today.
+      await h.put(key(addDays(DAY0, 5), 'z-late-new-day'), ['late-new-day']);
+      const late = await h.pass(`${addDays(DAY0, 10)}T10:00:00Z`);
+      assert.deepEqual(h.ids().sort(), ['first', 'late-new-day', 'late-same-day']);
+      assert.equal(late.gets, 2);
+      assert.equal(late.lists.length, 2, 'the layout probe and one LIST for the partition');
+      // The window moved to the newest object settled (day 5) less a day.
+      const prefix = `AWSLogs/${account}/GuardDuty/${region}/`;
+      assert.equal(late.windowStart(prefix), addDays(DAY0, 4));
+      // Keys outside the layout under the prefix are skipped, as before.
+      await fake.s3.put(h.bucket, `${prefix}${addDays(DAY0, 6).replaceAll('-', '/')}/nested/x.jsonl.gz`, jsonlGz([makeFinding(account, region, 'nested')]));
+      const after = await h.pass(`${addDays(DAY0, 10)}T11:00:00Z`);
+      assert.equal(after.gets, 0);
+      assert.equal(h.ids().length, 3);
+    } finally {
+      await h.stop();
+    }
+  });
+
+  test('a day with 2,500 objects: the listing pages through it once; the idle pass fetches nothing', async () => {
+    const account = '300000000001';
+    const region = 'us-east-1';
+    const h = await harness('lst-big-day', () => `<aws_account_id>${account}</aws_account_id><regions>${region}</regions>`);
+    try {
+      const day = '2026-10-20';
+      const names = Array.from({ length: 2500 }, (_, i) => `${String(i).padStart(5, '0')}`);
+      for (let i = 0; i < names.length; i += 100) {
+        await Promise.all(names.slice(i, i + 100).map((n) => h.put(nativeKey(account, region, day, `${n}.jsonl.gz`), [n])));
+      }
+      const first = await h.pass(`${day}T23:00:00Z`);
+      assert.equal(first.gets, 2500);
+      assert.equal(new Set(h.ids()).size, 2500);
+      const pages = first.lists.filter((r) => listing(r).prefix.endsWith(`${region}/`));
+      assert.equal(pages.length, 3, '1,000 keys a page');
+      assert.deepEqual(pages.map((r) => listing(r).token), [false, true, true], 'one listing, continued');
+      const idle = await h.pass(`${addDays(day, 1)}T01:00:00Z`);
+      assert.equal(idle.gets, 0);
+      assert.equal(idle.summary.listed, 2500);
+      assert.equal(h.ids().length, 2500);
+      assert.equal(stateRows(h.statePath).length, 2500);
+    } finally {
+      await h.stop();
+    }
+  });
+
+  test('a partition that never had an object keeps its start, costs one LIST a pass, and reads the first one that comes', async () => {
+    const account = '400000000001';
+    const h = await harness('lst-empty', () => `<aws_account_id>${account}</aws_account_id><regions>us-east-1</regions>`);
+    const prefix = `AWSLogs/${account}/GuardDuty/us-east-1/`;
+    try {
+      // Something else in the bucket, so the native layout is found.
+      await fake.s3.put(h.bucket, `AWSLogs/${account}/GuardDuty/eu-west-1/2026/10/01/other.jsonl.gz`, jsonlGz([makeFinding(account, 'eu-west-1', 'other')]));
+      const starts: Array<string | null> = [];
+      for (let d = 0; d < 4; d++) {
+        const p = await h.pass(`${addDays(DAY0, d)}T12:00:00Z`);
+        assert.equal(p.lists.filter((r) => listing(r).prefix === prefix).length, 1);
+        assert.equal(p.gets, 0);
+        starts.push(p.windowStart(prefix));
+      }
+      // Without only_logs_after a new partition starts today, and stays there until it has an object.
+      assert.deepEqual(starts, [DAY0, DAY0, DAY0, DAY0]);
+      // An object filed on day 1, copied in late on day 4: still read.
+      await h.put(nativeKey(account, 'us-east-1', addDays(DAY0, 1)), ['first-ever']);
+      await h.pass(`${addDays(DAY0, 4)}T12:00:00Z`);
+      assert.deepEqual(h.ids(), ['first-ever']);
+    } finally {
+      await h.stop();
+    }
+  });
+
+  test('Firehose: the window follows the newest hour folder less a day; a late object in an earlier hour is read', async () => {
+    const h = await harness('lst-firehose', () => `<path>fh</path><only_logs_after>${DAY0}</only_logs_after>`);
+    const put = (day: string, hour: number, id: string) =>
+      fake.s3.put(h.bucket, firehoseKey(day, hour, '', 'fh/'), Buffer.from(JSON.stringify({ 'detail-type': 'GuardDuty Finding', source: 'aws.guardduty', detail: makeFinding('111111111111', 'us-east-1', id) })));
+    try {
+      await put(addDays(DAY0, 3), 14, 'h14');
+      const first = await h.pass(`${addDays(DAY0, 3)}T15:30:00Z`);
+      assert.equal(listing(first.lists.at(-1)!).startAfter, `fh/${DAY0.replaceAll('-', '/')}/00/`);
+      assert.equal(first.windowStart('fh/'), `${addDays(DAY0, 2)}T14`);
+      // Late: hour 02 of the same day, after the pass read hour 14.
+      await put(addDays(DAY0, 3), 2, 'h02');
+      const late = await h.pass(`${addDays(DAY0, 4)}T09:00:00Z`);
+      assert.equal(listing(late.lists.at(-1)!).startAfter, `fh/${addDays(DAY0, 2).replaceAll('-', '/')}/14/`);
+      assert.deepEqual(h.ids().sort(), ['h02', 'h14']);
+    } finally {
+      await h.stop();
+    }
+  });
+
+  test('a state database from the previous release (schema v3) carries over: nothing re-sent, nothing skipped', async () => {
+    const account = '500000000001';
+    const region = 'us-east-1';
+    const h = await harness('lst-v3', () => `<aws_account_id>${account}</aws_account_id><regions>${region}</regions><only_logs_after>${DAY0}</only_logs_after>`);
+    const prefix = `AWSLogs/${account}/GuardDuty/${region}/`;
+    const today = addDays(DAY0, 5);
+    try {
+      // What v3 left after a pass on `today`: its cursor at today, rows for what it had read.
+      const read = [nativeKey(account, region, addDays(today, -1), 'a.jsonl.gz'), nativeKey(account, region, today, 'b.jsonl.gz')];
+      for (const [i, key] of read.entries()) await h.put(key, [`v3-${i}`]);
+      const v3 = new Database(h.statePath);
+      migrate(v3, 3);
+      const insert = v3.prepare(
+        `INSERT INTO objects (bucket, key, path, account, region, etag, size, events, malformed, status, error, delete_pending, processed_at, attempts, delivered)
+         VALUES (?, ?, '', ?, ?, '"e"', 1, 1, 0, 'done', NULL, 0, 0, 0, 0)`,
+      );
+      for (const key of read) insert.run(h.bucket, key, account, region);
+      v3.prepare('INSERT INTO partitions (bucket, prefix, account, region, cursor_day, updated_at) VALUES (?, ?, ?, ?, ?, 0)').run(h.bucket, prefix, account, region, today);
+      v3.close();
+      // Late into yesterday (inside v3's next window): must be read. Two days back (outside it, v3
+      // would never read it either): must stay unread.
+      await h.put(nativeKey(account, region, addDays(today, -1), '0-late.jsonl.gz'), ['late']);
+      await h.put(nativeKey(account, region, addDays(today, -2), 'old.jsonl.gz'), ['old']);
+      const p = await h.pass(`${today}T20:00:00Z`);
+      assert.deepEqual(h.ids(), ['late']);
+      assert.equal(p.gets, 1);
+      const check = new Database(h.statePath, { readonly: true });
+      assert.equal(check.pragma('user_version', { simple: true }), SCHEMA_VERSION);
+      check.close();
+      // The old cursor (today) became the start v3 would have listed from next, then moved with the data.
+      assert.equal(p.windowStart(prefix), addDays(today, -1));
+    } finally {
+      await h.stop();
+    }
+  });
+
+  test('--rescan-since lists every partition from that day and reads only what the state does not know as done', async () => {
+    const account = '600000000001';
+    const region = 'eu-north-1';
+    Object.assign(process.env, FAKE_AWS_ENV);
+    const bucket = 'lst-rescan';
+    fake.s3.createBucket(bucket);
+    const proxy = await S3Proxy.start(fake.s3.endpoint);
+    const dir = tempDir();
+    const day = (n: number) => new Date(Date.now() - n * 86_400_000).toISOString().slice(0, 10);
+    try {
+      const config = writeConfig(dir, [{ name: bucket, endpoint: proxy.endpoint, extra: `<only_logs_after>${day(20)}</only_logs_after>` }]);
+      const out = join(dir, 'events.jsonl');
+      const args = ['--config', config, '--once', '--state', join(dir, 'state.db'), '--output', `file:${out}`];
+      const put = (n: number, id: string) => fake.s3.put(bucket, nativeKey(account, region, day(n)), jsonlGz([makeFinding(account, region, id)]));
+      await put(10, 'ten');
+      await put(1, 'one');
+      assert.equal((await runCli(args)).code, 0);
+      // Copied in late, five days before the window: a normal pass does not list it.
+      await put(6, 'six-late');
+      assert.equal((await runCli(args)).code, 0);
+      const read = () => readFileSync(out, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { aws: { id: string } }).aws.id);
+      assert.deepEqual(read().sort(), ['one', 'ten']);
+      proxy.reset();
+      const rescan = await runCli([...args, '--rescan-since', day(8)]);
+      assert.equal(rescan.code, 0, rescan.stderr);
+      assert.deepEqual(read().sort(), ['one', 'six-late', 'ten'], 'the late object once; nothing done is sent again');
+      const partitionList = proxy.requests.filter(isList).map(listing).find((l) => l.prefix.endsWith(`${region}/`))!;
+      assert.equal(partitionList.startAfter, `AWSLogs/${account}/GuardDuty/${region}/${day(8).replaceAll('-', '/')}/`);
+      assert.ok(rescan.logs.some((l) => String(l['msg']).startsWith(`rescan: listing every partition from ${day(8)}`)));
+      // A rescan from before only_logs_after starts at only_logs_after. Days older than the state keeps
+      // are read again, as the README says: the row of "ten" was pruned when the window first moved
+      // (two days behind it); the rescan's own row of "six-late" is kept until the window moves again.
+      proxy.reset();
+      const again = await runCli([...args, '--rescan-since', day(40)]);
+      assert.equal(again.code, 0, again.stderr);
+      const fromOnly = proxy.requests.filter(isList).map(listing).find((l) => l.prefix.endsWith(`${region}/`))!;
+      assert.equal(fromOnly.startAfter, `AWSLogs/${account}/GuardDuty/${region}/${day(20).replaceAll('-', '/')}/`);
+      assert.deepEqual(read().sort(), ['one', 'six-late', 'ten', 'ten']);
+      const bad = await runCli([...args, '--rescan-since', '2026-02-30']);
+      assert.equal(bad.code, 2);
+      assert.match(bad.stderr, /--rescan-since 2026-02-30: use a day as YYYY-MM-DD/);
+    } finally {
+      await proxy.stop();
+    }
+  });
+});

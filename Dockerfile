@@ -31,6 +31,8 @@ COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund && npm rebuild
 COPY tsconfig.json ./
 COPY src ./src
+# The build bundles the command line into one file (scripts/bundle.ts).
+COPY scripts ./scripts
 RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 
 FROM node:24-bookworm-slim

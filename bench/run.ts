@@ -289,7 +289,15 @@ interface Target {
   met: boolean;
 }
 
-/** Dataset d at each delay: a first pass on a fresh state, then an idle pass; requests by type; issue 12's targets. */
+/** Runs of each pass of dataset d; times are the median (this 2-core machine is shared with the S3 stand-in and the proxy). */
+const MANY_REPEATS = Number(process.env['BENCH_REPEATS'] ?? 3);
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+/** Dataset d at each delay: a first pass on a fresh state, then an idle pass, repeated; requests by type; issue 12's targets. */
 async function manyPartitions(data: ManyPartitions, s3Endpoint: string) {
   const rows: Array<Record<string, string | number>> = [];
   const targets: Target[] = [];
@@ -300,21 +308,31 @@ async function manyPartitions(data: ManyPartitions, s3Endpoint: string) {
   for (const delay of DELAYS) {
     const proxy = await delayProxy(s3Endpoint, delay);
     process.stderr.write(`bench: ${data.name} at ${delay} ms…\n`);
-    const state = join(mkdtempSync(join(tmpdir(), 'gdw-bench-state-')), 'state.db');
-    const passes: Array<{ pass: string; run: Run; counts: RequestCounts; total: number }> = [];
-    for (const pass of ['first', 'idle']) {
-      proxy.reset();
-      const run = await collect(data.bucket, proxy.endpoint, state, data.config);
-      passes.push({ pass, run, counts: proxy.byType(), total: proxy.requests() });
+    const passes: Array<{ pass: string; run: Run; counts: RequestCounts; total: number; seconds: number[] }> = [
+      { pass: 'first', seconds: [] } as never,
+      { pass: 'idle', seconds: [] } as never,
+    ];
+    for (let repeat = 0; repeat < MANY_REPEATS; repeat++) {
+      const state = join(mkdtempSync(join(tmpdir(), 'gdw-bench-state-')), 'state.db');
+      for (const entry of passes) {
+        proxy.reset();
+        const run = await collect(data.bucket, proxy.endpoint, state, data.config);
+        // Counts and events of the last repeat (every repeat makes the same requests).
+        Object.assign(entry, { run, counts: proxy.byType(), total: proxy.requests() });
+        entry.seconds.push(run.seconds);
+        if (repeat === 0 || run.exit !== 0) entry.run = run;
+      }
     }
     await proxy.stop();
-    for (const { pass, run, counts, total } of passes) {
+    for (const { pass, run, counts, total, seconds } of passes) {
       const expected = pass === 'first' ? data.events : 0;
       rows.push({
         dataset: data.name,
         'delay ms': delay,
         pass,
-        seconds: +run.seconds.toFixed(2),
+        seconds: +median(seconds).toFixed(2),
+        runs: seconds.map((t) => t.toFixed(2)).join(' '),
+        'peak RSS MB': +run.peakRssMb.toFixed(1),
         LIST: counts.LIST,
         GET: counts.GET,
         other: counts.other,
@@ -335,8 +353,8 @@ async function manyPartitions(data: ManyPartitions, s3Endpoint: string) {
       idleBound,
     );
     if (delay === 20) {
-      target('idle pass at 20 ms <= 2 s', +idle.run.seconds.toFixed(2), 2);
-      target('first pass at 20 ms <= 3 s', +first.run.seconds.toFixed(2), 3);
+      target(`idle pass at 20 ms <= 2 s (median of ${MANY_REPEATS})`, +median(idle.seconds).toFixed(2), 2);
+      target(`first pass at 20 ms <= 3 s (median of ${MANY_REPEATS})`, +median(first.seconds).toFixed(2), 3);
     }
   }
   return {

@@ -12,9 +12,9 @@ import { ConfigError, StateError, describe } from './errors.js';
 import { createLogger, LOG_LEVELS, type LogLevel, type Logger } from './log.js';
 import { StateStore } from './state/store.js';
 import { parseInterval } from './config/values.js';
-import { Metrics, serveMetrics, type MetricsServer } from './metrics.js';
+import type { MetricsServer } from './metrics.js';
 import { fanOut, type Telemetry } from './telemetry.js';
-import { ProgressBar, wantsProgress } from './progress.js';
+import { wantsProgress } from './progress-choice.js';
 import { DEFAULT_CONFIG, DEFAULT_STATE } from './defaults.js';
 import { parseIsoDay } from './walk/dates.js';
 
@@ -202,7 +202,9 @@ async function collect(options: CliOptions, config: Config, log: Logger): Promis
   process.on('SIGHUP', onHangup);
   const telemetry: Telemetry[] = [];
   let server: MetricsServer | null = null;
+  // Metrics (prom-client) and the progress bar are loaded only when asked for.
   if (options.metricsPort !== null) {
+    const { Metrics, serveMetrics } = await import('./metrics.js');
     const metrics = new Metrics({ partitions: () => state.partitionNewest(), maxLagSeconds: options.maxLagSeconds });
     try {
       server = await serveMetrics(metrics, options.metricsHost, options.metricsPort);
@@ -213,7 +215,7 @@ async function collect(options: CliOptions, config: Config, log: Logger): Promis
     telemetry.push(metrics);
     log.info({ host: options.metricsHost, port: server.port }, `metrics on http://${options.metricsHost}:${server.port}/metrics, health on /health`);
   }
-  if (wantsProgress(options, process.stderr)) telemetry.push(new ProgressBar(process.stderr));
+  if (wantsProgress(options, process.stderr)) telemetry.push(new (await import('./progress.js')).ProgressBar(process.stderr));
   const ctx: RunContext = {
     telemetry: fanOut(telemetry),
     log,
@@ -234,7 +236,8 @@ async function collect(options: CliOptions, config: Config, log: Logger): Promis
     }
     daemon = new Daemon(config, ctx);
     // Subscribers read their queues all along, beside the scheduled bucket passes.
-    await Promise.all([daemon.run(), runSubscribers(subscribersOf(config, ctx, { once: false, sqsWaitSeconds: options.sqsWaitSeconds }), ctx)]);
+    const subscribers = await subscribersOf(config, ctx, { once: false, sqsWaitSeconds: options.sqsWaitSeconds });
+    await Promise.all([daemon.run(), runSubscribers(subscribers, ctx)]);
     return EXIT_OK;
   } finally {
     await server?.close();

@@ -8,7 +8,7 @@ import { FetchError } from './decode/decompress.js';
 import { decodeObject } from './decode/object.js';
 import type { Outputs } from './emit/index.js';
 import { OutputError, describe } from './errors.js';
-import type { KnownObject, ObjectRecord, PartitionRef, StateStore } from './state/store.js';
+import type { KnownObject, ObjectRecord, PartitionOutcome, PartitionRef, StateStore } from './state/store.js';
 import { judgeKey, retryable, type Verdict } from './state/verdict.js';
 import type { Telemetry } from './telemetry.js';
 import type { LocatedKey } from './walk/locate.js';
@@ -30,6 +30,8 @@ import {
 
 /** Days of processed keys kept behind the listing window before they are pruned. */
 export const PRUNE_MARGIN_DAYS = 2;
+/** Partition passes recorded in one transaction. */
+const PARTITIONS_PER_COMMIT = 64;
 /** Reads of one object within a pass when its body is cut off in transit. */
 const IMMEDIATE_REFETCHES = 3;
 /**
@@ -132,6 +134,8 @@ export class BucketCollector {
   /** Set when this bucket must stop starting objects (an error without skip_on_error, an output down). */
   private halted = false;
   private outputFailure: OutputError | null = null;
+  /** Partition passes not yet written to the state (see recordPartitions). */
+  private partitionOutcomes: PartitionOutcome[] = [];
 
   constructor(
     private readonly bucket: BucketConfig,
@@ -176,6 +180,7 @@ export class BucketCollector {
     } catch (err) {
       this.fail(err, 'listing the bucket failed');
     }
+    this.flushPartitions();
     this.summary.durationMs = Math.round(performance.now() - started);
     if (this.outputFailure) throw this.outputFailure;
     const { bucket: _bucket, ...fields } = this.summary;
@@ -265,18 +270,31 @@ export class BucketCollector {
     }
     await Promise.all(inFlight);
     const ok = complete && !this.outputFailure && progress.firstUnfinished === null;
-    this.ctx.state.recordPartitionPass(ref, {
-      at: this.ctx.now().getTime(),
-      ok,
-      error: error ?? (this.outputFailure ? this.outputFailure.message : ok ? null : 'objects left unfinished; read again next pass'),
-      newest: progress.newest,
-    });
-    if (!complete || this.outputFailure) return;
-    const next = nextListingStart(normal, progress, now, layout.granularity);
-    if (next === stored) return;
-    this.ctx.state.setWindowStart(ref, next);
-    const pruned = this.ctx.state.prune(ref, folderPath(pruneBefore(next, PRUNE_MARGIN_DAYS, layout.granularity)));
-    if (pruned > 0) this.log.debug({ prefix: partition.prefix, pruned }, 'pruned state of folders behind the window');
+    const outcome: PartitionOutcome = {
+      partition: ref,
+      pass: {
+        at: this.ctx.now().getTime(),
+        ok,
+        error: error ?? (this.outputFailure ? this.outputFailure.message : ok ? null : 'objects left unfinished; read again next pass'),
+        newest: progress.newest,
+      },
+    };
+    // The start moves only after a listing to the end with nothing lost to an output.
+    const next = complete && !this.outputFailure ? nextListingStart(normal, progress, now, layout.granularity) : stored;
+    if (next !== null && next !== stored) {
+      outcome.moved = { windowStart: next, pruneBefore: folderPath(pruneBefore(next, PRUNE_MARGIN_DAYS, layout.granularity)) };
+    }
+    this.partitionOutcomes.push(outcome);
+    if (this.partitionOutcomes.length >= PARTITIONS_PER_COMMIT) this.flushPartitions();
+  }
+
+  /** Writes the partition passes gathered so far; losing them to a crash only lists those partitions from their old start. */
+  private flushPartitions(): void {
+    const outcomes = this.partitionOutcomes;
+    if (outcomes.length === 0) return;
+    this.partitionOutcomes = [];
+    const pruned = this.ctx.state.recordPartitions(outcomes);
+    if (pruned > 0) this.log.debug({ pruned, partitions: outcomes.length }, 'pruned state of folders behind the window');
   }
 
   private stopping(): boolean {

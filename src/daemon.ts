@@ -6,7 +6,7 @@ import type { Config, WodleConfig } from './config/load.js';
 import type { Outputs } from './emit/index.js';
 import { OutputError, describe } from './errors.js';
 import { firstRun, nextRun } from './schedule.js';
-import { SqsSubscriber } from './sqs/subscriber.js';
+import type { SqsSubscriber } from './sqs/subscriber.js';
 import type { PassOutcome, Telemetry } from './telemetry.js';
 import type { StateStore } from './state/store.js';
 
@@ -73,8 +73,13 @@ async function passOver(wodles: WodleConfig[], ctx: RunContext): Promise<PassOut
   return result;
 }
 
-/** The SQS subscribers of the enabled blocks, each a consumer of its queue. */
-export function subscribersOf(config: Config, ctx: RunContext, options: { once: boolean; sqsWaitSeconds: number }): SqsSubscriber[] {
+/**
+ * The SQS subscribers of the enabled blocks, each a consumer of its queue. The SQS client is loaded
+ * only when a subscriber is configured: most set-ups have none, and every run pays for what it loads.
+ */
+export async function subscribersOf(config: Config, ctx: RunContext, options: { once: boolean; sqsWaitSeconds: number }): Promise<SqsSubscriber[]> {
+  if (enabledWodles(config).every((wodle) => wodle.subscribers.length === 0)) return [];
+  const { SqsSubscriber } = await import('./sqs/subscriber.js');
   const polledBuckets = new Set(enabledWodles(config).flatMap((wodle) => wodle.buckets.map((bucket) => bucket.name)));
   return enabledWodles(config).flatMap((wodle) =>
     wodle.subscribers.map((subscriber) => new SqsSubscriber(subscriber, ctx, { once: options.once, waitSeconds: options.sqsWaitSeconds, polledBuckets })),
@@ -97,7 +102,7 @@ export async function runSubscribers(subscribers: SqsSubscriber[], ctx: RunConte
 /** `--once`: one pass over every enabled bucket and a drain of every subscriber's queue; true when all succeeded. */
 export async function runOnce(config: Config, ctx: RunContext, sqsWaitSeconds: number): Promise<boolean> {
   const wodles = enabledWodles(config).filter((wodle) => wodle.buckets.length > 0);
-  const subscribers = subscribersOf(config, ctx, { once: true, sqsWaitSeconds });
+  const subscribers = await subscribersOf(config, ctx, { once: true, sqsWaitSeconds });
   if (wodles.length === 0 && subscribers.length === 0) {
     ctx.log.warn({ file: config.file }, 'no enabled <bucket type="guardduty"> or <subscriber type="buckets"> in the configuration; nothing to do');
     return true;

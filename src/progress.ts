@@ -1,14 +1,7 @@
 import { SingleBar } from 'cli-progress';
 import type { PassOutcome, Telemetry } from './telemetry.js';
 
-/**
- * A progress bar for long `--once` backfills, drawn on stderr only when a person is watching it (a
- * terminal) and the log is not chatty; never on a pipe, a file or the journal.
- */
-export function wantsProgress(options: { once: boolean; logLevel: string }, stream: { isTTY?: boolean }): boolean {
-  return options.once && stream.isTTY === true && !['debug', 'trace'].includes(options.logLevel);
-}
-
+/** The bar itself; `wantsProgress` (progress-choice.ts) says when it is drawn. */
 export class ProgressBar implements Telemetry {
   private readonly bar: SingleBar;
   private total = 0;

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, test } from 'node:test';
 import { eventsFromLines, startCli, tempDir, writeConfig, type Running } from './helpers/cli.js';
-import { jsonlGz, makeFinding, nativeKey, today } from './helpers/findings.js';
+import { daysAgo, jsonlGz, makeFinding, nativeKey, today } from './helpers/findings.js';
 import { S3Proxy } from './helpers/proxy.js';
 import { useFakeS3 } from './helpers/s3.js';
 
@@ -99,6 +99,29 @@ describe('daemon scheduling', () => {
     assert.equal(failed.length, 1);
     assert.match(String(failed[0]!['msg']), /ossec\.conf:1: <interval> "often"/);
     assert.deepEqual(idsIn(out).sort(), ['after-bad-reload', 'from-added', 'from-first']);
+  });
+});
+
+describe('rescan in the daemon', () => {
+  test('--rescan-since applies to the daemon\'s next pass only', async () => {
+    const bucket = 'gd-daemon-rescan';
+    fake.s3.createBucket(bucket);
+    const put = (day: string, id: string) => fake.s3.put(bucket, nativeKey(ACCOUNT, REGION, day), jsonlGz([makeFinding(ACCOUNT, REGION, id)]));
+    await put(daysAgo(1), 'recent');
+    const dir = tempDir();
+    const out = join(dir, 'events.jsonl');
+    const config = writeConfig(dir, [{ name: bucket, endpoint: fake.s3.endpoint, extra: `<only_logs_after>${daysAgo(20)}</only_logs_after>` }], '<interval>1s</interval>');
+    const args = ['--config', config, '--state', join(dir, 'state.db'), '--output', `file:${out}`];
+    assert.equal((await runCliOnce(args)).code, 0);
+    // Behind the window (which now starts two days ago): only a rescan lists it.
+    await put(daysAgo(6), 'late');
+    const running = startCli([...args, '--rescan-since', daysAgo(8)]);
+    await until(running, 'three passes', () => passes(parseStderr(running)).length >= 3);
+    running.child.kill('SIGTERM');
+    const result = await running.done;
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.logs.filter((l) => String(l['msg']).startsWith('rescan: listing every partition')).length, 1, 'the first pass only');
+    assert.deepEqual(idsIn(out).sort(), ['late', 'recent']);
   });
 });
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { wantsProgress } from '../src/progress.js';
+import { wantsProgress } from '../src/progress-choice.js';
 import { FAKE_AWS_ENV, runCli, tempDir, writeConfig } from './helpers/cli.js';
 import { jsonlGz, makeFinding, nativeKey, today } from './helpers/findings.js';
 import { CLI } from './helpers/paths.js';

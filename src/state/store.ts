@@ -48,6 +48,14 @@ export interface PartitionPass {
   newest: { key: string; modified: number } | null;
 }
 
+/** What one pass over a partition settled: its pass, and where its next listing starts if that moved. */
+export interface PartitionOutcome {
+  partition: PartitionRef;
+  pass: PartitionPass;
+  /** Set when the start moved; rows of keys in folders before `pruneBefore` are then forgotten. */
+  moved?: { windowStart: FolderTime; pruneBefore: string };
+}
+
 export interface PartitionRef {
   bucket: string;
   /** The partition's key prefix; it names account, region and configured path at once. */
@@ -216,6 +224,23 @@ export class StateStore {
    */
   prune(partition: PartitionRef, beforeFolder: string): number {
     return this.prepared().prune.run(partition.bucket, partition.prefix, `${partition.prefix}${beforeFolder}`).changes;
+  }
+
+  /**
+   * Records many partitions' passes in one transaction: a bucket has hundreds of partitions, and one
+   * commit each was a tenth of an idle pass. Returns the rows pruned.
+   */
+  recordPartitions(outcomes: PartitionOutcome[]): number {
+    return this.db.transaction(() => {
+      let pruned = 0;
+      for (const { partition, pass, moved } of outcomes) {
+        this.recordPartitionPass(partition, pass);
+        if (!moved) continue;
+        this.setWindowStart(partition, moved.windowStart);
+        pruned += this.prune(partition, moved.pruneBefore);
+      }
+      return pruned;
+    })();
   }
 
   recordPartitionPass(partition: PartitionRef, pass: PartitionPass): void {

@@ -242,7 +242,13 @@ async function collect(options: CliOptions, config: Config, log: Logger): Promis
   } finally {
     await server?.close();
     await outputs.close();
-    state.close();
+    try {
+      state.close();
+    } catch (err) {
+      // Everything recorded was committed before: a WAL that cannot be folded back is replayed on the next open.
+      log.error({ err: describe(err) }, describe(err));
+      process.exitCode = EXIT_FAILED;
+    }
     process.off('SIGTERM', onStop);
     process.off('SIGINT', onStop);
     process.off('SIGHUP', onHangup);
@@ -268,6 +274,11 @@ export async function main(argv: string[]): Promise<number> {
     return EXIT_OK;
   }
   const log = createLogger(options.logLevel);
+  // A failure no code path expected still becomes one JSON line, never a stack trace on stderr.
+  process.on('unhandledRejection', (err) => {
+    log.fatal({ err: describe(err), stack: (err as Error)?.stack }, `unexpected failure: ${describe(err)}`);
+    process.exit(EXIT_FAILED);
+  });
   try {
     const config = loadConfig(options.config);
     reportWarnings(config, log);
@@ -293,7 +304,7 @@ function invokedDirectly(): boolean {
 
 if (invokedDirectly()) {
   main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
+    (code) => process.exit(Math.max(code, Number(process.exitCode ?? 0))),
     (err: unknown) => {
       process.stderr.write(`guardduty-wodle: ${describe(err)}\n`);
       process.exit(EXIT_FAILED);

@@ -2,14 +2,15 @@ import type { Logger } from 'pino';
 import { explainAwsError, isAwsFailure, type S3Operation } from './aws/errors.js';
 import type { BucketReader, ObjectSummary } from './aws/s3.js';
 import type { BucketConfig } from './config/load.js';
-import { Semaphore, forEachLimit } from './concurrency.js';
+import { ChildAborts, Semaphore, forEachLimit } from './concurrency.js';
 import { compileDiscardRules, type CompiledDiscardRule } from './decode/discard.js';
 import { FetchError } from './decode/decompress.js';
 import { decodeObject } from './decode/object.js';
 import type { Outputs } from './emit/index.js';
-import { OutputError, describe } from './errors.js';
+import { OutputError, StateError, describe } from './errors.js';
+import { classifyFailure, decideFailure } from './failure.js';
 import type { KnownObject, ObjectRecord, PartitionOutcome, PartitionRef, StateStore } from './state/store.js';
-import { judgeKey, retryable, type Verdict } from './state/verdict.js';
+import { judgeKey, type Verdict } from './state/verdict.js';
 import type { Telemetry } from './telemetry.js';
 import type { LocatedKey } from './walk/locate.js';
 import { parseFirehoseKey } from './walk/firehose.js';
@@ -30,6 +31,8 @@ import {
 
 /** Days of processed keys kept behind the listing window before they are pruned. */
 export const PRUNE_MARGIN_DAYS = 2;
+/** Deletes owed by an earlier run carried out at once. */
+const PENDING_DELETES_IN_FLIGHT = 8;
 /** Partition passes recorded in one transaction. */
 const PARTITIONS_PER_COMMIT = 64;
 /** Reads of one object within a pass when its body is cut off in transit. */
@@ -133,7 +136,10 @@ export class BucketCollector {
   private readonly summary: BucketPassSummary;
   /** Set when this bucket must stop starting objects (an error without skip_on_error, an output down). */
   private halted = false;
-  private outputFailure: OutputError | null = null;
+  /** An output or the state failed: the whole pass stops, and run() rejects with it. */
+  private runFailure: OutputError | StateError | null = null;
+  /** One abort signal per object read, all aborted when the run is abandoned. */
+  private readonly reads: ChildAborts;
   /** Partition passes not yet written to the state (see recordPartitions). */
   private partitionOutcomes: PartitionOutcome[] = [];
 
@@ -145,6 +151,7 @@ export class BucketCollector {
     this.log = ctx.log.child({ bucket: bucket.name });
     this.discard = compileDiscardRules(bucket.discardRegex);
     this.objects = new Semaphore(ctx.concurrency);
+    this.reads = new ChildAborts(ctx.abandon);
     this.summary = {
       bucket: bucket.name,
       layout: 'native',
@@ -165,12 +172,13 @@ export class BucketCollector {
     };
   }
 
-  /** Resolves with the pass summary; rejects only with an OutputError, which ends the whole run. */
+  /** Resolves with the pass summary; rejects only with an OutputError or a StateError, which end the whole run. */
   async run(): Promise<BucketPassSummary> {
     const started = performance.now();
     try {
       const layout = await this.detectLayout();
       this.summary.layout = layout.name;
+      if (this.bucket.removeFromBucket) await this.carryOutPendingDeletes();
       const partitions = await layout.partitions();
       this.summary.partitions = partitions.length;
       if (this.ctx.rescanSince) {
@@ -180,9 +188,13 @@ export class BucketCollector {
     } catch (err) {
       this.fail(err, 'listing the bucket failed');
     }
-    this.flushPartitions();
+    try {
+      this.flushPartitions();
+    } catch (err) {
+      this.fail(err, 'recording the partitions failed');
+    }
     this.summary.durationMs = Math.round(performance.now() - started);
-    if (this.outputFailure) throw this.outputFailure;
+    if (this.runFailure) throw this.runFailure;
     const { bucket: _bucket, ...fields } = this.summary;
     const s = this.summary;
     this.log.info(
@@ -193,11 +205,17 @@ export class BucketCollector {
     return this.summary;
   }
 
-  /** Native exports when `<path>AWSLogs/` holds anything; otherwise the Firehose date folders under `<path>`. */
+  /**
+   * The layout the state knows the bucket by; for a bucket it never read, native exports when
+   * `<path>AWSLogs/` holds anything, else the Firehose date folders under `<path>`. Never guessed again
+   * from what happens to be listed: a bucket emptied by remove_from_bucket keeps its layout.
+   */
   private async detectLayout(): Promise<Layout> {
     const root = logsRoot(this.bucket);
-    if (await this.reader.exists(root)) {
-      this.log.debug({ prefix: root }, 'native GuardDuty export layout');
+    const known = this.ctx.state.knownLayout(this.bucket.name, this.bucket.path);
+    const native = known !== null ? known === 'native' : await this.reader.exists(root);
+    if (native) {
+      this.log.debug({ prefix: root, from: known ? 'state' : 'listing' }, 'native GuardDuty export layout');
       return {
         name: 'native',
         granularity: 'day',
@@ -208,7 +226,7 @@ export class BucketCollector {
         },
       };
     }
-    this.log.debug({ prefix: this.bucket.path }, `no ${root}: Firehose layout (date folders under the path)`);
+    this.log.debug({ prefix: this.bucket.path, from: known ? 'state' : 'listing' }, `Firehose layout (date folders under the path)`);
     return {
       name: 'firehose',
       granularity: 'hour',
@@ -269,18 +287,18 @@ export class BucketCollector {
       error = this.fail(err, `listing ${partition.prefix} failed`);
     }
     await Promise.all(inFlight);
-    const ok = complete && !this.outputFailure && progress.firstUnfinished === null;
+    const ok = complete && !this.runFailure && progress.firstUnfinished === null;
     const outcome: PartitionOutcome = {
       partition: ref,
       pass: {
         at: this.ctx.now().getTime(),
         ok,
-        error: error ?? (this.outputFailure ? this.outputFailure.message : ok ? null : 'objects left unfinished; read again next pass'),
+        error: error ?? (this.runFailure ? this.runFailure.message : ok ? null : 'objects left unfinished; read again next pass'),
         newest: progress.newest,
       },
     };
-    // The start moves only after a listing to the end with nothing lost to an output.
-    const next = complete && !this.outputFailure ? nextListingStart(normal, progress, now, layout.granularity) : stored;
+    // The start moves only after a listing to the end with nothing lost to an output or the state.
+    const next = complete && !this.runFailure ? nextListingStart(normal, progress, now, layout.granularity) : stored;
     if (next !== null && next !== stored) {
       outcome.moved = { windowStart: next, pruneBefore: folderPath(pruneBefore(next, PRUNE_MARGIN_DAYS, layout.granularity)) };
     }
@@ -301,10 +319,7 @@ export class BucketCollector {
     return this.halted || this.ctx.stop.aborted;
   }
 
-  /**
-   * The verdict on a key in `folder` (null: outside the layout), with the state's row; a delete that
-   * remove_from_bucket still owes for a done key is carried out here.
-   */
+  /** The verdict on a key in `folder` (null: outside the layout), with the state's row. */
   private async judge(key: string, folder: FolderTime | null, windowStart: FolderTime | null): Promise<Verdict> {
     const verdict = judgeKey({
       folder,
@@ -316,7 +331,6 @@ export class BucketCollector {
       maxAttempts: this.ctx.limits.maxAttempts,
       rescan: (this.ctx.rescanSince ?? null) !== null,
     });
-    if (verdict.why === 'done' && verdict.deletePending && this.bucket.removeFromBucket) await this.remove(key);
     return verdict;
   }
 
@@ -390,7 +404,11 @@ export class BucketCollector {
    */
   async readNotified(object: { key: string; size: number | null; etag: string }, located: LocatedKey): Promise<ObjectOutcome> {
     const verdict = await this.judge(object.key, folderTime(located.day, null), null);
-    if (verdict.why === 'done') return 'done';
+    if (verdict.why === 'done') {
+      // A pass (run) carries out the deletes it owes at its start; a notification does it for its key.
+      if (verdict.deletePending && this.bucket.removeFromBucket) await this.remove(object.key);
+      return 'done';
+    }
     if (!verdict.read) return 'failed';
     const record =
       located.layout === 'native'
@@ -400,9 +418,9 @@ export class BucketCollector {
     return read ? read.outcome : 'unfinished';
   }
 
-  /** The output failure that stopped this collector, if one did. */
-  get outputFailed(): OutputError | null {
-    return this.outputFailure;
+  /** The output or state failure that stopped this collector, if one did. */
+  get runFailed(): OutputError | StateError | null {
+    return this.runFailure;
   }
 
   /** Reads one object to the outputs: done, failed for good, or unfinished (read again next pass). */
@@ -420,8 +438,9 @@ export class BucketCollector {
     // A retry of the same bytes skips what an earlier attempt already delivered.
     let delivered = previous && previous.etag === record.etag ? previous.delivered : 0;
     for (let fetch = 1; ; fetch++) {
+      const abort = this.reads.take();
       try {
-        const { body, contentLength } = await this.reader.getObject(record.key, this.ctx.abandon);
+        const { body, contentLength } = await this.reader.getObject(record.key, abort.signal);
         const counts = await decodeObject(body, {
           origin: { bucket: this.bucket.name, key: record.key, accountAlias: this.bucket.accountAlias },
           discard: this.discard,
@@ -457,43 +476,78 @@ export class BucketCollector {
         log.debug({ encoding: counts.encoding, events: counts.events, findings: counts.findings, discarded: counts.discarded, bytes: record.size }, 'object done');
         return 'done';
       } catch (err) {
-        if (err instanceof OutputError) {
-          // Not the object's fault: remember how far it got, so that the next pass neither loses nor
-          // repeats, and spend none of its attempts.
-          this.ctx.state.markFailed({ ...record, events: delivered }, err.message, false);
-          this.outputFailure ??= err;
-          this.halted = true;
-          return 'unfinished';
-        }
-        if (this.ctx.abandon.aborted) return 'unfinished';
+        const ours = err instanceof OutputError || err instanceof StateError;
+        if (this.ctx.abandon.aborted && !ours) return 'unfinished';
         // A body cut off or reset in transit: read the object again at once, from where it stopped.
         if (err instanceof FetchError && fetch < IMMEDIATE_REFETCHES && !this.stopping()) {
           log.warn({ err: describe(err), fetch }, `${where}: ${describe(err)}; reading it again`);
           continue;
         }
-        return this.objectFailed(record, previous, err, delivered, log);
+        return this.readFailed(record, previous, err, delivered, log);
+      } finally {
+        abort.release();
       }
     }
   }
 
-  private objectFailed(record: ObjectRecord, previous: KnownObject | undefined, err: unknown, delivered: number, log: Logger): ObjectOutcome {
-    this.summary.failed++;
-    const cause = this.explain(err, 'get', record.key);
-    this.ctx.state.markFailed({ ...record, events: delivered }, cause, true);
-    const attempts = (previous?.attempts ?? 0) + 1;
-    if (!this.ctx.skipOnError) {
-      log.error({ err: describe(err), attempts }, `${cause}; stopping this bucket (skip_on_error is no), it is read again next pass`);
-      this.summary.ok = false;
-      this.halted = true;
+  /**
+   * Records a failed read as the failure policy says (src/failure.ts): how far it got, so that the next
+   * pass neither loses nor repeats events, and whether it spent an attempt.
+   */
+  private readFailed(record: ObjectRecord, previous: KnownObject | undefined, err: unknown, delivered: number, log: Logger): ObjectOutcome {
+    const kind = classifyFailure(err);
+    const decision = decideFailure(kind, previous?.attempts ?? 0, { skipOnError: this.ctx.skipOnError, maxAttempts: this.ctx.limits.maxAttempts });
+    if (!decision.passOk) this.summary.ok = false;
+    if (decision.halt === 'bucket') this.halted = true;
+    if (kind === 'output' || kind === 'state') {
+      this.stopRun(err as OutputError | StateError);
+      if (kind === 'state') return 'unfinished';
+    }
+    const cause = kind === 'output' ? describe(err) : this.explain(err, 'get', record.key);
+    try {
+      this.ctx.state.markFailed({ ...record, events: delivered }, cause, { kind, countsAttempt: decision.countsAttempt });
+    } catch (stateErr) {
+      this.stopRun(stateErr);
       return 'unfinished';
     }
-    const retry = retryable(this.ctx.skipOnError, attempts, this.ctx.limits.maxAttempts);
-    log.error(
-      { err: describe(err), attempts },
-      `${cause}; skipped (skip_on_error), ` +
-        (retry ? `attempt ${attempts} of ${this.ctx.limits.maxAttempts}, tried again next pass` : `left failed after ${attempts} attempts`),
-    );
-    return retry ? 'unfinished' : 'failed';
+    if (kind === 'output') return 'unfinished';
+    if (kind === 'gone') {
+      log.warn({ kind }, `${cause}; nothing to read`);
+      return 'failed';
+    }
+    this.summary.failed++;
+    const attempts = (previous?.attempts ?? 0) + (decision.countsAttempt ? 1 : 0);
+    let next: string;
+    if (kind !== 'content') {
+      next = `not the object's fault (${kind}): no attempt spent; ${decision.halt === 'bucket' ? 'this bucket stops, and it' : 'it'} is read again next pass`;
+    } else if (!this.ctx.skipOnError) {
+      next = 'stopping this bucket (skip_on_error is no), it is read again next pass';
+    } else if (decision.next === 'retry') {
+      next = `skipped (skip_on_error), attempt ${attempts} of ${this.ctx.limits.maxAttempts}, tried again next pass`;
+    } else {
+      next = `skipped (skip_on_error), left failed after ${attempts} attempts`;
+    }
+    log.error({ err: describe(err), kind, attempts }, `${cause}; ${next}`);
+    return decision.next === 'give-up' ? 'failed' : 'unfinished';
+  }
+
+  /** An output or the state failed: nothing more can be delivered or recorded in this run. */
+  private stopRun(err: unknown): void {
+    if (!(err instanceof OutputError) && !(err instanceof StateError)) throw err;
+    this.runFailure ??= err;
+    this.halted = true;
+    this.summary.ok = false;
+  }
+
+  /**
+   * Deletes remove_from_bucket still owes, whether or not their keys are listed any more (a kill right
+   * after a delete succeeded leaves it pending, and its key is never listed again).
+   */
+  private async carryOutPendingDeletes(): Promise<void> {
+    const keys = this.ctx.state.pendingDeletes(this.bucket.name);
+    if (keys.length === 0) return;
+    this.log.info({ pending: keys.length }, `carrying out ${keys.length} pending delete(s) (remove_from_bucket)`);
+    await forEachLimit(keys, PENDING_DELETES_IN_FLIGHT, (key) => this.remove(key));
   }
 
   private async commit(record: ObjectRecord): Promise<void> {
@@ -510,6 +564,10 @@ export class BucketCollector {
       this.ctx.state.markDeleted(this.bucket.name, key);
       this.summary.deleted++;
     } catch (err) {
+      if (err instanceof StateError) {
+        this.stopRun(err);
+        return;
+      }
       // The events are delivered and recorded: a delete that fails is retried on later passes, and
       // never makes the object be read again.
       this.log.warn({ key, err: describe(err) }, `${this.explain(err, 'delete', key)}; the delete is tried again on a later pass`);
@@ -524,8 +582,8 @@ export class BucketCollector {
 
   /** Logs a failure of the bucket's listing and returns its one-line message. */
   private fail(err: unknown, what: string): string {
-    if (err instanceof OutputError) {
-      this.outputFailure ??= err;
+    if (err instanceof OutputError || err instanceof StateError) {
+      this.stopRun(err);
       return err.message;
     }
     this.summary.ok = false;

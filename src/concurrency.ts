@@ -28,3 +28,39 @@ export async function forEachLimit<T>(items: T[], limit: number, task: (item: T)
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
+
+/**
+ * Abort signals for many reads at once, each aborted when `parent` is. The parent gets one listener
+ * while any read is live, however many there are, and none once they have ended: a listener per read
+ * on a long-lived signal would pile up (Node warns past ten).
+ */
+export class ChildAborts {
+  private readonly live = new Set<AbortController>();
+  private readonly onAbort = () => {
+    for (const controller of this.live) controller.abort(this.parent.reason);
+  };
+
+  constructor(private readonly parent: AbortSignal) {}
+
+  /** A signal for one read; `release` it when the read ends. */
+  take(): { signal: AbortSignal; release(): void } {
+    const controller = new AbortController();
+    if (this.parent.aborted) {
+      controller.abort(this.parent.reason);
+      return { signal: controller.signal, release: () => {} };
+    }
+    if (this.live.size === 0) this.parent.addEventListener('abort', this.onAbort, { once: true });
+    this.live.add(controller);
+    return {
+      signal: controller.signal,
+      release: () => {
+        if (this.live.delete(controller) && this.live.size === 0) this.parent.removeEventListener('abort', this.onAbort);
+      },
+    };
+  }
+
+  /** Reads live now (for tests). */
+  get size(): number {
+    return this.live.size;
+  }
+}

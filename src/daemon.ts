@@ -4,7 +4,7 @@ import { createBucketReader } from './aws/s3.js';
 import { BucketCollector, LISTINGS_IN_FLIGHT, type Limits } from './collector.js';
 import type { Config, WodleConfig } from './config/load.js';
 import type { Outputs } from './emit/index.js';
-import { OutputError, describe } from './errors.js';
+import { OutputError, StateError, describe } from './errors.js';
 import { firstRun, nextRun } from './schedule.js';
 import type { SqsSubscriber } from './sqs/subscriber.js';
 import type { PassOutcome, Telemetry } from './telemetry.js';
@@ -61,10 +61,14 @@ async function passOver(wodles: WodleConfig[], ctx: RunContext): Promise<PassOut
         result.buckets.push(summary);
         if (!summary.ok) result.ok = false;
       } catch (err) {
-        // Only an output failure gets here: every other bucket would fail the same way.
-        const message = err instanceof OutputError ? err.message : describe(err);
+        // Only an output or state failure gets here: every other bucket would fail the same way.
+        const message = describe(err);
+        if (err instanceof StateError) {
+          ctx.log.error({ bucket: bucket.name, err: message }, `${message}; the pass stops: what was delivered but not recorded is read again once the state can be written`);
+          return { ok: false, outputFailure: null, stateFailure: message, buckets: result.buckets };
+        }
         ctx.log.error({ bucket: bucket.name, err: message }, `${message}; the pass stops, and what was not delivered will be read again`);
-        return { ok: false, outputFailure: message, buckets: result.buckets };
+        return { ok: false, outputFailure: err instanceof OutputError ? message : describe(err), buckets: result.buckets };
       } finally {
         reader.close();
       }

@@ -124,6 +124,7 @@ export class Metrics implements Telemetry {
     const reasons: string[] = [];
     const outcome = this.lastPass?.outcome;
     if (outcome?.outputFailure) reasons.push(`output down: ${outcome.outputFailure}`);
+    if (outcome?.stateFailure) reasons.push(`state cannot be written: ${outcome.stateFailure}`);
     for (const bucket of outcome?.buckets ?? []) if (!bucket.ok) reasons.push(`last pass failed for bucket ${bucket.bucket}`);
     if (outcome && !outcome.ok && reasons.length === 0) reasons.push('last pass failed');
     if (this.options.maxLagSeconds !== null) {

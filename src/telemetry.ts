@@ -6,6 +6,8 @@ export interface PassOutcome {
   ok: boolean;
   /** The output failure that ended the pass early, if one did. */
   outputFailure: string | null;
+  /** The state failure (disk full, read-only, removed) that ended the pass early, if one did. */
+  stateFailure?: string | null;
   buckets: BucketPassSummary[];
 }
 

@@ -218,12 +218,13 @@ describe('errors an operator can act on', () => {
       message: /^s3:\/\/errors-bucket: access denied listing the bucket; grant s3:ListBucket on arn:aws:s3:::errors-bucket/,
     },
     {
+      // Not the object's fault: no attempt spent, and the pass fails so that the operator hears of it (issue 13).
       label: 'AccessDenied by KMS on GetObject, skip_on_error yes',
       intercept: (r) =>
         isGetObject(r)
           ? s3Error(403, 'AccessDenied', 'User: arn:aws:iam::123456789012:user/reader is not authorized to perform: kms:Decrypt on resource: arn:aws:kms:eu-central-1:123456789012:key/1234')
           : undefined,
-      code: 0,
+      code: 1,
       message: /^s3:\/\/errors-bucket\/AWSLogs\/.+\.jsonl\.gz: access denied by KMS reading the object; grant kms:Decrypt on the export's KMS key .*key policy/,
     },
     {

@@ -176,7 +176,7 @@ describe('status', () => {
       assert.match(result.stdout, new RegExp(`${ACCOUNT} ${EAST} .* ok .* 3h 1[23]m +${today()} +1 +0`));
       // Still locked by this process: a collector would be refused, status was not.
       assert.throws(() => StateStore.open(file), /in use by another guardduty-wodle process/);
-      held.markFailed(record('busy', `${p.prefix}${today().replaceAll('-', '/')}/b.jsonl.gz`), 'boom', true);
+      held.markFailed(record('busy', `${p.prefix}${today().replaceAll('-', '/')}/b.jsonl.gz`), 'boom', { kind: 'content', countsAttempt: true });
       const later = JSON.parse((await runCli(['status', '--state', file, '--json'])).stdout);
       assert.equal(later.buckets[0].failed, 1, 'a later status sees the new commit');
     } finally {
@@ -220,8 +220,8 @@ describe('status', () => {
     const file = join(tempDir(), 'state.db');
     const store = StateStore.open(file);
     const p = partition('many', EAST);
-    for (let n = 0; n < 25; n++) store.markFailed(record('many', `${p.prefix}2026/11/01/${String(n).padStart(2, '0')}.gz`), `error ${n}`, true);
-    store.markFailed(record('other', `${p.prefix}2026/11/01/x.gz`), 'other error', true);
+    for (let n = 0; n < 25; n++) store.markFailed(record('many', `${p.prefix}2026/11/01/${String(n).padStart(2, '0')}.gz`), `error ${n}`, { kind: 'content', countsAttempt: true });
+    store.markFailed(record('other', `${p.prefix}2026/11/01/x.gz`), 'other error', { kind: 'content', countsAttempt: true });
     store.close();
     const text = await runCli(['status', '--state', file]);
     assert.equal(text.code, 0, text.stderr);
@@ -280,9 +280,9 @@ describe('explain', () => {
     };
     store.markDone(record(bucket, keys.done, 7), false);
     store.markDone(record(bucket, keys.pending, 2), true);
-    store.markFailed(record(bucket, keys.failed, 0), `s3://${bucket}/${keys.failed}: access denied by KMS reading the object`, true);
-    for (let n = 0; n < 3; n++) store.markFailed(record(bucket, keys.exhausted, 0), `s3://${bucket}/${keys.exhausted}: not valid gzip`, true);
-    store.markFailed(record(bucket, keys.oldFailed, 0), 'stale failure', true);
+    store.markFailed(record(bucket, keys.failed, 0), `s3://${bucket}/${keys.failed}: access denied by KMS reading the object`, { kind: 'content', countsAttempt: true });
+    for (let n = 0; n < 3; n++) store.markFailed(record(bucket, keys.exhausted, 0), `s3://${bucket}/${keys.exhausted}: not valid gzip`, { kind: 'content', countsAttempt: true });
+    store.markFailed(record(bucket, keys.oldFailed, 0), 'stale failure', { kind: 'content', countsAttempt: true });
     store.setWindowStart(p, WINDOW);
     store.recordPartitionPass(p, { at: Date.now(), ok: true, error: null, newest: null });
     store.close();

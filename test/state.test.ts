@@ -22,10 +22,10 @@ describe('state store', () => {
     try {
       assert.equal(statSync(file).mode & 0o777, 0o600);
       store.markDone(record('2026/11/28/a.jsonl.gz'), false);
-      store.markFailed(record('2026/11/28/b.jsonl.gz'), 'incorrect header check', true);
+      store.markFailed(record('2026/11/28/b.jsonl.gz'), 'incorrect header check', { kind: 'content', countsAttempt: true });
       assert.deepEqual(store.lookup('b', PARTITION.prefix + '2026/11/28/a.jsonl.gz'), { status: 'done', deletePending: false, etag: '"e"', attempts: 0, delivered: 0 });
       assert.deepEqual(store.lookup('b', PARTITION.prefix + '2026/11/28/b.jsonl.gz'), { status: 'failed', deletePending: false, etag: '"e"', attempts: 1, delivered: 1 });
-      store.markFailed(record('2026/11/28/b.jsonl.gz'), 'again', true);
+      store.markFailed(record('2026/11/28/b.jsonl.gz'), 'again', { kind: 'content', countsAttempt: true });
       assert.equal(store.lookup('b', PARTITION.prefix + '2026/11/28/b.jsonl.gz')!.attempts, 2);
       store.markDone(record('2026/11/28/b.jsonl.gz'), true);
       assert.deepEqual(store.lookup('b', PARTITION.prefix + '2026/11/28/b.jsonl.gz'), { status: 'done', deletePending: true, etag: '"e"', attempts: 2, delivered: 0 });

@@ -1,4 +1,7 @@
 // AWS failures turned into one line an operator can act on: what failed, where, and the fix.
+// An endpoint's password (https://user:pass@host) never appears in it: see maskUrl.
+
+import { maskUrl, maskUrlsIn } from '../config/values.js';
 
 export type S3Operation = 'list' | 'get' | 'delete';
 
@@ -12,7 +15,7 @@ export interface FailureContext {
 
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE']);
 
-interface AwsLikeError {
+export interface AwsLikeError {
   name?: string;
   Code?: string;
   code?: string;
@@ -21,7 +24,8 @@ interface AwsLikeError {
   cause?: unknown;
 }
 
-function networkCode(err: AwsLikeError | undefined, depth = 0): string | null {
+/** The network failure behind an error (ECONNRESET, a timeout …), looking through its causes; null for none. */
+export function networkCode(err: AwsLikeError | undefined, depth = 0): string | null {
   if (!err || depth > 4) return null;
   if (err.code && NETWORK_CODES.has(err.code)) return err.code;
   if (err.name === 'TimeoutError') return 'ETIMEDOUT';
@@ -43,13 +47,13 @@ const ACTION: Record<S3Operation, string> = {
 export function explainAwsError(err: unknown, ctx: FailureContext): string {
   const e = (err ?? {}) as AwsLikeError;
   const code = e.name ?? e.Code ?? 'Error';
-  const message = (e.message ?? String(err)).replace(/\s+/g, ' ').trim();
+  const message = maskUrlsIn((e.message ?? String(err)).replace(/\s+/g, ' ').trim());
   const where = ctx.key ? `s3://${ctx.bucket}/${ctx.key}` : `s3://${ctx.bucket}`;
   const action = ACTION[ctx.operation];
 
   const network = networkCode(e);
   if (network) {
-    return `${where}: cannot reach ${ctx.endpoint ?? 'the AWS S3 endpoint'} (${network}) while ${action}; check service_endpoint, DNS, proxy and firewall`;
+    return `${where}: cannot reach ${ctx.endpoint !== null ? maskUrl(ctx.endpoint) : 'the AWS S3 endpoint'} (${network}) while ${action}; check service_endpoint, DNS, proxy and firewall`;
   }
   if (code === 'CredentialsProviderError') {
     const profile = /profile[^\w]*\[?([\w.@-]+)\]?/i.exec(message);

@@ -2,6 +2,7 @@ import { PRUNE_MARGIN_DAYS } from '../collector.js';
 import type { BucketConfig, Config } from '../config/load.js';
 import { ConfigError } from '../errors.js';
 import { StateReader, type ObjectRow, type PartitionRow } from '../state/report.js';
+import { FAILURE_TEXT, type FailureKind } from '../failure.js';
 import { judgeKey, type Verdict } from '../state/verdict.js';
 import { parseFirehoseKey } from '../walk/firehose.js';
 import { logsRoot, parseNativeKey, partitionExclusion, partitionOf } from '../walk/native.js';
@@ -65,6 +66,7 @@ export interface StateFact {
   deletePending: boolean;
   attempts: number;
   delivered: number;
+  failure: FailureKind | null;
   error: string | null;
   etag: string;
   size: number;
@@ -116,6 +118,7 @@ function stateFact(row: ObjectRow | undefined): StateFact | null {
     deletePending: row.deletePending,
     attempts: row.attempts,
     delivered: row.delivered,
+    failure: row.failure,
     error: row.error,
     etag: row.etag,
     size: row.size,
@@ -326,6 +329,7 @@ export function formatExplanation(e: Explanation): string {
   } else {
     const error = s.error === null ? 'no error recorded' : withoutLocation(s.error, e.bucket, e.key);
     fact('state', `failed, ${plural(s.attempts, 'attempt')}, last at ${humanTime(Date.parse(s.at))}, ${plural(s.delivered, 'event')} delivered before it failed: ${error}`);
+    if (s.failure !== null) fact('last failure', FAILURE_TEXT[s.failure]);
   }
   for (const note of e.notes) lines.push(`note: ${note}`);
   return `${lines.join('\n')}\n`;

@@ -1,5 +1,6 @@
 import { PRUNE_MARGIN_DAYS } from '../collector.js';
 import { StateReader, type ObjectCountRow, type ObjectRow, type PartitionRow } from '../state/report.js';
+import type { FailureKind } from '../failure.js';
 import { humanDuration, humanTime, isoTime, partitionLabel, plural, table, withoutLocation } from './format.js';
 
 // `guardduty-wodle status`: per bucket and partition, the last pass, the newest object read and its
@@ -45,6 +46,8 @@ export interface FailedObjectStatus {
   lastAttemptAt: string;
   /** Events that reached every output before the last failure (a retry skips them). */
   delivered: number;
+  /** The kind of the last failure: transient, denied, content … (src/failure.ts); null when not recorded. */
+  failure: FailureKind | null;
 }
 
 export interface BucketStatus {
@@ -142,6 +145,7 @@ export function buildStatus(input: StatusInput, now: number): StatusReport {
       error: row.error,
       lastAttemptAt: isoTime(row.processedAt),
       delivered: row.delivered,
+      failure: row.failure,
     });
   }
   const list = [...buckets.values()].sort((a, b) => (a.bucket < b.bucket ? -1 : a.bucket > b.bucket ? 1 : 0));
@@ -190,7 +194,8 @@ export function formatStatus(report: StatusReport, options: { all: boolean } = {
         lines.push(`    ${object.key}`);
         const delivered = object.delivered > 0 ? `, ${plural(object.delivered, 'event')} delivered before it failed` : '';
         const error = object.error === null ? 'no error recorded' : withoutLocation(object.error, bucket.bucket, object.key);
-        lines.push(`      ${plural(object.attempts, 'attempt')}, last ${humanTime(Date.parse(object.lastAttemptAt))}${delivered}: ${error}`);
+        const kind = object.failure === null ? '' : ` [${object.failure}]`;
+        lines.push(`      ${plural(object.attempts, 'attempt')}, last ${humanTime(Date.parse(object.lastAttemptAt))}${kind}${delivered}: ${error}`);
       }
       const hidden = bucket.failedObjects.length - shown.length;
       if (hidden > 0) lines.push(`    … and ${hidden} more (--all or --json lists them all)`);

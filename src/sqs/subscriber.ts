@@ -120,7 +120,7 @@ export class SqsSubscriber {
       }
       const collectors = new Map<string, BucketCollector>();
       await Promise.all(messages.map((message) => this.handle(message, collectors)));
-      const outputFailure = [...collectors.values()].map((c) => c.outputFailed).find((f) => f !== null);
+      const outputFailure = [...collectors.values()].map((c) => c.runFailed).find((f) => f !== null);
       if (outputFailure) {
         this.failed = true;
         this.log.error({ err: outputFailure.message }, `${outputFailure.message}; messages not done stay on the queue and come back`);

@@ -48,6 +48,9 @@ const MIGRATIONS: string[] = [
   // no longer the day it was read through. The old next start was that day less the grace day.
   `ALTER TABLE partitions RENAME COLUMN cursor_day TO window_start;
    UPDATE partitions SET window_start = date(window_start, '-1 day');`,
+  // What kind of failure an object's last failure was (issue 13): only content failures spend attempts.
+  `ALTER TABLE objects ADD COLUMN failure TEXT;
+   UPDATE objects SET failure = 'content' WHERE status = 'failed' AND attempts > 0;`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import { existsSync } from 'node:fs';
 import { StateError } from '../errors.js';
+import type { FailureKind } from '../failure.js';
 import { SCHEMA_VERSION } from './migrations.js';
 
 // Read-only queries over a state database, for `status` and `explain`. They run beside a collector:
@@ -52,6 +53,8 @@ export interface ObjectRow {
   processedAt: number;
   attempts: number;
   delivered: number;
+  /** The kind of the last failure (schema v5); null for done objects and older rows. */
+  failure: FailureKind | null;
 }
 
 function describeReadError(path: string, err: unknown): string {
@@ -161,7 +164,7 @@ export class StateReader {
       SELECT o.bucket AS bucket, o.key AS key, ${PARTITION_OF} AS prefix, o.path AS path, o.account AS account, o.region AS region,
              o.etag AS etag, o.size AS size, o.events AS events, o.malformed AS malformed, o.status AS status, o.error AS error,
              o.delete_pending AS deletePending, o.processed_at AS processedAt, ${optional('attempts')} AS attempts,
-             ${optional('delivered')} AS delivered
+             ${optional('delivered')} AS delivered, ${this.objectColumns.has('failure') ? 'o.failure' : 'NULL'} AS failure
       FROM objects o WHERE ${where} ORDER BY o.bucket, o.key`;
   }
 

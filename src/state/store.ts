@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import { chmodSync, closeSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { StateError } from '../errors.js';
+import type { FailureKind } from '../failure.js';
 import type { FolderTime } from '../walk/window.js';
 import { migrate } from './migrations.js';
 
@@ -64,6 +65,18 @@ export interface PartitionRef {
   region: string;
 }
 
+/** Why a write or read of an open state failed, in words: the disk, the directory, the file. */
+function describeUseError(err: unknown): string {
+  const code = (err as { code?: string }).code ?? '';
+  const message = (err as Error).message;
+  if (code === 'SQLITE_FULL') return `the disk is full (${code}: ${message})`;
+  if (code.startsWith('SQLITE_READONLY')) return `the database can no longer be written, its file system or directory is read-only (${code}: ${message})`;
+  if (code.startsWith('SQLITE_IOERR') || code.startsWith('SQLITE_CANTOPEN')) {
+    return `the file system failed, or the state directory was removed (${code}: ${message})`;
+  }
+  return `${code || 'error'}: ${message}`;
+}
+
 function describeOpenError(path: string, err: unknown): string {
   const code = (err as { code?: string }).code ?? '';
   const message = (err as Error).message;
@@ -89,6 +102,8 @@ export class StateStore {
     private readonly db: Database.Database,
     private readonly lock: Database.Database,
     readonly path: string,
+    /** The database file's inode: a file removed or replaced under an open database takes writes to nowhere. */
+    private readonly inode: number,
   ) {}
 
   /** Opens (creating it, mode 0600 in a 0700 directory, if missing) and locks the state database. */
@@ -117,11 +132,24 @@ export class StateStore {
           // The WAL and shared-memory files exist only while the database is open in WAL mode.
         }
       }
-      return new StateStore(db, lock, path);
+      return new StateStore(db, lock, path, statSync(path).ino);
     } catch (err) {
       db?.close();
       lock?.close();
       throw new StateError(describeOpenError(path, err), { cause: err });
+    }
+  }
+
+  /**
+   * Runs one use of the database; a failure of the disk or the file (full, read-only, removed) becomes
+   * a StateError naming the path and the cause, which stops the pass: nothing more can be recorded.
+   */
+  private guard<T>(what: string, use: () => T): T {
+    try {
+      return use();
+    } catch (err) {
+      if (err instanceof StateError) throw err;
+      throw new StateError(`state ${this.path}: cannot ${what}: ${describeUseError(err)}`, { cause: err });
     }
   }
 
@@ -141,12 +169,12 @@ export class StateStore {
         'SELECT status, delete_pending, etag, attempts, delivered FROM objects WHERE bucket = ? AND key = ?',
       ),
       record: this.db.prepare(
-        `INSERT INTO objects (bucket, path, account, region, key, etag, size, events, malformed, status, error, delete_pending,
+        `INSERT INTO objects (bucket, path, account, region, key, etag, size, events, malformed, status, error, failure, delete_pending,
                               processed_at, attempts, delivered)
-         VALUES (@bucket, @path, @account, @region, @key, @etag, @size, @events, @malformed, @status, @error, @deletePending,
+         VALUES (@bucket, @path, @account, @region, @key, @etag, @size, @events, @malformed, @status, @error, @failure, @deletePending,
                  @processedAt, @attempts, @delivered)
          ON CONFLICT (bucket, key) DO UPDATE SET etag = excluded.etag, size = excluded.size, events = excluded.events,
-           malformed = excluded.malformed, status = excluded.status, error = excluded.error,
+           malformed = excluded.malformed, status = excluded.status, error = excluded.error, failure = excluded.failure,
            delete_pending = excluded.delete_pending, processed_at = excluded.processed_at,
            attempts = objects.attempts + excluded.attempts, delivered = excluded.delivered`,
       ),
@@ -175,43 +203,82 @@ export class StateStore {
   }
 
   lookup(bucket: string, key: string): KnownObject | undefined {
-    const row = this.prepared().lookup.get(bucket, key);
+    const row = this.guard('read an object\'s row', () => this.prepared().lookup.get(bucket, key));
     return row && { status: row.status, deletePending: row.delete_pending === 1, etag: row.etag, attempts: row.attempts, delivered: row.delivered };
   }
 
   /** Called only once every output has accepted every event of the object. */
   markDone(record: ObjectRecord, deletePending: boolean): void {
-    this.write(record, 'done', null, deletePending, 0);
+    this.write(record, 'done', null, null, deletePending, 0);
   }
 
   /**
-   * An object that failed this pass: recorded with its error, never as done. `record.events` counts the
-   * events that reached every output before the failure; `countAttempt` is false when the fault was
-   * not the object's (an output down).
+   * An object that failed this pass: recorded with its error and the kind of failure, never as done.
+   * `record.events` counts the events that reached every output before the failure.
    */
-  markFailed(record: ObjectRecord, error: string, countAttempt: boolean): void {
-    this.write(record, 'failed', error, false, countAttempt ? 1 : 0);
+  markFailed(record: ObjectRecord, error: string, failure: { kind: FailureKind; countsAttempt: boolean }): void {
+    this.write(record, 'failed', error, failure.kind, false, failure.countsAttempt ? 1 : 0);
   }
 
   markDeleted(bucket: string, key: string): void {
-    this.prepared().deleted.run(bucket, key);
+    this.guard('record a delete', () => this.prepared().deleted.run(bucket, key));
   }
 
-  private write(record: ObjectRecord, status: ObjectStatus, error: string | null, deletePending: boolean, attempts: number): void {
-    this.prepared().record.run({
-      ...record,
-      status,
-      error,
-      deletePending: deletePending ? 1 : 0,
-      processedAt: Date.now(),
-      attempts,
-      delivered: status === 'failed' ? record.events : 0,
-    });
+  /** Keys of the bucket whose delete (remove_from_bucket) has not succeeded yet, listed or not. */
+  pendingDeletes(bucket: string): string[] {
+    return this.guard('read the pending deletes', () =>
+      (this.db.prepare("SELECT key FROM objects WHERE bucket = ? AND status = 'done' AND delete_pending = 1 ORDER BY key").all(bucket) as Array<{ key: string }>).map(
+        (row) => row.key,
+      ),
+    );
+  }
+
+  /**
+   * The layout the state knows the bucket by (native: partitions under `<path>AWSLogs/`; Firehose: the
+   * partition `<path>`), or null when it knows none: a bucket emptied by remove_from_bucket keeps its layout.
+   */
+  knownLayout(bucket: string, path: string): 'native' | 'firehose' | null {
+    const rows = this.guard('read the bucket\'s partitions', () => this.bucketPartitions(bucket));
+    if (rows.some((p) => p.account !== '' && p.prefix.startsWith(`${path}AWSLogs/`))) return 'native';
+    if (rows.some((p) => p.account === '' && p.region === '' && p.prefix === path)) return 'firehose';
+    return null;
+  }
+
+  /**
+   * SQLite goes on writing to a database file that was deleted (or renamed away) while open, and all of
+   * it is lost at exit: checked before each record, one stat.
+   */
+  private assertPresent(): void {
+    let inode: number | null = null;
+    try {
+      inode = statSync(this.path).ino;
+    } catch {
+      // Gone.
+    }
+    if (inode !== this.inode) {
+      throw new StateError(`state ${this.path} was removed or replaced while the collector ran: nothing more is recorded; the next run starts a new state`);
+    }
+  }
+
+  private write(record: ObjectRecord, status: ObjectStatus, error: string | null, failure: FailureKind | null, deletePending: boolean, attempts: number): void {
+    this.assertPresent();
+    this.guard(status === 'done' ? `record ${record.key} as done` : `record the failure of ${record.key}`, () =>
+      this.prepared().record.run({
+        ...record,
+        status,
+        error,
+        failure,
+        deletePending: deletePending ? 1 : 0,
+        processedAt: Date.now(),
+        attempts,
+        delivered: status === 'failed' ? record.events : 0,
+      }),
+    );
   }
 
   /** Where the partition's next listing starts (a day or hour folder), or null for a partition never listed to the end. */
   windowStart(partition: PartitionRef): FolderTime | null {
-    return this.prepared().windowStart.get(partition.bucket, partition.prefix)?.window_start ?? null;
+    return this.guard('read where a listing starts', () => this.prepared().windowStart.get(partition.bucket, partition.prefix)?.window_start ?? null);
   }
 
   setWindowStart(partition: PartitionRef, windowStart: FolderTime): void {
@@ -231,7 +298,8 @@ export class StateStore {
    * commit each was a tenth of an idle pass. Returns the rows pruned.
    */
   recordPartitions(outcomes: PartitionOutcome[]): number {
-    return this.db.transaction(() => {
+    this.assertPresent();
+    return this.guard('record the partitions\' passes', () => this.db.transaction(() => {
       let pruned = 0;
       for (const { partition, pass, moved } of outcomes) {
         this.recordPartitionPass(partition, pass);
@@ -240,7 +308,7 @@ export class StateStore {
         pruned += this.prune(partition, moved.pruneBefore);
       }
       return pruned;
-    })();
+    })());
   }
 
   recordPartitionPass(partition: PartitionRef, pass: PartitionPass): void {
@@ -276,9 +344,13 @@ export class StateStore {
     return (this.db.prepare('SELECT count(*) AS n FROM objects').get() as { n: number }).n;
   }
 
+  /** Closes the database (checkpointing its WAL) and releases the lock; always releases the lock. */
   close(): void {
-    this.db.close();
-    this.lock.close();
+    try {
+      this.guard('close the database', () => this.db.close());
+    } finally {
+      this.lock.close();
+    }
   }
 
   /** The bucket's partitions known from `partitions` or `partition_passes`, with their window start (for `reset`). */

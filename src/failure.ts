@@ -1,0 +1,115 @@
+import { networkCode, type AwsLikeError } from './aws/errors.js';
+import { FetchError } from './decode/decompress.js';
+import { OutputError, StateError } from './errors.js';
+import { retryable } from './state/verdict.js';
+
+// Why a read failed, and what follows from it: the one failure policy, for the collector, the SQS
+// subscriber and `explain` alike. Pure: an error (or its recorded kind) and the limits in, a decision out.
+
+/**
+ * - `transient`: the network, a timeout, S3 answering 5xx or throttling, credentials expired, a body
+ *   cut off in transit. Says nothing about the object.
+ * - `denied`: S3 or KMS refused this object (AccessDenied, another 4xx). Also not the object's fault:
+ *   an operator fixes the policy.
+ * - `gone`: the object was deleted between the listing and the read; there is nothing to read.
+ * - `content`: the bytes cannot be turned into findings (bad compression, over a cap). Only these
+ *   spend the object's attempts.
+ * - `output`: an output refused events.
+ * - `state`: the state database cannot record (disk full, read-only, gone).
+ */
+export type FailureKind = 'transient' | 'denied' | 'gone' | 'content' | 'output' | 'state';
+
+const THROTTLING = new Set([
+  'SlowDown',
+  'Throttling',
+  'ThrottlingException',
+  'ThrottledException',
+  'RequestThrottled',
+  'RequestThrottledException',
+  'TooManyRequestsException',
+  'RequestLimitExceeded',
+  'ProvisionedThroughputExceededException',
+  'RequestTimeout',
+  'RequestTimeoutException',
+  'InternalError',
+  'ServiceUnavailable',
+]);
+
+const CREDENTIALS = new Set([
+  'CredentialsProviderError',
+  'ExpiredToken',
+  'ExpiredTokenException',
+  'TokenRefreshRequired',
+  'InvalidToken',
+  'RequestExpired',
+  'RequestTimeTooSkewed',
+]);
+
+export function classifyFailure(err: unknown): FailureKind {
+  if (err instanceof OutputError) return 'output';
+  if (err instanceof StateError) return 'state';
+  if (err instanceof FetchError) return 'transient';
+  const e = (err ?? {}) as AwsLikeError & { $retryable?: unknown };
+  if (networkCode(e) !== null) return 'transient';
+  const code = e.name ?? e.Code ?? '';
+  if (THROTTLING.has(code) || CREDENTIALS.has(code) || e.$retryable !== undefined) return 'transient';
+  const status = e.$metadata?.httpStatusCode;
+  if (status !== undefined) {
+    if (status >= 500 || status === 429 || status === 408) return 'transient';
+    if (code === 'NoSuchKey' || status === 404) return 'gone';
+    return 'denied';
+  }
+  return 'content';
+}
+
+export interface FailureLimits {
+  skipOnError: boolean;
+  maxAttempts: number;
+}
+
+export interface FailureDecision {
+  /** Whether this failure counts against `--max-attempts`. */
+  countsAttempt: boolean;
+  /** What stops: nothing, this bucket's pass (start no more objects), or the whole pass. */
+  halt: 'none' | 'bucket' | 'pass';
+  /** Whether the pass still counts as a success (exit 0). */
+  passOk: boolean;
+  /** read again on a later pass; failed for good; or nothing left to read. */
+  next: 'retry' | 'give-up' | 'nothing';
+}
+
+/**
+ * What follows from a failed read. `attempts` counts the object's earlier failed attempts. Content
+ * errors spend an attempt; under skip_on_error the object is given up after `maxAttempts`, without it
+ * the bucket stops and the object is read again next pass. Every other kind leaves the object for the
+ * next pass and fails the pass (exit 1), so an operator hears of an outage, and a refused object never
+ * blocks the rest; an outage, an output or the state failing stops what would fail the same way.
+ */
+export function decideFailure(kind: FailureKind, attempts: number, limits: FailureLimits): FailureDecision {
+  switch (kind) {
+    case 'content': {
+      const spent = attempts + 1;
+      if (!limits.skipOnError) return { countsAttempt: true, halt: 'bucket', passOk: false, next: 'retry' };
+      return { countsAttempt: true, halt: 'none', passOk: true, next: retryable(true, spent, limits.maxAttempts) ? 'retry' : 'give-up' };
+    }
+    case 'gone':
+      return { countsAttempt: false, halt: 'none', passOk: true, next: 'nothing' };
+    case 'denied':
+      return { countsAttempt: false, halt: 'none', passOk: false, next: 'retry' };
+    case 'transient':
+      return { countsAttempt: false, halt: 'bucket', passOk: false, next: 'retry' };
+    case 'output':
+    case 'state':
+      return { countsAttempt: false, halt: 'pass', passOk: false, next: 'retry' };
+  }
+}
+
+/** How explain and status name a recorded failure. */
+export const FAILURE_TEXT: Record<FailureKind, string> = {
+  transient: 'transient (network, timeout, S3 5xx or throttling, credentials): read again next pass, no attempt spent',
+  denied: 'refused by S3 or KMS (permissions): read again next pass, no attempt spent',
+  gone: 'the object was gone when read',
+  content: 'content (the bytes cannot be decoded): spends an attempt',
+  output: 'an output was down: read again next pass, no attempt spent',
+  state: 'the state could not record it: read again next pass, no attempt spent',
+};

@@ -4,6 +4,7 @@ import { findAll, parseXml, type XmlElement } from './xml.js';
 import { DAY, WEEK, type Schedule } from '../schedule.js';
 import {
   intervalMonths,
+  maskUrl,
   normalisePrefix,
   parseAccountId,
   parseDate,
@@ -94,6 +95,13 @@ class Reader {
     return parsed.value;
   }
 
+  /** An endpoint URL; an error quotes it with its password masked. */
+  url(element: XmlElement): string {
+    const parsed = parseUrl(this.text(element));
+    if (!parsed.ok) this.fail(element, `"${maskUrl(element.text)}" ${parsed.reason}`);
+    return parsed.value;
+  }
+
   text(element: XmlElement): string {
     if (element.text === '') this.fail(element, 'is empty');
     return element.text;
@@ -159,10 +167,10 @@ function bucketSetters(r: Reader): Record<string, Setter<BucketConfig>> {
       b.discardRegex.push({ field: field.trim(), pattern: r.value(e, parseRegex(r.text(e))) });
     },
     sts_endpoint: (b, _v, e) => {
-      b.stsEndpoint = r.value(e, parseUrl(r.text(e)));
+      b.stsEndpoint = r.url(e);
     },
     service_endpoint: (b, _v, e) => {
-      b.serviceEndpoint = r.value(e, parseUrl(r.text(e)));
+      b.serviceEndpoint = r.url(e);
     },
     access_key: (b, _v, e) => {
       b.accessKey = r.text(e);
@@ -349,12 +357,17 @@ export function loadConfig(file: string): Config {
 }
 
 const SECRET_FIELDS = new Set(['accessKey', 'secretKey', 'externalId']);
+/** Printed with the password of their userinfo masked (`https://user:****@host`). */
+const URL_FIELDS = new Set(['serviceEndpoint', 'stsEndpoint']);
 
 /** The effective configuration with secrets masked, as `--check-config` prints it. */
 export function describeConfig(config: Config): unknown {
   return JSON.parse(
-    JSON.stringify({ file: config.file, wodles: config.wodles }, (key, value: unknown) =>
-      SECRET_FIELDS.has(key) && typeof value === 'string' ? '********' : value,
-    ),
+    JSON.stringify({ file: config.file, wodles: config.wodles }, (key, value: unknown) => {
+      if (typeof value !== 'string') return value;
+      if (SECRET_FIELDS.has(key)) return '********';
+      if (URL_FIELDS.has(key)) return maskUrl(value);
+      return value;
+    }),
   );
 }

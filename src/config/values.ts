@@ -1,6 +1,8 @@
 // Parsers for the value syntaxes of Wazuh's aws-s3 options. Each returns the parsed value or a
 // reason string; the caller turns a reason into an error naming file, line and tag.
 
+import { compileStartMatcher } from '../decode/discard.js';
+
 export type Parsed<T> = { ok: true; value: T } | { ok: false; reason: string };
 
 const ok = <T>(value: T): Parsed<T> => ({ ok: true, value });
@@ -99,6 +101,40 @@ export function parseIntegerRange(text: string, min: number, max: number): Parse
   return value >= min && value <= max ? ok(value) : fail(`must be between ${min} and ${max}`);
 }
 
+/**
+ * A URL fit to print: the password of its userinfo (`https://user:pass@host`) becomes `****`, the
+ * user name stays. Every place that prints service_endpoint or sts_endpoint goes through this (the
+ * check-config JSON, configuration errors, "cannot reach" lines); the SDK alone gets the real URL.
+ */
+export function maskUrl(text: string): string {
+  if (!text.includes('@')) return text;
+  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(text)?.[0];
+  if (scheme !== undefined) {
+    try {
+      const url = new URL(text);
+      if (url.password === '') return text;
+      url.password = '****';
+      // Keep the text as written otherwise: the URL parser adds a '/' to a bare origin.
+      const bare = url.pathname === '/' && url.search === '' && url.hash === '' && !text.endsWith('/');
+      return bare ? url.href.slice(0, -1) : url.href;
+    } catch {
+      // Not a URL the parser takes: handled as text below.
+    }
+  }
+  // Not a URL (an error is about to quote it, perhaps without its scheme): everything from the
+  // first ':' after the scheme to the last '@' is taken for the password.
+  const prefix = scheme ?? '';
+  const rest = text.slice(prefix.length);
+  const colon = rest.indexOf(':');
+  const at = rest.lastIndexOf('@');
+  return colon >= 0 && colon < at ? `${prefix}${rest.slice(0, colon)}:****${rest.slice(at)}` : text;
+}
+
+/** Free text (an SDK error message) with every URL in it passed through maskUrl. */
+export function maskUrlsIn(text: string): string {
+  return text.includes('@') ? text.replace(/\b[a-z][a-z0-9+.-]*:\/\/[^\s"'<>]+/gi, maskUrl) : text;
+}
+
 export function parseUrl(text: string): Parsed<string> {
   const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(text) ? text : `https://${text}`;
   try {
@@ -110,12 +146,29 @@ export function parseUrl(text: string): Parsed<string> {
   }
 }
 
+// What a backtracking engine has and RE2 has not, to name it in the error rather than RE2's terse words.
+const UNSUPPORTED: Array<[RegExp, string]> = [
+  [/\(\?<?[=!]/, 'lookahead and lookbehind are not supported'],
+  [/\\[1-9]|\\k<|\(\?P=/, 'back-references are not supported'],
+  [/\(\?>/, 'atomic groups are not supported'],
+  [/[*+?}]\+/, 'possessive quantifiers are not supported'],
+];
+
+/**
+ * A discard_regex pattern, compiled by the engine that will run it (RE2, linear time): one it cannot
+ * compile fails here, at load time, never while findings are read.
+ */
 export function parseRegex(text: string): Parsed<string> {
   try {
-    new RegExp(text);
+    compileStartMatcher(text);
     return ok(text);
   } catch (err) {
-    return fail(`is not a valid regular expression (${(err as Error).message})`);
+    const detail = (err as Error).message.replace(/^error parsing regexp: /, '');
+    const hint = UNSUPPORTED.find(([shape]) => shape.test(text))?.[1];
+    return fail(
+      `is not a regular expression the RE2 engine accepts (${detail}): ` +
+        (hint ? `${hint} by its linear-time matching` : 'RE2 syntax, without back-references, lookaround, possessive quantifiers or atomic groups'),
+    );
   }
 }
 

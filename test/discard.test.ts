@@ -1,0 +1,313 @@
+// discard_regex on a linear-time engine (RE2, re2js): the same decisions as the JavaScript RegExp it
+// replaced on ordinary patterns, patterns it cannot run refused at load time, and a pattern that
+// backtracking engines take hours over matched at once, with the process answering SIGTERM and /health.
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, test } from 'node:test';
+import { parseRegex } from '../src/config/values.js';
+import { compileDiscardRules, compileStartMatcher, discardedBy } from '../src/decode/discard.js';
+import type { JsonObject } from '../src/decode/finding.js';
+import { eventsFromLines, runCli, startCli, tempDir, writeConfig, type Running } from './helpers/cli.js';
+import { jsonlGz, makeFinding, nativeKey, today } from './helpers/findings.js';
+import { readSample, sampleNames } from './helpers/paths.js';
+import { useFakeS3 } from './helpers/s3.js';
+
+const ACCOUNT = '424242424242';
+const REGION = 'eu-west-3';
+/** 41 'a' and a '!': `(a+)+$` fails on it only after trying every way of splitting the a's, 2^41 for a backtracker. */
+const EVIL_TITLE = `${'a'.repeat(41)}!`;
+
+/** What discard.ts did before the engine changed: a sticky JavaScript RegExp. */
+function previousEngine(pattern: string): (text: string) => boolean {
+  const regex = new RegExp(pattern, 'y');
+  return (text) => {
+    regex.lastIndex = 0;
+    return regex.test(text);
+  };
+}
+
+/** Every string, number and boolean of the public sample findings, as discard_regex sees them. */
+function sampleValues(): string[] {
+  const values = new Set<string>();
+  const walk = (value: unknown): void => {
+    if (Array.isArray(value)) value.forEach(walk);
+    else if (typeof value === 'object' && value !== null) Object.values(value).forEach(walk);
+    else if (typeof value === 'string') values.add(value);
+    else if (typeof value === 'number' || typeof value === 'boolean') values.add(JSON.stringify(value));
+  };
+  for (const name of sampleNames()) walk(JSON.parse(readSample(name)));
+  return [...values];
+}
+
+// Patterns an operator writes for GuardDuty: literal prefixes, types, severities, addresses, ports.
+const ORDINARY = [
+  'Recon:EC2',
+  'EC2',
+  'Recon:EC2/PortProbeUnprotectedPort',
+  'UnauthorizedAccess:.*TorRelay',
+  '(Recon|Discovery):',
+  '[A-Z][a-zA-Z]+:[A-Za-z0-9]+/',
+  '.*Tor',
+  '.*[Pp]ort',
+  '8$',
+  '[78](\\.\\d+)?$',
+  '\\d+$',
+  '\\d{1,3}(\\.\\d{1,3}){3}$',
+  '10\\.',
+  'true',
+  'false',
+  'arn:aws:guardduty:[a-z0-9-]+:\\d{12}:',
+  '443|80|22',
+  '(a+)+b',
+  'x*',
+  '.',
+  '^i-',
+  '\\w+-\\w+',
+  '[^:]+:[^/]+/',
+];
+
+describe('the compiled matcher', () => {
+  const values = sampleValues();
+
+  test(`same decisions as the previous JavaScript RegExp: ${ORDINARY.length} patterns over every value of the sample findings`, () => {
+    assert.ok(values.length > 300, `only ${values.length} sample values`);
+    let matched = 0;
+    for (const pattern of ORDINARY) {
+      const before = previousEngine(pattern);
+      const now = compileStartMatcher(pattern);
+      for (const value of values) {
+        assert.equal(now(value), before(value), `${JSON.stringify(pattern)} against ${JSON.stringify(value)}`);
+        if (before(value)) matched++;
+      }
+    }
+    assert.ok(matched > 100, 'the patterns match something');
+  });
+
+  test('anchored at the start only, like re.match; case-sensitive', () => {
+    const m = compileStartMatcher('Recon');
+    assert.equal(m('Recon:EC2/PortProbeUnprotectedPort'), true);
+    assert.equal(m('X Recon'), false);
+    assert.equal(m('recon:EC2'), false);
+    assert.equal(compileStartMatcher('EC2')('Recon:EC2'), false);
+    assert.equal(compileStartMatcher('.*EC2')('Recon:EC2'), true);
+    assert.equal(compileStartMatcher('Recon$')('Recon:EC2'), false, '$ is the end of the value');
+    assert.equal(compileStartMatcher('a|Recon')('Recon'), true, 'an alternation is anchored as a whole');
+  });
+
+  test('an unterminated \\Q quote (it would swallow the anchoring group) still matches at the start only', () => {
+    const m = compileStartMatcher('Recon:\\QEC2/');
+    assert.equal(m('Recon:EC2/PortProbe'), true);
+    assert.equal(m('xRecon:EC2/'), false);
+    assert.equal(m('Recon:EC2'), false);
+  });
+
+  test('RE2 syntax that Python has and JavaScript had not: inline flags, (?P<name>), \\A and \\z', () => {
+    assert.equal(compileStartMatcher('(?i)recon:ec2')('Recon:EC2/PortProbeUnprotectedPort'), true);
+    assert.equal(compileStartMatcher('(?P<kind>Recon):')('Recon:EC2'), true);
+    assert.equal(compileStartMatcher('\\ARecon')('Recon'), true);
+    assert.equal(compileStartMatcher('Recon\\z')('Recon'), true);
+    assert.equal(compileStartMatcher('Recon\\z')('Recon:EC2'), false);
+  });
+
+  test('linear time: (a+)+$ against 41 a and a "!" does not match, and 10,000 such matches take well under a second', () => {
+    const m = compileStartMatcher('(a+)+$');
+    const started = performance.now();
+    for (let i = 0; i < 10_000; i++) assert.equal(m(EVIL_TITLE), false);
+    const elapsed = performance.now() - started;
+    assert.ok(elapsed < 5_000, `${elapsed.toFixed(0)} ms`);
+    assert.equal(m('a'.repeat(41)), true, 'without the "!" it matches to the end');
+    assert.equal(compileStartMatcher('(x+x+)+y')('x'.repeat(5_000)), false);
+  });
+});
+
+describe('discard rules on findings', () => {
+  const finding = (): JsonObject => ({
+    id: 'f',
+    type: 'Recon:EC2/PortProbeUnprotectedPort',
+    severity: 8,
+    confidence: 7.5,
+    count: 5.0,
+    service: {
+      archived: false,
+      resourceRole: 'TARGET',
+      additionalInfo: { tags: ['alpha', 'beta'], empty: null, nested: { list: [{ port: 22 }, { port: 443 }] } },
+    },
+  });
+  const discards = (field: string, pattern: string) => discardedBy(finding(), compileDiscardRules([{ field, pattern }])) !== null;
+
+  test('numbers by their JSON text (no ".0" on whole numbers), booleans as true/false', () => {
+    assert.equal(discards('severity', '8$'), true);
+    assert.equal(discards('severity', '8\\.0'), false);
+    assert.equal(discards('confidence', '7\\.5$'), true);
+    assert.equal(discards('count', '5$'), true);
+    assert.equal(discards('count', '5\\.0'), false);
+    assert.equal(discards('service.archived', 'false'), true);
+    assert.equal(discards('service.archived', 'False'), false);
+  });
+
+  test('paths go through lists, any element matching discards; objects, null and missing fields never match', () => {
+    assert.equal(discards('service.additionalInfo.tags', 'beta'), true);
+    assert.equal(discards('service.additionalInfo.tags', 'gamma'), false);
+    assert.equal(discards('service.additionalInfo.nested.list.port', '443'), true);
+    assert.equal(discards('service.additionalInfo.nested.list.port', '80'), false);
+    assert.equal(discards('service.additionalInfo', '.*'), false);
+    assert.equal(discards('service.additionalInfo.empty', '.*'), false);
+    assert.equal(discards('no.such.field', '.*'), false);
+  });
+
+  test('several rules: the first that matches is named', () => {
+    const rules = compileDiscardRules([
+      { field: 'type', pattern: 'Canary' },
+      { field: 'service.resourceRole', pattern: 'TARGET' },
+      { field: 'severity', pattern: '8' },
+    ]);
+    const by = discardedBy(finding(), rules);
+    assert.equal(by?.pattern, 'TARGET');
+    assert.deepEqual(by?.path, ['service', 'resourceRole']);
+  });
+});
+
+describe('patterns the engine cannot run are configuration errors', () => {
+  const unsupported: Array<[pattern: string, says: string]> = [
+    ['(a)\\1', 'back-references'],
+    ['(?P<x>a)(?P=x)', 'back-references'],
+    ['(?<x>a)\\k<x>', 'back-references'],
+    ['Recon(?=:EC2)', 'lookahead and lookbehind'],
+    ['Recon(?!:EC2)', 'lookahead and lookbehind'],
+    ['(?<=Recon):EC2', 'lookahead and lookbehind'],
+    ['(?<!Recon):EC2', 'lookahead and lookbehind'],
+    ['(?>a+)b', 'atomic groups'],
+    ['a++b', 'possessive quantifiers'],
+    ['(unclosed', 'missing closing )'],
+    ['a{2000}', 'invalid repeat count'],
+  ];
+
+  test('parseRegex refuses them with the reason', () => {
+    for (const [pattern, says] of unsupported) {
+      const parsed = parseRegex(pattern);
+      assert.equal(parsed.ok, false, pattern);
+      if (!parsed.ok) assert.ok(parsed.reason.includes(says), `${pattern}: ${parsed.reason}`);
+    }
+    for (const pattern of [...ORDINARY, '(?i)canary', '(?P<k>Recon)', 'Recon:\\QEC2/']) assert.equal(parseRegex(pattern).ok, true, pattern);
+  });
+
+  const xml = (text: string) => text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
+
+  for (const [pattern, says] of unsupported.slice(0, 9)) {
+    test(`--check-config exits 2 naming file, line and the pattern: ${pattern}`, async () => {
+      const dir = tempDir();
+      const file = join(dir, 'ossec.conf');
+      writeFileSync(
+        file,
+        `<ossec_config>
+  <wodle name="aws-s3">
+    <bucket type="guardduty">
+      <name>b</name>
+      <discard_regex field="type">Canary</discard_regex>
+      <discard_regex field="title">${xml(pattern)}</discard_regex>
+    </bucket>
+  </wodle>
+</ossec_config>
+`,
+      );
+      const result = await runCli(['--check-config', '--config', file]);
+      assert.equal(result.code, 2, result.stdout + result.stderr);
+      assert.equal(result.stdout, '');
+      const message = result.stderr.trim();
+      assert.equal(message.split('\n').length, 1, message);
+      assert.ok(message.startsWith(`guardduty-wodle: ${file}:6: <discard_regex> "${pattern}" `), message);
+      assert.ok(message.includes(says), message);
+    });
+  }
+});
+
+describe('a pattern that backtracking engines never finish, in a real run', () => {
+  const fake = useFakeS3();
+
+  function idsIn(file: string): string[] {
+    return existsSync(file) ? eventsFromLines(readFileSync(file, 'utf8')).map((e) => e['aws'].id as string) : [];
+  }
+
+  test('--once completes promptly: 41 a and "!" is kept (re.match of (a+)+$ fails on it), 41 a alone is discarded', { timeout: 60_000 }, async () => {
+    const bucket = 'gd-redos-once';
+    fake.s3.createBucket(bucket);
+    await fake.s3.put(
+      bucket,
+      nativeKey(ACCOUNT, REGION, today()),
+      jsonlGz([
+        { ...makeFinding(ACCOUNT, REGION, 'evil-kept'), title: EVIL_TITLE },
+        { ...makeFinding(ACCOUNT, REGION, 'all-a-discarded'), title: 'a'.repeat(41) },
+        { ...makeFinding(ACCOUNT, REGION, 'ordinary-kept') },
+      ]),
+    );
+    const dir = tempDir();
+    const config = writeConfig(dir, [{ name: bucket, endpoint: fake.s3.endpoint, extra: '<discard_regex field="title">(a+)+$</discard_regex>' }]);
+    const out = join(dir, 'events.jsonl');
+    const started = performance.now();
+    const result = await runCli(['--config', config, '--once', '--state', join(dir, 'state.db'), '--output', `file:${out}`]);
+    const elapsed = performance.now() - started;
+    assert.equal(result.code, 0, result.stderr);
+    assert.deepEqual(idsIn(out).sort(), ['evil-kept', 'ordinary-kept']);
+    const kept = eventsFromLines(readFileSync(out, 'utf8')).find((e) => e['aws'].id === 'evil-kept')!;
+    assert.equal(kept['aws'].title, EVIL_TITLE);
+    const summary = result.logs.find((l) => String(l['msg']).startsWith('bucket pass'))!;
+    assert.equal(summary['discarded'], 1);
+    assert.equal(summary['events'], 2);
+    assert.ok(elapsed < 30_000, `the run took ${elapsed.toFixed(0)} ms`);
+  });
+
+  async function until<T>(running: Running, what: string, probe: () => Promise<T | undefined> | T | undefined): Promise<T> {
+    for (let i = 0; i < 300; i++) {
+      const value = await probe();
+      if (value !== undefined) return value;
+      await sleep(50);
+    }
+    running.child.kill('SIGKILL');
+    return assert.fail(`${what} did not happen: ${(await running.done).stderr}`);
+  }
+
+  test('the daemon matching such titles answers /health and exits 0 on SIGTERM at once', { timeout: 60_000 }, async () => {
+    const bucket = 'gd-redos-daemon';
+    fake.s3.createBucket(bucket);
+    const objects = 40;
+    for (let o = 0; o < objects; o++) {
+      const findings = Array.from({ length: 50 }, (_, f) => ({ ...makeFinding(ACCOUNT, REGION, `evil-${o}-${f}`), title: EVIL_TITLE }));
+      await fake.s3.put(bucket, nativeKey(ACCOUNT, REGION, today()), jsonlGz(findings));
+    }
+    const dir = tempDir();
+    const config = writeConfig(dir, [{ name: bucket, endpoint: fake.s3.endpoint, extra: '<discard_regex field="title">(a+)+$</discard_regex>' }], '<interval>1h</interval>');
+    const out = join(dir, 'events.jsonl');
+    const running = startCli(['--config', config, '--state', join(dir, 'state.db'), '--output', `file:${out}`, '--metrics-port', '0', '--concurrency', '2']);
+    let stopped: number;
+    try {
+      const port = await until(running, 'the metrics server', () => {
+        const line = running
+          .stderrSoFar()
+          .split('\n')
+          .filter((l) => l.startsWith('{'))
+          .map((l) => JSON.parse(l) as Record<string, unknown>)
+          .find((l) => String(l['msg']).startsWith('metrics on'));
+        return line ? (line['port'] as number) : undefined;
+      });
+      // Findings with that title have gone through the matcher and out.
+      await until(running, 'the first events', () => (idsIn(out).length > 0 ? true : undefined));
+      const health = await fetch(`http://127.0.0.1:${port}/health`, { signal: AbortSignal.timeout(5_000) });
+      assert.ok(health.status === 200 || health.status === 503, `health ${health.status}`);
+      const body = (await health.json()) as Record<string, unknown>;
+      assert.ok(body['pass'] === 'running' || body['pass'] === 'idle', JSON.stringify(body));
+    } finally {
+      stopped = performance.now();
+      running.child.kill('SIGTERM');
+    }
+    const result = await running.done;
+    const exitMs = performance.now() - stopped;
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.signal, null);
+    assert.ok(exitMs < 10_000, `exit took ${exitMs.toFixed(0)} ms after SIGTERM`);
+    const ids = idsIn(out);
+    assert.ok(ids.length > 0 && ids.every((id) => id.startsWith('evil-')), 'nothing was discarded: the title does not match');
+    assert.equal(new Set(ids).size, ids.length, 'no event twice');
+  });
+});

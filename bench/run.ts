@@ -5,10 +5,11 @@
 // 16 in flight: no shaping, no output, no state), and an idle pass (nothing new). Writes
 // bench/results.json and prints a table. Dataset d (many partitions, issue 12) is reported apart:
 // requests by type (LIST, GET, other) for a first and an idle pass, against the issue's targets.
+// With dataset a, what fdatasync of file: outputs costs is measured apart too (fileOutputCost).
 process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] = 'true';
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -247,8 +248,11 @@ function cliNodeFlags(): string[] {
   return readFileSync(CLI, 'utf8').split('\n', 1)[0]!.split(' ').slice(3);
 }
 
-/** One `--once` run of the CLI; `extra` is XML added to the `<bucket>` block (regions, only_logs_after…). */
-async function collect(bucket: string, endpoint: string, state: string, extra = ''): Promise<Run> {
+/**
+ * One `--once` run of the CLI; `extra` is XML added to the `<bucket>` block (regions, only_logs_after…).
+ * `output` defaults to BENCH_OUTPUT or file:/dev/null, `cli` to this build's executable.
+ */
+async function collect(bucket: string, endpoint: string, state: string, extra = '', how: { output?: string; cli?: string } = {}): Promise<Run> {
   const dir = mkdtempSync(join(tmpdir(), 'gdw-bench-'));
   const config = join(dir, 'ossec.conf');
   writeFileSync(
@@ -256,13 +260,14 @@ async function collect(bucket: string, endpoint: string, state: string, extra = 
     `<ossec_config><wodle name="aws-s3"><bucket type="guardduty"><name>${bucket}</name><service_endpoint>${endpoint}</service_endpoint>${extra}</bucket></wodle></ossec_config>`,
   );
   const started = process.hrtime.bigint();
-  const args = ['--config', config, '--once', '--state', state, '--output', process.env['BENCH_OUTPUT'] ?? 'file:/dev/null', '--concurrency', '32'];
+  const args = ['--config', config, '--once', '--state', state, '--output', how.output ?? process.env['BENCH_OUTPUT'] ?? 'file:/dev/null', '--concurrency', '32'];
+  const cli = how.cli ?? CLI;
   // BENCH_LOG=path keeps each run's debug log (path.N) to see where time goes.
   const logTo = process.env['BENCH_LOG'] ? `${process.env['BENCH_LOG']}.${++runs}` : null;
   if (logTo) args.push('--log-level', 'debug');
   // BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the collector (flags NODE_OPTIONS refuses).
   const nodeArgs = process.env['BENCH_NODE_ARGS'];
-  const child = spawn(nodeArgs ? process.execPath : CLI, nodeArgs ? [...nodeArgs.split(' '), ...cliNodeFlags(), CLI, ...args] : args, {
+  const child = spawn(nodeArgs ? process.execPath : cli, nodeArgs ? [...nodeArgs.split(' '), ...cliNodeFlags(), cli, ...args] : args, {
     env: { ...process.env, AWS_ACCESS_KEY_ID: 'bench', AWS_SECRET_ACCESS_KEY: 'bench', AWS_REGION: 'us-east-1' },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -373,6 +378,55 @@ async function manyPartitions(data: ManyPartitions, s3Endpoint: string) {
     rows,
     targets,
   };
+}
+
+/**
+ * What making `file:` outputs durable costs (issue 13): dataset a collected into a regular file (in
+ * the temporary directory, on the same file system as the state), which each write batch fdatasyncs,
+ * against file:/dev/null (nothing to sync), and, when BENCH_BASELINE_CLI names the executable of an
+ * earlier build (one without the fdatasync), into a regular file by that build. The variants take
+ * turns within each repeat, so that drift of the shared machine spreads over all of them; seconds are
+ * the median of BENCH_REPEATS runs. Each run starts from a fresh state and a fresh output file.
+ */
+async function fileOutputCost(data: Dataset, s3Endpoint: string) {
+  const baseline = process.env['BENCH_BASELINE_CLI'];
+  const variants = [
+    { output: 'file:/dev/null', build: 'this', fdatasync: 'no (not a regular file)', cli: CLI },
+    { output: 'file: regular file', build: 'this', fdatasync: 'yes, one per write batch', cli: CLI },
+    ...(baseline ? [{ output: 'file: regular file', build: `baseline (${baseline})`, fdatasync: 'no', cli: baseline }] : []),
+  ];
+  const rows: Array<Record<string, string | number>> = [];
+  for (const delay of DELAYS) {
+    const proxy = await delayProxy(s3Endpoint, delay);
+    process.stderr.write(`bench: ${data.name} at ${delay} ms into file: outputs…\n`);
+    const seconds = variants.map(() => [] as number[]);
+    const ok = variants.map(() => true);
+    for (let repeat = 0; repeat < MANY_REPEATS; repeat++) {
+      for (const [i, variant] of variants.entries()) {
+        const dir = mkdtempSync(join(tmpdir(), 'gdw-bench-file-'));
+        const output = variant.output === 'file:/dev/null' ? variant.output : `file:${join(dir, 'events.jsonl')}`;
+        const run = await collect(data.bucket, proxy.endpoint, join(dir, 'state.db'), '', { output, cli: variant.cli });
+        // Some 70 MB of events a run: not kept.
+        rmSync(dir, { recursive: true, force: true });
+        seconds[i]!.push(run.seconds);
+        if (run.exit !== 0 || run.events !== data.events) ok[i] = false;
+      }
+    }
+    await proxy.stop();
+    for (const [i, variant] of variants.entries()) {
+      rows.push({
+        dataset: data.name,
+        'delay ms': delay,
+        output: variant.output,
+        build: variant.build,
+        fdatasync: variant.fdatasync,
+        seconds: +median(seconds[i]!).toFixed(2),
+        runs: seconds[i]!.map((t) => t.toFixed(2)).join(' '),
+        'events ok': ok[i] ? 'yes' : 'NO',
+      });
+    }
+  }
+  return { directory: tmpdir(), repeats: MANY_REPEATS, rows };
 }
 
 /** The floor: what just fetching and parsing costs, with 16 objects in flight. */
@@ -516,6 +570,8 @@ async function main(): Promise<void> {
     }
   }
   const manyResult = many ? await manyPartitions(many, server.endpoint) : null;
+  const a = datasets.find((d) => d.name.startsWith('a:'));
+  const fileResult = a ? await fileOutputCost(a, server.endpoint) : null;
   const codecs = await gunzipPaths();
   const results = {
     date: new Date().toISOString(),
@@ -523,6 +579,7 @@ async function main(): Promise<void> {
     machine: '2 cores',
     rows,
     ...(manyResult ? { manyPartitions: manyResult } : {}),
+    ...(fileResult ? { fileOutputs: fileResult } : {}),
     gunzip: codecs,
   };
   writeFileSync(join(ROOT, 'bench', 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
@@ -532,6 +589,7 @@ async function main(): Promise<void> {
     console.table(manyResult.rows);
     console.table(manyResult.targets.map(({ target, value, bound, met }) => ({ target, value, bound, met: met ? 'met' : 'NOT MET' })));
   }
+  if (fileResult) console.table(fileResult.rows);
   console.log(codecs);
   await s3.stop();
   server.child.kill();

@@ -1,12 +1,20 @@
 import { open, stat, type FileHandle } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { OutputError, describe } from '../errors.js';
 import { GroupWriter, jsonLines, WriteQueue, type Output } from './output.js';
 import type { EncodedEvent } from '../decode/object.js';
 
-/** `file:PATH`: appends one JSON event per line. */
+/**
+ * `file:PATH`: appends one JSON event per line. A batch counts as written (and the state may record
+ * its object) only once its lines are on disk: each write is followed by an fdatasync, and the group
+ * commit below makes that one fdatasync for all the batches that arrived during the previous one.
+ * What is not a regular file (/dev/null, a FIFO, a terminal) is only written: there is nothing to sync.
+ */
 export class FileOutput implements Output {
   readonly name: string;
   private handle: FileHandle | null = null;
+  /** The open file is a regular file, which fdatasync makes durable (not /dev/null, a FIFO or a terminal). */
+  private regular = false;
   private readonly queue = new WriteQueue();
   private readonly group = new GroupWriter((data) => this.queue.run(() => this.append(data)));
 
@@ -16,11 +24,22 @@ export class FileOutput implements Output {
 
   async open(): Promise<void> {
     if (this.handle) return;
+    let handle: FileHandle;
     try {
-      this.handle = await open(this.path, 'a', 0o640);
+      handle = await open(this.path, 'a', 0o640);
     } catch (err) {
       throw new OutputError(this.name, `cannot open ${this.path} for appending: ${describe(err)}`, { cause: err });
     }
+    try {
+      this.regular = (await handle.stat()).isFile();
+      // The file may be new (created by this open, or by log rotation): its name must reach the disk
+      // too, so its directory is synced once per open.
+      if (this.regular) await syncDirectory(dirname(this.path));
+    } catch (err) {
+      await handle.close().catch(() => undefined);
+      throw new OutputError(this.name, `cannot fsync ${dirname(this.path)}, the directory of ${this.path}: ${describe(err)}`, { cause: err });
+    }
+    this.handle = handle;
   }
 
   write(events: EncodedEvent[]): Promise<void> {
@@ -30,6 +49,7 @@ export class FileOutput implements Output {
   /**
    * Whole lines go out in as few writes as the kernel allows; if one fails part-way, the file is cut
    * back to where this write began so that no torn line stays behind (and every batch in it failed).
+   * Then fdatasync: only when it succeeds do the batches count as written.
    */
   private async append(data: Buffer): Promise<void> {
     await this.followPath();
@@ -44,6 +64,22 @@ export class FileOutput implements Output {
     } catch (err) {
       await handle.truncate(start).catch(() => undefined);
       throw new OutputError(this.name, `write failed: ${describe(err)}`, { cause: err });
+    }
+    if (this.regular) await this.sync(handle);
+  }
+
+  /**
+   * A failed fdatasync may have dropped pages the kernel could not write, and the descriptor reports
+   * that error only once: the file is let go, so that the next write opens it afresh, and the batches
+   * fail (they are written again: a repeat at worst). The lines stay, being whole, and a reader may
+   * already have taken them.
+   */
+  private async sync(handle: FileHandle): Promise<void> {
+    try {
+      await handle.datasync();
+    } catch (err) {
+      await this.closeHandle().catch(() => undefined);
+      throw new OutputError(this.name, `fdatasync failed, the events may not be on disk: ${describe(err)}`, { cause: err });
     }
   }
 
@@ -76,5 +112,19 @@ export class FileOutput implements Output {
     const handle = this.handle;
     this.handle = null;
     await handle?.close();
+  }
+}
+
+/** fsync of a directory, so that a file created in it is still there after a power cut. */
+async function syncDirectory(path: string): Promise<void> {
+  const dir = await open(path, 'r');
+  try {
+    await dir.sync();
+  } catch (err) {
+    // Some file systems cannot sync a directory (EINVAL): their entries need nothing more.
+    const code = (err as { code?: string }).code;
+    if (code !== 'EINVAL' && code !== 'ENOTSUP') throw err;
+  } finally {
+    await dir.close();
   }
 }

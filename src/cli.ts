@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { DEFAULT_LIMITS, type Limits } from './collector.js';
 import { describeConfig, loadConfig, type Config } from './config/load.js';
 import { Daemon, runOnce, runSubscribers, subscribersOf, type RunContext } from './daemon.js';
-import { createOutput, Outputs, parseOutputSpec, type OutputSpec } from './emit/index.js';
+import { createOutput, outputLabel, Outputs, parseOutputSpec, type OutputSpec } from './emit/index.js';
 import { ConfigError, StateError, describe } from './errors.js';
 import { createLogger, LOG_LEVELS, type LogLevel, type Logger } from './log.js';
 import { StateStore } from './state/store.js';
@@ -21,6 +21,9 @@ import { parseIsoDay } from './walk/dates.js';
 // The SDK's multi-line Node-version notice would break the JSON log stream on stderr; the supported
 // Node versions are stated in the README instead.
 process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
+
+/** The release, as `--version` and the start line say it. */
+export const VERSION = '0.1.0';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
@@ -173,7 +176,9 @@ async function collect(options: CliOptions, config: Config, log: Logger): Promis
   const stop = new AbortController();
   const abandon = new AbortController();
   let stopSignals = 0;
+  let receivedSignal: NodeJS.Signals | null = null;
   const onStop = (signal: NodeJS.Signals) => {
+    receivedSignal ??= signal;
     stopSignals++;
     if (stopSignals === 1) {
       log.info({ signal }, 'stopping: no new objects; waiting for those in flight');
@@ -229,20 +234,41 @@ async function collect(options: CliOptions, config: Config, log: Logger): Promis
     now: () => new Date(),
     rescanSince: options.rescanSince,
   };
+  const started = {
+    version: VERSION,
+    config: config.file,
+    outputs: options.outputs.map(outputLabel),
+    state: options.state,
+  };
+  let stopReason = 'done';
   try {
     if (options.once) {
+      const buckets = config.wodles.filter((w) => !w.disabled).flatMap((w) => w.buckets.map((b) => b.name));
+      log.info({ ...started, mode: 'once', buckets }, `guardduty-wodle ${VERSION} started for one pass: ${buckets.length} bucket(s) of ${config.file}, outputs ${started.outputs.join(', ')}, state ${options.state}`);
       const ok = await runOnce(config, ctx, options.sqsWaitSeconds);
+      stopReason = stop.signal.aborted ? `signal ${receivedSignal}` : ok ? 'the pass is done' : 'the pass is done, with failures';
       return ok || stop.signal.aborted ? EXIT_OK : EXIT_FAILED;
     }
     daemon = new Daemon(config, ctx);
+    const schedule = daemon.describe();
+    log.info(
+      { ...started, mode: 'daemon', schedule },
+      `guardduty-wodle ${VERSION} started: ${schedule.map((s) => `${s.buckets.join(', ')} ${s.schedule}, next pass ${s.next}`).join('; ') || 'no bucket scheduled'}; ` +
+        `outputs ${started.outputs.join(', ')}, state ${options.state}`,
+    );
     // Subscribers read their queues all along, beside the scheduled bucket passes.
     const subscribers = await subscribersOf(config, ctx, { once: false, sqsWaitSeconds: options.sqsWaitSeconds });
     await Promise.all([daemon.run(), runSubscribers(subscribers, ctx)]);
+    stopReason = `signal ${receivedSignal}`;
     return EXIT_OK;
+  } catch (err) {
+    stopReason = `error: ${describe(err)}`;
+    throw err;
   } finally {
     await server?.close();
     await outputs.close();
     try {
+      if (daemon) state.forgetDaemon();
       state.close();
     } catch (err) {
       // Everything recorded was committed before: a WAL that cannot be folded back is replayed on the next open.
@@ -252,6 +278,7 @@ async function collect(options: CliOptions, config: Config, log: Logger): Promis
     process.off('SIGTERM', onStop);
     process.off('SIGINT', onStop);
     process.off('SIGHUP', onHangup);
+    log.info({ reason: stopReason }, `guardduty-wodle stopped: ${stopReason}`);
   }
 }
 
@@ -270,7 +297,7 @@ export async function main(argv: string[]): Promise<number> {
     return EXIT_OK;
   }
   if (options.version) {
-    process.stdout.write('guardduty-wodle 0.1.0\n');
+    process.stdout.write(`guardduty-wodle ${VERSION}\n`);
     return EXIT_OK;
   }
   const log = createLogger(options.logLevel);

@@ -101,6 +101,10 @@ export interface BucketPassSummary {
   bytes: number;
   deleted: number;
   durationMs: number;
+  /** Why the pass ended early (a stop signal, an output or the state down, a halt on an error), or null. */
+  interrupted: string | null;
+  /** Objects left to read on a later pass: failed for now, or not started because the pass ended early. */
+  left: number;
 }
 
 /** Where a bucket's keys are and which of them belong to a partition. */
@@ -140,6 +144,10 @@ export class BucketCollector {
   private runFailure: OutputError | StateError | null = null;
   /** One abort signal per object read, all aborted when the run is abandoned. */
   private readonly reads: ChildAborts;
+  /** Why this bucket stopped starting objects, when an error made it (see stopping()). */
+  private haltReason: string | null = null;
+  /** Whether any listing of this pass returned a key, in the layout or not. */
+  private listedAny = false;
   /** Partition passes not yet written to the state (see recordPartitions). */
   private partitionOutcomes: PartitionOutcome[] = [];
 
@@ -169,6 +177,8 @@ export class BucketCollector {
       bytes: 0,
       deleted: 0,
       durationMs: 0,
+      interrupted: null,
+      left: 0,
     };
   }
 
@@ -194,15 +204,57 @@ export class BucketCollector {
       this.fail(err, 'recording the partitions failed');
     }
     this.summary.durationMs = Math.round(performance.now() - started);
+    if (this.summary.listed === 0 && !this.runFailure && !this.stopping()) await this.warnIfEmpty();
+    this.reportPass();
     if (this.runFailure) throw this.runFailure;
-    const { bucket: _bucket, ...fields } = this.summary;
-    const s = this.summary;
-    this.log.info(
-      fields,
-      `bucket pass ${s.ok ? 'done' : 'FAILED'} (${s.layout}): ${s.partitions} partitions, ${s.listed} objects listed, ` +
-        `${s.new} new, ${s.retried} retried, ${s.done} done, ${s.failed} failed, ${s.events} events in ${s.durationMs} ms`,
-    );
     return this.summary;
+  }
+
+  /** The one line per bucket pass: what happened, and, when it ended early, why and what is left. */
+  private reportPass(): void {
+    const s = this.summary;
+    s.interrupted = this.runFailure?.message ?? (this.ctx.stop.aborted ? 'stopped by a signal' : this.haltReason);
+    if (s.interrupted !== null) s.ok = false;
+    const { bucket: _bucket, ...fields } = s;
+    const outcome = s.interrupted !== null ? 'INTERRUPTED' : s.ok ? 'done' : 'FAILED';
+    const counts =
+      `${s.partitions} partitions, ${s.listed} objects listed, ${s.new} new, ${s.retried} retried, ${s.done} done, ` +
+      `${s.failed} failed, ${s.events} events in ${s.durationMs} ms`;
+    const why = s.interrupted !== null ? `: ${s.interrupted}; ${s.left} object(s) left for the next pass` : '';
+    this.log.info(fields, `bucket pass ${outcome} (${s.layout}): ${counts}${why}`);
+  }
+
+  /**
+   * A pass that found nothing: say where it looked and, when the bucket shows why, what to change (the
+   * worst aws-s3 complaint is a wrong prefix that silently reads nothing). Costs requests only then.
+   */
+  private async warnIfEmpty(): Promise<void> {
+    try {
+      const prefix = this.summary.layout === 'native' ? logsRoot(this.bucket) : this.bucket.path;
+      // A <path> holding AWSLogs/ can never match either layout, whatever is under it.
+      const misplaced = this.bucket.path.startsWith('AWSLogs/');
+      if (!misplaced && (this.summary.partitions > 0 || this.listedAny) && (await this.reader.exists(prefix))) return;
+      const hints: string[] = [];
+      if (misplaced) hints.push(`<path> "${this.bucket.path}" starts with AWSLogs/, which the collector adds itself: drop it from <path>`);
+      if (this.summary.layout === 'native' && this.summary.partitions === 0 && (await this.reader.exists(prefix))) {
+        hints.push(
+          `objects exist under ${prefix} but discovering its account and region folders returned none (some S3-compatible stores return no CommonPrefixes for nested prefixes): ` +
+            'set <aws_account_id> and <regions>',
+        );
+      } else if (this.bucket.path !== '' && !hints.length) {
+        const top = [];
+        for await (const folder of this.reader.listFolders('')) {
+          top.push(folder);
+          if (top.length >= 20) break;
+        }
+        if (top.includes('AWSLogs/')) hints.push(`AWSLogs/ is at the bucket root while <path> is "${this.bucket.path}": remove <path>, or check it`);
+        else if (top.length > 0) hints.push(`the bucket root holds ${top.slice(0, 5).join(', ')}${top.length > 5 ? ' …' : ''}`);
+      }
+      const where = `s3://${this.bucket.name}/${prefix}`;
+      this.log.warn({ prefix, hints }, `nothing found under ${where} this pass${hints.length ? `; ${hints.join('; ')}` : ''}`);
+    } catch (err) {
+      this.log.debug({ err: describe(err) }, 'looking for why the bucket is empty failed');
+    }
   }
 
   /**
@@ -276,6 +328,7 @@ export class BucketCollector {
       this.log.debug({ prefix: partition.prefix, startAfter }, 'listing partition');
       // One listing from the window's first folder to the end: no request per day or hour.
       for await (const object of this.reader.listObjects(partition.prefix, startAfter)) {
+        this.listedAny = true;
         if (this.stopping()) break;
         if (pastDateFolders(object.key.slice(partition.prefix.length))) break;
         const started = await this.consider(layout, object, partition, start, progress);
@@ -379,11 +432,13 @@ export class BucketCollector {
     const read = await this.startRead(this.recordOf(object, partition.account, partition.region, this.bucket.path), verdict.resume, object.size === 0);
     if (!read) {
       progress.firstUnfinished = earlierFolder(progress.firstUnfinished, folder);
+      this.summary.left++;
       return null;
     }
     const settled = read.outcome.then((outcome) => {
       if (outcome === 'unfinished') {
         progress.firstUnfinished = earlierFolder(progress.firstUnfinished, folder);
+        this.summary.left++;
         return;
       }
       progress.newestSettled = laterFolder(progress.newestSettled, folder);
@@ -472,6 +527,7 @@ export class BucketCollector {
         if (counts.malformed > 0 && !this.ctx.skipOnError) {
           this.summary.ok = false;
           this.halted = true;
+          this.haltReason ??= `${where} has ${counts.malformed} bad line(s) and skip_on_error is no: this bucket stopped`;
         }
         log.debug({ encoding: counts.encoding, events: counts.events, findings: counts.findings, discarded: counts.discarded, bytes: record.size }, 'object done');
         return 'done';
@@ -498,7 +554,10 @@ export class BucketCollector {
     const kind = classifyFailure(err);
     const decision = decideFailure(kind, previous?.attempts ?? 0, { skipOnError: this.ctx.skipOnError, maxAttempts: this.ctx.limits.maxAttempts });
     if (!decision.passOk) this.summary.ok = false;
-    if (decision.halt === 'bucket') this.halted = true;
+    if (decision.halt === 'bucket') {
+      this.halted = true;
+      this.haltReason ??= `${kind} failure reading s3://${this.bucket.name}/${record.key}: this bucket stopped`;
+    }
     if (kind === 'output' || kind === 'state') {
       this.stopRun(err as OutputError | StateError);
       if (kind === 'state') return 'unfinished';

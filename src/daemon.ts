@@ -150,6 +150,7 @@ export class Daemon {
   private running = false;
   /** `--rescan-since` applies to the daemon's next pass only. */
   private rescanSince: string | null;
+  private readonly startedAt = Date.now();
 
   constructor(
     config: Config,
@@ -174,6 +175,26 @@ export class Daemon {
   }
 
   /** Blocks in order; one that kept its place and schedule keeps its next time, a new one waits for its first slot. */
+  /** Each scheduled block: its configuration line, buckets, schedule in words and next pass. */
+  describe(): Array<{ line: number; buckets: string[]; schedule: string; next: string }> {
+    return this.scheduled.map((entry) => ({
+      line: entry.wodle.line,
+      buckets: entry.wodle.buckets.map((b) => b.name),
+      schedule: describeSchedule(entry.wodle),
+      next: entry.due.toISOString(),
+    }));
+  }
+
+  /** Tells the state when the next pass is due, for `status` (a failure to write it only loses that). */
+  private publishSchedule(): void {
+    const next = this.scheduled.length > 0 ? Math.min(...this.scheduled.map((entry) => entry.due.getTime())) : null;
+    try {
+      this.ctx.state.recordDaemon({ pid: process.pid, startedAt: this.startedAt, nextPassAt: next });
+    } catch (err) {
+      this.ctx.log.warn({ err: describe(err) }, `${describe(err)}; status will not show the next pass`);
+    }
+  }
+
   private plan(config: Config, previous: Scheduled[] | null): Scheduled[] {
     const now = this.ctx.now();
     const wodles = enabledWodles(config).filter((wodle) => wodle.buckets.length > 0);
@@ -189,6 +210,7 @@ export class Daemon {
   }
 
   async run(): Promise<void> {
+    this.publishSchedule();
     while (!this.ctx.stop.aborted) {
       const now = this.ctx.now();
       const due = this.scheduled.filter((entry) => entry.due.getTime() <= now.getTime());
@@ -226,5 +248,6 @@ export class Daemon {
       entry.due = next.at;
     }
     this.applyPending();
+    this.publishSchedule();
   }
 }

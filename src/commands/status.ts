@@ -15,6 +15,8 @@ export interface StatusInput {
   partitions: PartitionRow[];
   counts: ObjectCountRow[];
   failed: ObjectRow[];
+  /** The daemon's record, and whether its process is alive. */
+  daemon?: { pid: number; startedAt: number; nextPassAt: number | null; running: boolean } | null;
 }
 
 export interface PartitionStatus {
@@ -65,6 +67,8 @@ export interface StatusReport {
   schemaVersion: number;
   /** Nothing was collected yet: no partition listed, no object recorded. */
   empty: boolean;
+  /** The daemon running on this state, with its next pass; null when none runs. */
+  daemon: { pid: number; startedAt: string; nextPassAt: string | null } | null;
   buckets: BucketStatus[];
 }
 
@@ -149,13 +153,20 @@ export function buildStatus(input: StatusInput, now: number): StatusReport {
     });
   }
   const list = [...buckets.values()].sort((a, b) => (a.bucket < b.bucket ? -1 : a.bucket > b.bucket ? 1 : 0));
-  return { state: input.state, at: isoTime(now), schemaVersion: input.schemaVersion, empty: list.length === 0, buckets: list };
+  const daemon = input.daemon?.running
+    ? { pid: input.daemon.pid, startedAt: isoTime(input.daemon.startedAt), nextPassAt: input.daemon.nextPassAt === null ? null : isoTime(input.daemon.nextPassAt) }
+    : null;
+  return { state: input.state, at: isoTime(now), schemaVersion: input.schemaVersion, empty: list.length === 0, daemon, buckets: list };
 }
 
 export function formatStatus(report: StatusReport, options: { all: boolean } = { all: false }): string {
   const when = humanTime(Date.parse(report.at));
   if (report.empty) return `state ${report.state}: nothing collected yet (no partition listed, no object recorded)\n`;
   const lines: string[] = [`state ${report.state} (schema v${report.schemaVersion}) at ${when}`];
+  if (report.daemon) {
+    const next = report.daemon.nextPassAt === null ? 'no pass scheduled' : `next pass ${humanTime(Date.parse(report.daemon.nextPassAt))}`;
+    lines.push(`collector running (pid ${report.daemon.pid}, since ${humanTime(Date.parse(report.daemon.startedAt))}): ${next}`);
+  }
   for (const bucket of report.buckets) {
     lines.push('');
     const pending = bucket.deletePending > 0 ? `, ${bucket.deletePending} deletes pending` : '';
@@ -211,10 +222,29 @@ export function readStatus(statePath: string, now: number): StatusReport {
   const reader = StateReader.open(statePath);
   try {
     return buildStatus(
-      { state: statePath, schemaVersion: reader.schemaVersion, partitions: reader.partitions(), counts: reader.objectCounts(), failed: reader.failedObjects() },
+      {
+        state: statePath,
+        schemaVersion: reader.schemaVersion,
+        partitions: reader.partitions(),
+        counts: reader.objectCounts(),
+        failed: reader.failedObjects(),
+        daemon: withLiveness(reader.daemon()),
+      },
       now,
     );
   } finally {
     reader.close();
   }
+}
+
+/** Whether the process a daemon record names is alive (EPERM: alive, but another user's). */
+function withLiveness(daemon: { pid: number; startedAt: number; nextPassAt: number | null } | null) {
+  if (daemon === null) return null;
+  let running = true;
+  try {
+    process.kill(daemon.pid, 0);
+  } catch (err) {
+    running = (err as { code?: string }).code === 'EPERM';
+  }
+  return { ...daemon, running };
 }

@@ -11,6 +11,11 @@ export type { Output } from './output.js';
 
 export type OutputSpec = { kind: 'wazuh' | 'unix' | 'file'; path: string } | { kind: 'stdout' };
 
+/** An output as the command line names it: `wazuh:/var/ossec/queue/sockets/queue`, `file:PATH`, `stdout`. */
+export function outputLabel(spec: OutputSpec): string {
+  return spec.kind === 'stdout' ? 'stdout' : `${spec.kind}:${spec.path}`;
+}
+
 /** `wazuh`, `wazuh:PATH`, `unix:PATH`, `file:PATH`, `stdout` (CONTRACT.md). */
 export function parseOutputSpec(spec: string): OutputSpec {
   const colon = spec.indexOf(':');

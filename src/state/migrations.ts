@@ -51,6 +51,14 @@ const MIGRATIONS: string[] = [
   // What kind of failure an object's last failure was (issue 13): only content failures spend attempts.
   `ALTER TABLE objects ADD COLUMN failure TEXT;
    UPDATE objects SET failure = 'content' WHERE status = 'failed' AND attempts > 0;`,
+  // The daemon's schedule (issue 14), so that `status` can say when the next pass is due.
+  `CREATE TABLE daemon (
+     id INTEGER PRIMARY KEY CHECK (id = 1),
+     pid INTEGER NOT NULL,
+     started_at INTEGER NOT NULL,
+     next_pass_at INTEGER,
+     updated_at INTEGER NOT NULL
+   );`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -180,6 +180,16 @@ export class StateReader {
     return row && toObject(row);
   }
 
+  /** What the daemon last recorded of its schedule (schema v6), or null when none runs on this state. */
+  daemon(): { pid: number; startedAt: number; nextPassAt: number | null } | null {
+    if (!this.tables.has('daemon')) return null;
+    return (
+      (this.db.prepare('SELECT pid, started_at AS startedAt, next_pass_at AS nextPassAt FROM daemon WHERE id = 1').get() as
+        | { pid: number; startedAt: number; nextPassAt: number | null }
+        | undefined) ?? null
+    );
+  }
+
   close(): void {
     this.db.close();
   }

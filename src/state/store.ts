@@ -333,6 +333,24 @@ export class StateStore {
     return this.db.prepare("DELETE FROM objects WHERE bucket = ? AND status = 'done' AND processed_at < ?").run(bucket, beforeMs).changes;
   }
 
+  /** Where the daemon in this process stands: its pid, when it started, when its next pass is due (null: none). */
+  recordDaemon(daemon: { pid: number; startedAt: number; nextPassAt: number | null }): void {
+    this.guard('record the schedule', () =>
+      this.db
+        .prepare(
+          `INSERT INTO daemon (id, pid, started_at, next_pass_at, updated_at) VALUES (1, @pid, @startedAt, @nextPassAt, @updatedAt)
+           ON CONFLICT (id) DO UPDATE SET pid = excluded.pid, started_at = excluded.started_at, next_pass_at = excluded.next_pass_at,
+             updated_at = excluded.updated_at`,
+        )
+        .run({ ...daemon, updatedAt: Date.now() }),
+    );
+  }
+
+  /** The daemon is gone: status no longer reports a next pass. */
+  forgetDaemon(): void {
+    this.guard('record the stop', () => this.db.prepare('DELETE FROM daemon').run());
+  }
+
   /** Each partition's newest object read, for the lag metric. */
   partitionNewest(): Array<{ bucket: string; account: string; region: string; prefix: string; newestModified: number | null }> {
     return this.db

@@ -57,6 +57,8 @@ const USAGE = `usage: guardduty-wodle [--config PATH] [--once] [--state PATH] [-
   --metrics-host H   address the metrics server listens on (default 127.0.0.1)
   --max-lag D        /health is degraded when a partition's newest object read is older than D
                      (like interval: 6h, 2d; default off)
+  --max-empty-passes N  /health is degraded after N passes in a row that found no object in any bucket
+                     (a wrong path, bucket, aws_account_id or regions; default off)
   --rescan-since DAY list every partition from DAY (YYYY-MM-DD) in the next pass (with --once: this pass) and read
                      every object the state does not know as done; days older than the state keeps are read again
   --sqs-wait S       seconds each SQS long poll waits for messages (default 20; --once drains until one returns nothing)
@@ -78,6 +80,7 @@ export interface CliOptions {
   sqsWaitSeconds: number;
   metricsHost: string;
   maxLagSeconds: number | null;
+  maxEmptyPasses: number | null;
   rescanSince: string | null;
   checkConfig: boolean;
   help: boolean;
@@ -107,6 +110,7 @@ export function parseCli(argv: string[]): CliOptions {
         'sqs-wait': { type: 'string' },
         'metrics-host': { type: 'string' },
         'max-lag': { type: 'string' },
+        'max-empty-passes': { type: 'string' },
         'rescan-since': { type: 'string' },
         'check-config': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
@@ -159,6 +163,7 @@ export function parseCli(argv: string[]): CliOptions {
     metricsHost: values['metrics-host'] ?? '127.0.0.1',
     sqsWaitSeconds: whole('sqs-wait', values['sqs-wait'], 20, 0, 20),
     maxLagSeconds,
+    maxEmptyPasses: values['max-empty-passes'] === undefined ? null : whole('max-empty-passes', values['max-empty-passes'], 0, 1, 1_000_000),
     rescanSince,
     checkConfig: values['check-config'] ?? false,
     help: values.help ?? false,
@@ -210,7 +215,7 @@ async function collect(options: CliOptions, config: Config, log: Logger): Promis
   // Metrics (prom-client) and the progress bar are loaded only when asked for.
   if (options.metricsPort !== null) {
     const { Metrics, serveMetrics } = await import('./metrics.js');
-    const metrics = new Metrics({ partitions: () => state.partitionNewest(), maxLagSeconds: options.maxLagSeconds });
+    const metrics = new Metrics({ partitions: () => state.partitionNewest(), maxLagSeconds: options.maxLagSeconds, maxEmptyPasses: options.maxEmptyPasses });
     try {
       server = await serveMetrics(metrics, options.metricsHost, options.metricsPort);
     } catch (err) {
@@ -220,7 +225,7 @@ async function collect(options: CliOptions, config: Config, log: Logger): Promis
     telemetry.push(metrics);
     log.info({ host: options.metricsHost, port: server.port }, `metrics on http://${options.metricsHost}:${server.port}/metrics, health on /health`);
   }
-  if (wantsProgress(options, process.stderr)) telemetry.push(new (await import('./progress.js')).ProgressBar(process.stderr));
+  if (wantsProgress(options, process.stderr)) telemetry.push(new (await import('./progress.js')).ProgressBar(process.stderr, { log }));
   const ctx: RunContext = {
     telemetry: fanOut(telemetry),
     log,
@@ -301,6 +306,10 @@ export async function main(argv: string[]): Promise<number> {
     return EXIT_OK;
   }
   const log = createLogger(options.logLevel);
+  // Node's own warnings (deprecations, a library's emitWarning) become JSON lines too: its default
+  // printer writes plain text to stderr, which would break the log stream.
+  process.removeAllListeners('warning');
+  process.on('warning', (warning) => log.warn({ warning: warning.name, code: (warning as { code?: string }).code }, `${warning.name}: ${warning.message}`));
   // A failure no code path expected still becomes one JSON line, never a stack trace on stderr.
   process.on('unhandledRejection', (err) => {
     log.fatal({ err: describe(err), stack: (err as Error)?.stack }, `unexpected failure: ${describe(err)}`);

@@ -2,6 +2,7 @@
 // prefix holds nothing (with a hint from what is there), start and stop lines, and `status` naming
 // the next pass of a running daemon.
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { runCli, startCli, tempDir, writeConfig, type Running } from './helpers/cli.js';
@@ -120,6 +121,42 @@ describe('a prefix with nothing under it', () => {
     } finally {
       await proxy.stop();
     }
+  });
+});
+
+describe('stderr', () => {
+  test('a Node warning raised in the process becomes a JSON log line; nothing else reaches stderr', async () => {
+    const bucket = 'honest-warning';
+    await bucketWith(bucket, ['n-0']);
+    const dir = tempDir();
+    const config = writeConfig(dir, [{ name: bucket, endpoint: fake.s3.endpoint }]);
+    // A module preloaded into the collector's process raises a warning at its first S3 request.
+    const emit = join(dir, 'warn.mjs');
+    writeFileSync(
+      emit,
+      "import dc from 'node:diagnostics_channel';\nlet once = false;\n" +
+        "dc.subscribe('http.client.request.start', () => { if (!once) { once = true; process.emitWarning('something odd', 'DeprecationWarning', 'DEP0999'); } });\n",
+    );
+    const result = await runCli(['--config', config, '--once', '--state', join(dir, 'state.db'), '--output', `file:${join(dir, 'out')}`], {
+      NODE_OPTIONS: `--import=${emit}`,
+    });
+    assert.equal(result.code, 0, result.stderr);
+    for (const line of result.stderr.split('\n').filter(Boolean)) assert.ok(line.startsWith('{'), `not JSON: ${line}`);
+    const warning = result.logs.find((l) => l['warning'] === 'DeprecationWarning');
+    assert.ok(warning, result.stderr);
+    assert.deepEqual([warning['code'], warning['msg']], ['DEP0999', 'DeprecationWarning: something odd']);
+  });
+
+  test('status by a user who cannot enter the state directory says so, not "no collector has run"', async () => {
+    const dir = tempDir();
+    const config = writeConfig(dir, [{ name: 'honest-private', endpoint: fake.s3.endpoint }]);
+    fake.s3.createBucket('honest-private');
+    const stateDir = join(dir, 'private');
+    const state = join(stateDir, 'state.db');
+    assert.equal((await runCli(['--config', config, '--once', '--state', state, '--output', `file:${join(dir, 'out')}`])).code, 0);
+    const nobody = await runCli(['status', '--state', state], {}, { uid: 65534, gid: 65534 });
+    assert.equal(nobody.code, 2);
+    assert.equal(nobody.stderr, `guardduty-wodle: state ${state} cannot be read by this user: ${stateDir} cannot be entered (run as the user the collector runs as, or root)\n`);
   });
 });
 

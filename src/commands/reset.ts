@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { assertStateReachable } from '../state/report.js';
 import { StateError } from '../errors.js';
 import type { ObjectStatus, StateStore } from '../state/store.js';
 import { partitionLabel, plural, table } from './format.js';
@@ -132,7 +132,7 @@ export function applyPlan(store: StateStore, plan: ResetPlan): { objects: number
 
 /** Opens the state with the collector's lock; a running collector makes it refuse. */
 export function openForReset(statePath: string, open: (path: string) => StateStore): StateStore {
-  if (!existsSync(statePath)) throw new StateError(`state ${statePath} does not exist (no collector has run with this --state; check the path)`);
+  assertStateReachable(statePath);
   try {
     return open(statePath);
   } catch (err) {

@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
-import { existsSync } from 'node:fs';
+import { accessSync, constants, statSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { StateError } from '../errors.js';
 import type { FailureKind } from '../failure.js';
 import { SCHEMA_VERSION } from './migrations.js';
@@ -85,9 +86,7 @@ export class StateReader {
 
   /** Opens an existing state read-only; never creates it, never takes the collector's lock. */
   static open(path: string): StateReader {
-    if (!existsSync(path)) {
-      throw new StateError(`state ${path} does not exist (no collector has run with this --state; check the path)`);
-    }
+    assertStateReachable(path);
     let db: Database.Database | undefined;
     try {
       db = new Database(path, { readonly: true, fileMustExist: true, timeout: 5000 });
@@ -203,4 +202,27 @@ function toObject(row: RawObjectRow): ObjectRow {
 
 function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * Fails with the real reason a state file cannot be reached: missing, or in a directory this user
+ * cannot enter (the state directory is 0700, the collector's user's), which is not "no collector ran".
+ */
+export function assertStateReachable(path: string): void {
+  try {
+    statSync(path);
+    return;
+  } catch (err) {
+    if ((err as { code?: string }).code === 'EACCES') {
+      throw new StateError(`state ${path} cannot be read by this user: ${dirname(path)} cannot be entered (run as the user the collector runs as, or root)`);
+    }
+  }
+  try {
+    accessSync(dirname(path), constants.X_OK);
+  } catch (err) {
+    if ((err as { code?: string }).code === 'EACCES') {
+      throw new StateError(`state ${path} cannot be read by this user: ${dirname(path)} cannot be entered (run as the user the collector runs as, or root)`);
+    }
+  }
+  throw new StateError(`state ${path} does not exist (no collector has run with this --state; check the path)`);
 }

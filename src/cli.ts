@@ -5,7 +5,7 @@ import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DEFAULT_LIMITS, type Limits } from './collector.js';
-import { describeConfig, loadConfig, type Config } from './config/load.js';
+import { loadConfig, type Config } from './config/load.js';
 import { Daemon, runOnce, runSubscribers, subscribersOf, type RunContext } from './daemon.js';
 import { createOutput, outputLabel, Outputs, parseOutputSpec, type OutputSpec } from './emit/index.js';
 import { ConfigError, StateError, describe } from './errors.js';
@@ -37,7 +37,7 @@ const STOP_GRACE_MS = 20_000;
 
 const USAGE = `usage: guardduty-wodle [--config PATH] [--once] [--state PATH] [--output SPEC]... [--log-level LEVEL] [--concurrency N] [--max-attempts N]
        guardduty-wodle --once --rescan-since YYYY-MM-DD [the flags above]
-       guardduty-wodle --check-config [--config PATH]
+       guardduty-wodle --check-config [--check-access] [--config PATH] [--output SPEC]... [--state PATH]
        guardduty-wodle status [--state PATH] [--json] [--all]
        guardduty-wodle explain BUCKET KEY [--config PATH] [--state PATH] [--max-attempts N] [--json]
        guardduty-wodle reset BUCKET [--since YYYY-MM-DD] [--state PATH] [--yes]
@@ -62,7 +62,10 @@ const USAGE = `usage: guardduty-wodle [--config PATH] [--once] [--state PATH] [-
   --rescan-since DAY list every partition from DAY (YYYY-MM-DD) in the next pass (with --once: this pass) and read
                      every object the state does not know as done; days older than the state keeps are read again
   --sqs-wait S       seconds each SQS long poll waits for messages (default 20; --once drains until one returns nothing)
-  --check-config     validate the configuration, print it as JSON (secrets masked), exit
+  --check-config     validate the configuration, print it as JSON (secrets masked), exit; also checks that file:
+                     output directories and the state directory are writable (else exit 2) and warns of absent sockets
+  --check-access     with --check-config: list each bucket's prefix once (one ListObjectsV2, no object read) and
+                     report OK or the precise failure per bucket (exit 1 when any failed)
 
 exit status: 0 every bucket succeeded, 1 a bucket failed, 2 usage or configuration error`;
 
@@ -83,6 +86,7 @@ export interface CliOptions {
   maxEmptyPasses: number | null;
   rescanSince: string | null;
   checkConfig: boolean;
+  checkAccess: boolean;
   help: boolean;
   version: boolean;
 }
@@ -113,6 +117,7 @@ export function parseCli(argv: string[]): CliOptions {
         'max-empty-passes': { type: 'string' },
         'rescan-since': { type: 'string' },
         'check-config': { type: 'boolean' },
+        'check-access': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean' },
       },
@@ -145,6 +150,7 @@ export function parseCli(argv: string[]): CliOptions {
   }
   const rescanSince = values['rescan-since'] === undefined ? null : parseIsoDay(values['rescan-since']);
   if (values['rescan-since'] !== undefined && rescanSince === null) throw new ConfigError(`--rescan-since ${values['rescan-since']}: use a day as YYYY-MM-DD`);
+  if (values['check-access'] && !values['check-config']) throw new ConfigError('--check-access is given with --check-config (guardduty-wodle --check-config --check-access)');
   if (values['metrics-host'] === '') throw new ConfigError('--metrics-host needs an address');
   for (const [flag, value] of [['--config', values.config], ['--state', values.state]] as const) {
     if (value === '') throw new ConfigError(`${flag} needs a path`);
@@ -166,6 +172,7 @@ export function parseCli(argv: string[]): CliOptions {
     maxEmptyPasses: values['max-empty-passes'] === undefined ? null : whole('max-empty-passes', values['max-empty-passes'], 0, 1, 1_000_000),
     rescanSince,
     checkConfig: values['check-config'] ?? false,
+    checkAccess: values['check-access'] ?? false,
     help: values.help ?? false,
     version: values.version ?? false,
   };
@@ -319,8 +326,8 @@ export async function main(argv: string[]): Promise<number> {
     const config = loadConfig(options.config);
     reportWarnings(config, log);
     if (options.checkConfig) {
-      process.stdout.write(`${JSON.stringify({ ...(describeConfig(config) as object), warnings: config.warnings }, null, 2)}\n`);
-      return EXIT_OK;
+      const { runCheck } = await import('./commands/check.js');
+      return await runCheck(config, { outputs: options.outputs, state: options.state, access: options.checkAccess, s3TimeoutMs: options.s3TimeoutMs }, log);
     }
     return await collect(options, config, log);
   } catch (err) {

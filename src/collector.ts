@@ -146,6 +146,8 @@ export class BucketCollector {
   private readonly reads: ChildAborts;
   /** Why this bucket stopped starting objects, when an error made it (see stopping()). */
   private haltReason: string | null = null;
+  /** Partitions whose listing has not ended yet; the progress bar learns its total when none is left. */
+  private listingsLeft = 0;
   /** Whether any listing of this pass returned a key, in the layout or not. */
   private listedAny = false;
   /** Partition passes not yet written to the state (see recordPartitions). */
@@ -194,9 +196,15 @@ export class BucketCollector {
       if (this.ctx.rescanSince) {
         this.log.info({ rescanSince: this.ctx.rescanSince }, `rescan: listing every partition from ${this.ctx.rescanSince}; only objects the state does not know as done are read`);
       }
+      this.listingsLeft = partitions.length;
+      if (partitions.length === 0) this.listingEnded();
       await forEachLimit(partitions, LISTINGS_IN_FLIGHT, (partition) => this.collectPartition(layout, partition));
     } catch (err) {
       this.fail(err, 'listing the bucket failed');
+    }
+    if (this.listingsLeft > 0) {
+      this.listingsLeft = 0;
+      this.listingEnded();
     }
     try {
       this.flushPartitions();
@@ -208,6 +216,10 @@ export class BucketCollector {
     this.reportPass();
     if (this.runFailure) throw this.runFailure;
     return this.summary;
+  }
+
+  private listingEnded(): void {
+    this.ctx.telemetry?.listingFinished?.(this.bucket.name);
   }
 
   /** The one line per bucket pass: what happened, and, when it ended early, why and what is left. */
@@ -339,6 +351,7 @@ export class BucketCollector {
       complete = false;
       error = this.fail(err, `listing ${partition.prefix} failed`);
     }
+    if (--this.listingsLeft === 0) this.listingEnded();
     await Promise.all(inFlight);
     const ok = complete && !this.runFailure && progress.firstUnfinished === null;
     const outcome: PartitionOutcome = {

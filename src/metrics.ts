@@ -25,6 +25,11 @@ export interface MetricsOptions {
   partitions(): PartitionNewest[];
   /** A partition lagging more than this many seconds makes the health degraded; null: never. */
   maxLagSeconds: number | null;
+  /**
+   * This many passes in a row that found no object in any bucket make the health degraded; null or
+   * absent: never (`--max-empty-passes`).
+   */
+  maxEmptyPasses?: number | null;
   now?(): number;
 }
 
@@ -38,7 +43,15 @@ export class Metrics implements Telemetry {
   private readonly requests: Counter<'bucket' | 'operation'>;
   private readonly passSeconds: Histogram<'bucket'>;
   private readonly lastPassOk: Gauge<'bucket'>;
+  private readonly discarded: Counter<'bucket'>;
+  private readonly malformed: Counter<'bucket'>;
+  private readonly outputErrors: Counter;
+  private readonly lastPassAt: Gauge;
   private running = false;
+  /** Passes in a row, up to the last, in which every bucket listed nothing inside its layout. */
+  private emptyPasses = 0;
+  /** The buckets of the last of those passes. */
+  private emptyBuckets: string[] = [];
   private lastPass: { at: number; outcome: PassOutcome } | null = null;
   private readonly now: () => number;
 
@@ -64,6 +77,20 @@ export class Metrics implements Telemetry {
       registers,
     });
     this.lastPassOk = new Gauge({ name: 'guardduty_wodle_last_pass_success', help: '1 when the last pass over the bucket succeeded', labelNames: ['bucket'], registers });
+    this.discarded = new Counter({
+      name: 'guardduty_wodle_findings_discarded_total',
+      help: 'Findings dropped by discard_regex',
+      labelNames: ['bucket'],
+      registers,
+    });
+    this.malformed = new Counter({
+      name: 'guardduty_wodle_lines_malformed_total',
+      help: 'Bad lines inside objects (invalid JSON, a torn write, nested too deep), reported and skipped',
+      labelNames: ['bucket'],
+      registers,
+    });
+    this.outputErrors = new Counter({ name: 'guardduty_wodle_output_errors_total', help: 'Passes ended early because an output failed', registers });
+    this.lastPassAt = new Gauge({ name: 'guardduty_wodle_last_pass_timestamp_seconds', help: 'When the last pass ended, in seconds since the epoch', registers });
     const self = this;
     new Gauge({
       name: 'guardduty_wodle_partition_lag_seconds',
@@ -92,10 +119,20 @@ export class Metrics implements Telemetry {
   passFinished(outcome: PassOutcome): void {
     this.running = false;
     this.lastPass = { at: this.now(), outcome };
+    this.lastPassAt.set(this.lastPass.at / 1000);
+    if (outcome.outputFailure) this.outputErrors.inc();
     for (const bucket of outcome.buckets) {
       this.passSeconds.observe({ bucket: bucket.bucket }, bucket.durationMs / 1000);
       this.lastPassOk.set({ bucket: bucket.bucket }, bucket.ok ? 1 : 0);
+      // Added even when 0, so that each bucket's series exists from its first pass on.
+      this.discarded.inc({ bucket: bucket.bucket }, bucket.discarded);
+      this.malformed.inc({ bucket: bucket.bucket }, bucket.malformed);
     }
+    // A pass is empty when it got to every bucket and none listed anything inside its layout; any other
+    // pass (something listed, a bucket failed, an output or the state ended it early) ends the run.
+    const empty = outcome.buckets.length > 0 && !outcome.outputFailure && !outcome.stateFailure && outcome.buckets.every((b) => b.ok && b.listed === 0);
+    this.emptyPasses = empty ? this.emptyPasses + 1 : 0;
+    this.emptyBuckets = empty ? outcome.buckets.map((b) => b.bucket) : [];
   }
 
   objectListed(bucket: string): void {
@@ -133,6 +170,11 @@ export class Metrics implements Telemetry {
           reasons.push(`lag over ${this.options.maxLagSeconds} s: ${lag.bucket} ${lag.account || '-'} ${lag.region || '-'} is ${Math.round(lag.seconds)} s behind`);
         }
       }
+    }
+    const maxEmpty = this.options.maxEmptyPasses ?? null;
+    if (maxEmpty !== null && this.emptyPasses >= maxEmpty) {
+      const where = this.emptyBuckets.map((b) => `s3://${b}`).join(', ');
+      reasons.push(`no objects found in the last ${this.emptyPasses} passes over ${where} (check <path>, the bucket name, aws_account_id and regions)`);
     }
     return {
       status: reasons.length === 0 ? 'ok' : 'degraded',

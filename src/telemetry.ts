@@ -20,6 +20,11 @@ export interface Telemetry {
   passFinished?(outcome: PassOutcome): void;
   /** A key inside the layout and the day window was listed. */
   objectListed?(bucket: string): void;
+  /**
+   * Every partition of the bucket has been listed to the end in this pass (its objects may still be
+   * being read): from then on the number of objects to read in it is known.
+   */
+  listingFinished?(bucket: string): void;
   /** A listed object is new (or failed before) and will be read. */
   objectToRead?(bucket: string): void;
   /** An object was read to the end (done), failed, or left for the next pass. */
@@ -33,6 +38,7 @@ export function fanOut(receivers: Telemetry[]): Telemetry {
     passStarted: () => receivers.forEach((r) => r.passStarted?.()),
     passFinished: (outcome) => receivers.forEach((r) => r.passFinished?.(outcome)),
     objectListed: (bucket) => receivers.forEach((r) => r.objectListed?.(bucket)),
+    listingFinished: (bucket) => receivers.forEach((r) => r.listingFinished?.(bucket)),
     objectToRead: (bucket) => receivers.forEach((r) => r.objectToRead?.(bucket)),
     objectSettled: (bucket, outcome, bytes, events) => receivers.forEach((r) => r.objectSettled?.(bucket, outcome, bytes, events)),
     s3Request: (bucket, operation) => receivers.forEach((r) => r.s3Request?.(bucket, operation)),

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, test } from 'node:test';
-import { startCli, tempDir, writeConfig, type Running } from './helpers/cli.js';
+import { gzipSync } from 'node:zlib';
+import { runCli, startCli, tempDir, writeConfig, type Running } from './helpers/cli.js';
 import { jsonlGz, makeFinding, nativeKey, today } from './helpers/findings.js';
 import { S3Proxy } from './helpers/proxy.js';
 import { useFakeS3 } from './helpers/s3.js';
@@ -113,6 +114,7 @@ describe('metrics and health', () => {
       assert.equal(answer.code, 503);
       assert.equal(answer.body['status'], 'degraded');
       assert.ok(answer.body['reasons'].some((r: string) => r.startsWith('output down: ') && r.includes('nobody-listens.sock')), JSON.stringify(answer.body));
+      assert.equal(await metric(port, 'guardduty_wodle_output_errors_total'), 1);
     } finally {
       down.child.kill('SIGTERM');
     }
@@ -130,5 +132,90 @@ describe('metrics and health', () => {
       lagging.child.kill('SIGTERM');
     }
     assert.equal((await lagging.done).code, 0);
+  });
+
+  test('discarded findings, bad lines, output errors and when the last pass ended', async () => {
+    const bucket = 'gd-metrics-counts';
+    fake.s3.createBucket(bucket);
+    const good = (id: string) => JSON.stringify(makeFinding(ACCOUNT, REGION, id));
+    // One object with a finding discard_regex drops and a torn line between two good findings.
+    await fake.s3.put(bucket, nativeKey(ACCOUNT, REGION, today()), gzipSync([good('c1'), '{"torn": ', good('drop-c2'), good('c3')].join('\n') + '\n'));
+    await fake.s3.put(bucket, nativeKey(ACCOUNT, REGION, today()), jsonlGz([makeFinding(ACCOUNT, REGION, 'drop-c4')]));
+    const dir = tempDir();
+    const config = writeConfig(
+      dir,
+      [{ name: bucket, endpoint: fake.s3.endpoint, extra: '      <discard_regex field="id">drop-</discard_regex>' }],
+      '<interval>1h</interval><skip_on_error>yes</skip_on_error>',
+    );
+    const started = Date.now() / 1000;
+    const running = startCli(['--config', config, '--state', join(dir, 'state.db'), '--output', `file:${join(dir, 'out')}`, '--metrics-port', '0']);
+    try {
+      const port = await metricsPort(running);
+      assert.equal(await metric(port, 'guardduty_wodle_output_errors_total'), 0, 'there from the start, at 0');
+      assert.equal(await metric(port, 'guardduty_wodle_last_pass_timestamp_seconds'), 0, 'no pass yet');
+      await eventually(running, 'the pass to end', async () => ((await health(port)).body['pass'] === 'idle' ? true : undefined));
+      const pass = logs(running).find((l) => String(l['msg']).startsWith('bucket pass'))!;
+      assert.deepEqual([pass['discarded'], pass['malformed'], pass['events']], [2, 1, 2], JSON.stringify(pass));
+      assert.equal(await metric(port, 'guardduty_wodle_findings_discarded_total', `bucket="${bucket}"`), 2);
+      assert.equal(await metric(port, 'guardduty_wodle_lines_malformed_total', `bucket="${bucket}"`), 1);
+      assert.equal(await metric(port, 'guardduty_wodle_events_total', `bucket="${bucket}"`), 2);
+      assert.equal(await metric(port, 'guardduty_wodle_output_errors_total'), 0);
+      const at = await metric(port, 'guardduty_wodle_last_pass_timestamp_seconds');
+      assert.ok(at !== undefined && at >= started && at <= Date.now() / 1000, `last pass at ${at}, started ${started}`);
+      assert.equal(Date.parse((await health(port)).body['lastPass'].at) / 1000, at);
+    } finally {
+      running.child.kill('SIGTERM');
+    }
+    assert.equal((await running.done).code, 0);
+  });
+
+  test('--max-empty-passes: degraded after that many passes that found nothing in any bucket; off by default', async () => {
+    const bucket = 'gd-metrics-empty';
+    fake.s3.createBucket(bucket);
+    const dir = tempDir();
+    const config = writeConfig(dir, [{ name: bucket, endpoint: fake.s3.endpoint }], '<interval>1s</interval><run_on_start>yes</run_on_start>');
+    const passes = (running: Running) => logs(running).filter((l) => String(l['msg']).startsWith('bucket pass')).length;
+    const watched = startCli(['--config', config, '--state', join(dir, 'watched.db'), '--output', `file:${join(dir, 'out')}`, '--metrics-port', '0', '--max-empty-passes', '2']);
+    try {
+      const port = await metricsPort(watched);
+      const first = await eventually(watched, 'a first pass', async () => {
+        const h = await health(port);
+        return h.body['lastPass'] !== null ? h : undefined;
+      });
+      if (passes(watched) === 1) assert.equal(first.code, 200, `one empty pass is not enough: ${JSON.stringify(first.body)}`);
+      const degraded = await eventually(watched, 'health degraded by empty passes', async () => {
+        const h = await health(port);
+        return h.code === 503 ? h : undefined;
+      });
+      assert.ok(passes(watched) >= 2);
+      assert.equal(degraded.body['status'], 'degraded');
+      assert.equal(degraded.body['reasons'].length, 1, JSON.stringify(degraded.body));
+      const [, n] = /^no objects found in the last (\d+) passes over s3:\/\/gd-metrics-empty \(check <path>, the bucket name, aws_account_id and regions\)$/.exec(degraded.body['reasons'][0]) ?? [];
+      assert.ok(Number(n) >= 2 && Number(n) <= passes(watched), JSON.stringify(degraded.body));
+    } finally {
+      watched.child.kill('SIGTERM');
+    }
+    assert.equal((await watched.done).code, 0);
+
+    const unwatched = startCli(['--config', config, '--state', join(dir, 'unwatched.db'), '--output', `file:${join(dir, 'out')}`, '--metrics-port', '0']);
+    try {
+      const port = await metricsPort(unwatched);
+      await eventually(unwatched, 'three empty passes', () => (passes(unwatched) >= 3 ? true : undefined));
+      const answer = await health(port);
+      assert.equal(answer.code, 200, JSON.stringify(answer.body));
+      assert.deepEqual(answer.body['reasons'], []);
+    } finally {
+      unwatched.child.kill('SIGTERM');
+    }
+    assert.equal((await unwatched.done).code, 0);
+  });
+
+  test('--max-empty-passes takes a whole number from 1', async () => {
+    for (const bad of ['0', '-1', '1.5', 'two']) {
+      const result = await runCli([`--max-empty-passes=${bad}`, '--once']);
+      assert.equal(result.code, 2, result.stderr);
+      assert.match(result.stderr, new RegExp(`--max-empty-passes ${bad.replace('.', '\\.')}: use a whole number from 1`));
+    }
+    assert.match((await runCli(['--help'])).stdout, /--max-empty-passes N/);
   });
 });

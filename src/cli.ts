@@ -41,6 +41,7 @@ const USAGE = `usage: guardduty-wodle [--config PATH] [--once] [--state PATH] [-
        guardduty-wodle status [--state PATH] [--json] [--all]
        guardduty-wodle explain BUCKET KEY [--config PATH] [--state PATH] [--max-attempts N] [--json]
        guardduty-wodle reset BUCKET [--since YYYY-MM-DD] [--state PATH] [--yes]
+       guardduty-wodle import-wazuh [--config PATH] [--state PATH] [--wazuh-db PATH] [--dry-run]
 
   --config PATH      ossec.conf to read <wodle name="aws-s3"> blocks from (default ${DEFAULT_CONFIG})
   --once             one pass over every configured bucket, then exit
@@ -295,8 +296,10 @@ async function collect(options: CliOptions, config: Config, log: Logger): Promis
 }
 
 export async function main(argv: string[]): Promise<number> {
-  // The operator's subcommands (status, explain, reset) have their own flags: src/commands/.
-  if (argv[0] === 'status' || argv[0] === 'explain' || argv[0] === 'reset') return (await import('./commands/index.js')).runCommand(argv);
+  // The operator's subcommands (status, explain, reset, import-wazuh) have their own flags: src/commands/.
+  if (argv[0] === 'status' || argv[0] === 'explain' || argv[0] === 'reset' || argv[0] === 'import-wazuh') {
+    return (await import('./commands/index.js')).runCommand(argv);
+  }
   let options: CliOptions;
   try {
     options = parseCli(argv);

@@ -345,7 +345,7 @@ describe('explain', () => {
     assert.match(
       r.text,
       new RegExp(
-        `NOT READ: its folder ${daysAgo(5)} is before where the partition's listing starts \\(${WINDOW}; the newest object settled there less 1 day of grace, or where it was first listed if later\\): ` +
+        `NOT READ: its folder ${daysAgo(5)} is before where the partition's listing starts \\(${WINDOW}; the newest object settled there less 1 day of grace, or where it was first listed or imported from Wazuh if later\\): ` +
           `it will not be listed again unless a --rescan-since on or before ${daysAgo(5)} asks`,
       ),
     );

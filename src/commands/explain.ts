@@ -278,7 +278,7 @@ function explainVerdict(verdict: Verdict, { input, facts, notes, answer, first, 
           ? `the rescan from ${input.rescanSince}`
           : facts.windowStart === null
             ? `the partition was never listed to the end, so its first pass lists from ${bucket.onlyLogsAfter === null ? 'today (only_logs_after is not set)' : 'only_logs_after'}`
-            : `the newest object settled there less ${plural(GRACE_HOURS / 24, 'day')} of grace, or where it was first listed if later`;
+            : `the newest object settled there less ${plural(GRACE_HOURS / 24, 'day')} of grace, or where it was first listed or imported from Wazuh if later`;
       const failed = row?.status === 'failed' ? `; it failed ${plural(row.attempts, 'time')} (${lastError(row)}) and is not retried` : '';
       if (!row && facts.windowStart !== null) {
         notes.push(`the state has no row for this key: if it was read, its row was pruned since (rows are kept ${PRUNE_MARGIN_DAYS} days behind the window)`);

@@ -6,15 +6,16 @@ import { ConfigError, StateError, describe } from '../errors.js';
 import { StateStore } from '../state/store.js';
 import { parseIsoDay } from '../walk/dates.js';
 import { formatExplanation, readExplanation } from './explain.js';
+import { applyImport, DEFAULT_WAZUH_DB, formatImport, openForImport, planImport, readOnlyView, readWazuhDatabase, storeView } from './import-wazuh.js';
 import { applyPlan, formatPlan, openForReset, planIsEmpty, planReset } from './reset.js';
 import { plural } from './format.js';
 import { formatStatus, readStatus } from './status.js';
 import { DEFAULT_CONFIG, DEFAULT_STATE } from '../defaults.js';
 
-// The operator's subcommands: `status`, `explain` and `reset`. Results go to stdout; an error is one
-// line on stderr starting with `guardduty-wodle: `.
+// The operator's subcommands: `status`, `explain`, `reset` and `import-wazuh`. Results go to stdout;
+// an error is one line on stderr starting with `guardduty-wodle: `.
 
-export const COMMANDS = ['status', 'explain', 'reset'] as const;
+export const COMMANDS = ['status', 'explain', 'reset', 'import-wazuh'] as const;
 
 // The same defaults as the collector's command line.
 
@@ -43,6 +44,14 @@ exit status: 0 answered (whatever the answer), 2 usage error, bad configuration,
   --state PATH  the state database (default ${DEFAULT_STATE}); the collector must be stopped
   --yes         do not ask (required when stdin is not a terminal)
 exit status: 0 done (or nothing to do), 1 not confirmed, 2 usage error, state missing, collector running, no --yes without a terminal`,
+  'import-wazuh': `usage: guardduty-wodle import-wazuh [--config PATH] [--state PATH] [--wazuh-db PATH] [--dry-run]
+  switch over from Wazuh's aws-s3 wodle: record as done every GuardDuty key Wazuh recorded, and start each partition's listing
+  window at the day of the newest key Wazuh read there, so the first pass sends exactly what Wazuh had not sent
+  --config PATH    ossec.conf with the <bucket type="guardduty"> blocks to import (default ${DEFAULT_CONFIG})
+  --state PATH     the state database (default ${DEFAULT_STATE}); created if missing; the collector must be stopped
+  --wazuh-db PATH  Wazuh's database, opened read-only (default ${DEFAULT_WAZUH_DB}, table guardduty)
+  --dry-run        print what would be imported and where each window would start; write nothing
+exit status: 0 imported (or nothing to import), 2 usage error, bad configuration, not a Wazuh database, collector running`,
 };
 
 /** A bad command line: the message is followed by the subcommand's usage. */
@@ -146,6 +155,39 @@ async function reset(args: string[]): Promise<number> {
   }
 }
 
+async function importWazuh(args: string[]): Promise<number> {
+  const { values } = parse(
+    'import-wazuh',
+    args,
+    { config: { type: 'string' }, state: { type: 'string' }, 'wazuh-db': { type: 'string' }, 'dry-run': { type: 'boolean' } },
+    0,
+  );
+  if (values['help']) return help('import-wazuh');
+  if (values['wazuh-db'] === '') throw new UsageError('--wazuh-db needs a path');
+  const config = loadConfig((values['config'] as string | undefined) ?? DEFAULT_CONFIG);
+  const wazuh = readWazuhDatabase((values['wazuh-db'] as string | undefined) ?? DEFAULT_WAZUH_DB);
+  const statePath = (values['state'] as string | undefined) ?? DEFAULT_STATE;
+  const dryRun = values['dry-run'] === true;
+  if (dryRun) {
+    const state = readOnlyView(statePath);
+    try {
+      process.stdout.write(formatImport(planImport(config, wazuh, state.view, new Date()), statePath, true));
+    } finally {
+      state.close();
+    }
+    return EXIT_OK;
+  }
+  const store = openForImport(statePath, (path) => StateStore.open(path, (warning) => process.stderr.write(`guardduty-wodle: warning: ${warning}\n`)));
+  try {
+    const plan = planImport(config, wazuh, storeView(store), new Date());
+    applyImport(store, plan);
+    process.stdout.write(formatImport(plan, statePath, false));
+    return EXIT_OK;
+  } finally {
+    store.close();
+  }
+}
+
 function help(command: (typeof COMMANDS)[number]): number {
   process.stdout.write(`${USAGE[command]}\n`);
   return EXIT_OK;
@@ -155,13 +197,14 @@ export function isCommand(name: string | undefined): name is (typeof COMMANDS)[n
   return (COMMANDS as readonly string[]).includes(name ?? '');
 }
 
-/** Runs `status`, `explain` or `reset` (argv[0]) and returns the exit status. */
+/** Runs `status`, `explain`, `reset` or `import-wazuh` (argv[0]) and returns the exit status. */
 export async function runCommand(argv: string[]): Promise<number> {
   const [command, ...args] = argv;
   if (!isCommand(command)) return fail(`unknown command ${command ?? ''}; use one of ${COMMANDS.join(', ')}`);
   try {
     if (command === 'status') return await status(args);
     if (command === 'explain') return await explain(args);
+    if (command === 'import-wazuh') return await importWazuh(args);
     return await reset(args);
   } catch (err) {
     if (err instanceof UsageError) {

@@ -413,4 +413,42 @@ export class StateStore {
       return { objects, windows: moved };
     })();
   }
+
+  /**
+   * Records keys another collector processed (Wazuh's wodle, for `import-wazuh`) as done and sets
+   * partitions' window starts, all in one transaction. A key the state already has as done keeps its
+   * row; a failed one becomes done. A start only moves forward: one already at or after the given
+   * folder is kept (a day and its hour 00 count as the same folder).
+   */
+  importDone(
+    records: Array<ObjectRecord & { processedAt: number }>,
+    starts: Array<{ partition: PartitionRef; windowStart: FolderTime }>,
+  ): { objects: number; windows: number } {
+    this.assertPresent();
+    return this.guard('record the imported keys', () => {
+      const done = this.db.prepare(
+        `INSERT INTO objects (bucket, path, account, region, key, etag, size, events, malformed, status, error, failure, delete_pending,
+                              processed_at, attempts, delivered)
+         VALUES (@bucket, @path, @account, @region, @key, @etag, @size, @events, @malformed, 'done', NULL, NULL, 0, @processedAt, 0, 0)
+         ON CONFLICT (bucket, key) DO UPDATE SET etag = excluded.etag, size = excluded.size, events = excluded.events,
+           malformed = excluded.malformed, status = 'done', error = NULL, failure = NULL, delete_pending = 0,
+           processed_at = excluded.processed_at, delivered = 0
+         WHERE objects.status <> 'done'`,
+      );
+      const forward = this.db.prepare(
+        `INSERT INTO partitions (bucket, prefix, account, region, window_start, updated_at)
+         VALUES (@bucket, @prefix, @account, @region, @windowStart, @updatedAt)
+         ON CONFLICT (bucket, prefix) DO UPDATE SET window_start = excluded.window_start, updated_at = excluded.updated_at
+         WHERE substr(partitions.window_start || 'T00', 1, 13) < substr(excluded.window_start || 'T00', 1, 13)`,
+      );
+      return this.db.transaction(() => {
+        let objects = 0;
+        let windows = 0;
+        for (const record of records) objects += done.run(record).changes;
+        const updatedAt = Date.now();
+        for (const { partition, windowStart } of starts) windows += forward.run({ ...partition, windowStart, updatedAt }).changes;
+        return { objects, windows };
+      })();
+    });
+  }
 }

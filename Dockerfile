@@ -14,9 +14,17 @@
 # The process runs as user wazuh, uid/gid 999 unless built with --build-arg WAZUH_UID=… WAZUH_GID=…:
 # the gid must be the manager's wazuh group (the queue socket is srw-rw---- wazuh:wazuh), e.g.
 #   docker exec <manager> id wazuh
-# Anything after the image name replaces the default arguments (CMD); --stop-timeout 30 leaves room
-# for the 20 s in which objects in flight finish after SIGTERM. config/docker-compose.yml is the same
-# as a compose file, with the manager.
+# The entrypoint (config/docker-entrypoint.sh) supplies the default arguments --config
+# /etc/guardduty-wodle/ossec.conf --state /var/lib/guardduty-wodle/state.db --metrics-port 9464
+# --metrics-host 0.0.0.0, and anything after the image name is added to them: `docker run …
+# guardduty-wodle --log-level debug` keeps them (a --config, --state or --metrics-host given there
+# replaces that one default). The metrics port is the environment variable
+# GUARDDUTY_WODLE_METRICS_PORT (default 9464; --metrics-port among the arguments is refused), which
+# the HEALTHCHECK reads too, so that it asks the port the collector listens on:
+#   docker run … -e GUARDDUTY_WODLE_METRICS_PORT=9500 -p 127.0.0.1:9500:9500 guardduty-wodle
+# The subcommands get the image's --state (and --config): docker run --rm … guardduty-wodle status.
+# --stop-timeout 30 leaves room for the 20 s in which objects in flight finish after SIGTERM.
+# config/docker-compose.yml is the same as a compose file, with the manager.
 
 FROM node:24-bookworm-slim AS build
 RUN apt-get update \
@@ -49,13 +57,19 @@ WORKDIR /app
 COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+COPY config/docker-entrypoint.sh ./config/docker-entrypoint.sh
 USER wazuh
 VOLUME ["/var/lib/guardduty-wodle", "/var/ossec/queue/sockets"]
+# The metrics port, read by both the entrypoint and the HEALTHCHECK (-e GUARDDUTY_WODLE_METRICS_PORT=N).
+ENV GUARDDUTY_WODLE_METRICS_PORT=9464
 EXPOSE 9464
-# Healthy when /health answers 200 (it answers 503 when degraded). Node's own fetch: no curl in the image.
+# Healthy when /health answers 200 (it answers 503 when degraded), asked on the port the collector
+# listens on. Node's own fetch: no curl in the image.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:9464/health', { signal: AbortSignal.timeout(4000) }).then((r) => process.exit(r.status === 200 ? 0 : 1), () => process.exit(1))"]
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.GUARDDUTY_WODLE_METRICS_PORT || '9464') + '/health', { signal: AbortSignal.timeout(4000) }).then((r) => process.exit(r.status === 200 ? 0 : 1), () => process.exit(1))"]
 STOPSIGNAL SIGTERM
-# The executable's shebang starts node with the collector's memory flags.
-ENTRYPOINT ["/app/dist/src/cli.js"]
-CMD ["--config", "/etc/guardduty-wodle/ossec.conf", "--state", "/var/lib/guardduty-wodle/state.db", "--metrics-port", "9464", "--metrics-host", "0.0.0.0"]
+# The script adds the defaults and execs /app/dist/src/cli.js, whose shebang starts node with the
+# collector's memory flags: node is then the process that receives SIGTERM. Run with sh, so that it
+# needs no executable bit. The default arguments are the script's, not CMD's: CMD stays empty.
+ENTRYPOINT ["/bin/sh", "/app/config/docker-entrypoint.sh"]
+CMD []

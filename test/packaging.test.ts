@@ -1,28 +1,88 @@
 // The packaging files are checked for what they promise, not for their wording: the systemd unit's
-// hardening and paths, the Dockerfile's stages, user, volumes and health check, the compose example's
-// shared socket volume, and that every command line they hold is one the CLI's own parser accepts.
-// Only node built-ins read them: a small INI reader, a Dockerfile reader and an indentation reader
-// that is enough for the compose file written here (no anchors, no multi-line scalars).
+// hardening, paths and restart policy, the Dockerfile's stages, user, volumes and health check, the
+// image's entrypoint script (run for real with sh against the built CLI), the compose example's
+// shared socket volume, the npm package's file list, and that every command line they hold is one the
+// CLI's own parser accepts. Only node built-ins read them: a small INI reader, a Dockerfile reader and
+// an indentation reader that is enough for the compose file written here (no anchors, no multi-line
+// scalars). Every process is started with the asynchronous spawn.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { dirname, join, posix, resolve } from 'node:path';
+import { dirname, join, posix, relative, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { pathToFileURL } from 'node:url';
 import { describe, test } from 'node:test';
-import { parseCli } from '../src/cli.js';
+import { EXIT_USAGE, parseCli } from '../src/cli.js';
+import { COMMANDS } from '../src/commands/index.js';
 import { WAZUH_QUEUE } from '../src/emit/wazuh.js';
-import { tempDir } from './helpers/cli.js';
+import { FAKE_AWS_ENV, runCli, tempDir, writeConfig } from './helpers/cli.js';
 import { CLI, ROOT } from './helpers/paths.js';
 
 const UNIT_FILE = join(ROOT, 'config', 'guardduty-wodle.service');
 const DOCKERFILE = join(ROOT, 'Dockerfile');
 const COMPOSE_FILE = join(ROOT, 'config', 'docker-compose.yml');
+const ENTRYPOINT_FILE = join(ROOT, 'config', 'docker-entrypoint.sh');
+const SAMPLE_CONFIG = join(ROOT, 'config', 'ossec.conf');
+
+/** What the entrypoint puts before the operator's arguments when they name none of these flags. */
+const IMAGE_CONFIG = '/etc/guardduty-wodle/ossec.conf';
+const IMAGE_STATE = '/var/lib/guardduty-wodle/state.db';
+const IMAGE_DEFAULTS = ['--config', IMAGE_CONFIG, '--state', IMAGE_STATE, '--metrics-port', '9464', '--metrics-host', '0.0.0.0'];
+/** The variable naming the image's metrics port, read by the entrypoint and the HEALTHCHECK. */
+const PORT_VARIABLE = 'GUARDDUTY_WODLE_METRICS_PORT';
 
 /** After SIGTERM the collector gives objects in flight this long (STOP_GRACE_MS in src/cli.ts). */
 const DRAIN_GRACE_SECONDS = 20;
 const SOCKET_DIR = posix.dirname(WAZUH_QUEUE);
 const METRICS_FLAGS = ['--metrics-port', '--metrics-host'];
+
+// ---------------------------------------------------------------------------------------------
+// Processes
+
+interface Finished {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  /** Set when the program could not be started at all (not on PATH). */
+  error?: Error;
+}
+
+interface Started {
+  child: ChildProcess;
+  done: Promise<Finished>;
+  stderrSoFar(): string;
+}
+
+/** `group`: a process group of its own, so that a test can end it and whatever it left behind. */
+function start(command: string, args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; group?: boolean } = {}): Started {
+  const { group, ...rest } = options;
+  const child = spawn(command, args, { ...rest, detached: group ?? false, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const done = new Promise<Finished>((resolve) => {
+    child.on('error', (error) => resolve({ code: null, signal: null, stdout, stderr, error }));
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+  return { child, done, stderrSoFar: () => stderr };
+}
+
+function run(command: string, args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<Finished> {
+  return start(command, args, options).done;
+}
+
+/** A TCP port nothing listens on at the moment (the kernel's choice, released at once). */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((done) => server.close(done));
+  return port;
+}
 
 // ---------------------------------------------------------------------------------------------
 // Readers
@@ -232,6 +292,10 @@ function yamlItems(node: YamlNode | undefined): string[] {
 // ---------------------------------------------------------------------------------------------
 // The systemd unit
 
+const analyze = await run('systemd-analyze', ['--version']);
+const haveAnalyze = !analyze.error && analyze.code === 0;
+const offline = haveAnalyze && (await run('systemd-analyze', ['security', '--help'])).stdout.includes('--offline');
+
 describe('config/guardduty-wodle.service', () => {
   const text = readFileSync(UNIT_FILE, 'utf8');
   const unit = parseUnit(text);
@@ -266,6 +330,26 @@ describe('config/guardduty-wodle.service', () => {
     assert.equal(single(service, 'KillSignal'), 'SIGTERM');
     const stop = timespan(single(service, 'TimeoutStopSec') ?? 'missing');
     assert.ok(stop > DRAIN_GRACE_SECONDS && Number.isFinite(stop), `TimeoutStopSec ${stop} s must exceed the ${DRAIN_GRACE_SECONDS} s drain grace`);
+  });
+
+  test('is not restarted after exit 2, the status of a usage or configuration error, and is after exit 1', async () => {
+    assert.equal(EXIT_USAGE, 2);
+    const prevent = list(service, 'RestartPreventExitStatus') ?? [];
+    assert.ok(prevent.includes(String(EXIT_USAGE)), `RestartPreventExitStatus=${prevent.join(' ')} holds ${EXIT_USAGE}`);
+    assert.ok(!prevent.includes('1'), 'exit 1 (a failed bucket or output) is restarted: what was not delivered is read again');
+    assert.equal(single(service, 'Restart'), 'on-failure', 'exit 1 is a failure to Restart=on-failure');
+    // The exit statuses the unit names are the ones the CLI returns: an unknown flag, a configuration
+    // that cannot be read, a state that is not a database (nothing is read: the endpoint is closed anyway).
+    const dir = tempDir();
+    const config = writeConfig(dir, [{ name: 'gd-restart', endpoint: 'http://127.0.0.1:9' }]);
+    const corrupt = join(dir, 'state.db');
+    writeFileSync(corrupt, 'not a database\n'.repeat(400));
+    const exits = await Promise.all([
+      runCli(['--no-such-flag']),
+      runCli(['--check-config', '--config', join(dir, 'missing.conf')]),
+      runCli(['--once', '--config', config, '--state', corrupt, '--output', 'stdout']),
+    ]);
+    for (const exit of exits) assert.equal(exit.code, EXIT_USAGE, exit.stderr);
   });
 
   test('has every hardening directive with its value', () => {
@@ -318,9 +402,6 @@ describe('config/guardduty-wodle.service', () => {
     assert.doesNotThrow(() => parseCli(variant.args));
   });
 
-  const analyze = spawnSync('systemd-analyze', ['--version'], { encoding: 'utf8' });
-  const haveAnalyze = !analyze.error && analyze.status === 0;
-
   /** A copy of the unit whose ExecStart runs the built CLI, so that verify finds an executable. */
   function verifiableCopy(extra = ''): string {
     const file = join(tempDir(), 'guardduty-wodle.service');
@@ -330,13 +411,13 @@ describe('config/guardduty-wodle.service', () => {
     return file;
   }
 
-  function verify(file: string): { status: number | null; lines: string[] } {
-    const run = spawnSync('systemd-analyze', ['verify', '--man=no', file], { encoding: 'utf8' });
-    return { status: run.status, lines: `${run.stdout}\n${run.stderr}`.split('\n').filter((l) => l.trim() !== '') };
+  async function verify(file: string): Promise<{ status: number | null; lines: string[] }> {
+    const result = await run('systemd-analyze', ['verify', '--man=no', file]);
+    return { status: result.code, lines: `${result.stdout}\n${result.stderr}`.split('\n').filter((l) => l.trim() !== '') };
   }
 
-  test('systemd-analyze verify reports nothing about it', { skip: haveAnalyze ? false : 'systemd-analyze is not on PATH' }, () => {
-    const result = verify(verifiableCopy());
+  test('systemd-analyze verify reports nothing about it', { skip: haveAnalyze ? false : 'systemd-analyze is not on PATH' }, async () => {
+    const result = await verify(verifiableCopy());
     // Fair to forgive: what depends on this machine rather than on the unit. A machine without the
     // wazuh user (like the one the tests run on) may be told that the user or group does not exist
     // (systemd 252 does not look it up; later versions may), and one without the Wazuh manager that
@@ -349,18 +430,20 @@ describe('config/guardduty-wodle.service', () => {
     if (result.lines.length === 0) assert.equal(result.status, 0);
   });
 
-  test('systemd-analyze verify would notice an unknown directive and a bad value (so its silence means something)', { skip: haveAnalyze ? false : 'systemd-analyze is not on PATH' }, () => {
-    const result = verify(verifiableCopy('NoSuchDirective=yes\nUMask=bogus'));
+  test('systemd-analyze verify would notice an unknown directive and a bad value (so its silence means something)', { skip: haveAnalyze ? false : 'systemd-analyze is not on PATH' }, async () => {
+    const file = verifiableCopy('NoSuchDirective=yes\nUMask=bogus\nRestartPreventExitStatus=bogus');
+    const result = await verify(file);
+    const badStatusLine = readFileSync(file, 'utf8').split('\n').indexOf('RestartPreventExitStatus=bogus') + 1;
     assert.ok(result.lines.some((l) => l.includes('NoSuchDirective')), result.lines.join('\n'));
     assert.ok(result.lines.some((l) => /failed to parse/i.test(l)), result.lines.join('\n'));
+    // (systemd 252 names the line, not the key, of a RestartPreventExitStatus= it cannot parse.)
+    assert.ok(result.lines.some((l) => l.includes(`:${badStatusLine}: `) && /failed to parse/i.test(l)), `a bad RestartPreventExitStatus is reported: ${result.lines.join('\n')}`);
   });
 
-  const offline = haveAnalyze && spawnSync('systemd-analyze', ['security', '--help'], { encoding: 'utf8' }).stdout.includes('--offline');
-
-  test('systemd-analyze security rates its exposure OK or better', { skip: offline ? false : 'systemd-analyze security --offline is not available' }, () => {
-    const run = spawnSync('systemd-analyze', ['security', '--offline=yes', '--no-pager', verifiableCopy()], { encoding: 'utf8' });
-    const verdict = /Overall exposure level for \S+: ([\d.]+) (\w+)/.exec(run.stdout);
-    assert.ok(verdict, run.stdout + run.stderr);
+  test('systemd-analyze security rates its exposure OK or better', { skip: offline ? false : 'systemd-analyze security --offline is not available' }, async () => {
+    const result = await run('systemd-analyze', ['security', '--offline=yes', '--no-pager', verifiableCopy()]);
+    const verdict = /Overall exposure level for \S+: ([\d.]+) (\w+)/.exec(result.stdout);
+    assert.ok(verdict, result.stdout + result.stderr);
     assert.ok(['PERFECT', 'SAFE', 'OK'].includes(verdict[2]!), `exposure ${verdict[1]} ${verdict[2]}`);
   });
 });
@@ -376,7 +459,6 @@ function lastOf(body: Instruction[], op: string): Instruction | undefined {
   return body.filter((i) => i.op === op).at(-1);
 }
 
-const CMD_ARGS = execForm(lastOf(runtime.body, 'CMD'), 'CMD');
 const HEALTHCHECK = (() => {
   const ins = lastOf(runtime.body, 'HEALTHCHECK');
   assert.ok(ins, 'the Dockerfile has a HEALTHCHECK');
@@ -391,10 +473,46 @@ function volumes(body: Instruction[]): string[] {
     .flatMap((i) => (i.args.startsWith('[') ? (JSON.parse(i.args) as string[]) : i.args.split(/\s+/)));
 }
 
+/** ENV in its KEY=VALUE form (the only one used here); the last assignment wins. */
+function environment(body: Instruction[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const ins of body.filter((i) => i.op === 'ENV')) {
+    for (const word of words(ins.args)) {
+      const eq = word.indexOf('=');
+      assert.ok(eq > 0, `ENV ${ins.args}: KEY=VALUE form`);
+      out.set(word.slice(0, eq), word.slice(eq + 1));
+    }
+  }
+  return out;
+}
+
+/** Runs the image's HEALTHCHECK command with this node, in an environment of its own (the container's). */
+function healthcheck(env: Record<string, string>): Promise<number | null> {
+  assert.equal(HEALTHCHECK.command[0], 'node');
+  const clean = Object.fromEntries(Object.entries(process.env).filter(([name]) => name !== PORT_VARIABLE));
+  return run(process.execPath, HEALTHCHECK.command.slice(1), { env: { ...clean, ...env } }).then((r) => r.code);
+}
+
+/** A /health stand-in answering `status()`, on `port` (0: any). */
+async function healthServer(port: number, status: () => number): Promise<{ server: Server; port: number; paths: string[] }> {
+  const paths: string[] = [];
+  const server: Server = createServer((req, res) => {
+    paths.push(req.url ?? '');
+    res.writeHead(status(), { 'content-type': 'application/json' }).end('{}');
+  });
+  await new Promise<void>((done, fail) => server.once('error', fail).listen(port, '127.0.0.1', done));
+  return { server, port: (server.address() as AddressInfo).port, paths };
+}
+
+function closed(server: Server): Promise<unknown> {
+  return new Promise((done) => server.close(done));
+}
+
 describe('Dockerfile', () => {
-  test('.dockerignore keeps host builds, CI runtimes and state out of the build context', () => {
+  test('.dockerignore keeps host builds, CI runtimes and state out of the build context, and not the entrypoint', () => {
     const ignored = readFileSync(join(ROOT, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim());
     for (const entry of ['node_modules/', 'dist/', '.node24/', '.ci-node24/', '*.db', '.git/']) assert.ok(ignored.includes(entry), `${entry} is ignored`);
+    assert.ok(!ignored.some((l) => /^\/?config\b/.test(l)), 'config/ (the entrypoint script) is in the build context');
   });
 
   test('two stages, both on node:24-bookworm-slim; the runtime copies from the named build stage', () => {
@@ -433,62 +551,266 @@ describe('Dockerfile', () => {
     assert.match(run, /groupadd\b[^\n]*--gid "?\$\{?WAZUH_GID\}?"?/, 'its group with that gid');
   });
 
-  test('declares the state and queue socket volumes, exposes the metrics port, and starts the built executable', () => {
+  test('declares the state and queue socket volumes, exposes the metrics port, and starts the entrypoint script with sh, which starts the built executable', () => {
     const declared = volumes(runtime.body);
     assert.ok(declared.includes('/var/lib/guardduty-wodle'), declared.join(' '));
     assert.ok(declared.includes(SOCKET_DIR), declared.join(' '));
     assert.ok((lastOf(runtime.body, 'EXPOSE')?.args.split(/\s+/) ?? []).some((p) => p.replace(/\/tcp$/, '') === '9464'));
-    assert.deepEqual(execForm(lastOf(runtime.body, 'ENTRYPOINT'), 'ENTRYPOINT'), ['/app/dist/src/cli.js']);
+    const workdir = lastOf(runtime.body, 'WORKDIR')?.args;
+    assert.equal(workdir, '/app');
+    const entrypoint = execForm(lastOf(runtime.body, 'ENTRYPOINT'), 'ENTRYPOINT');
+    assert.equal(entrypoint.length, 2);
+    assert.equal(entrypoint[0], '/bin/sh', 'run with sh: the script needs no executable bit');
+    // The script in the image is this repository's, at the same place relative to dist/.
+    const script = entrypoint[1]!;
+    const copy = runtime.body
+      .filter((i) => i.op === 'COPY' && !i.args.includes('--from='))
+      .map((i) => i.args.split(/\s+/).filter((w) => !w.startsWith('--')))
+      .find(([source]) => source === relative(ROOT, ENTRYPOINT_FILE));
+    assert.ok(copy, `the runtime copies ${relative(ROOT, ENTRYPOINT_FILE)} from the build context`);
+    assert.equal(posix.resolve(workdir, copy[1]!), script, 'to the path ENTRYPOINT runs');
+    assert.equal(posix.resolve(posix.dirname(script), '../dist/src/cli.js'), '/app/dist/src/cli.js', 'the script starts ../dist/src/cli.js');
+    assert.match(readFileSync(ENTRYPOINT_FILE, 'utf8'), /^cli="\$\(dirname -- "\$0"\)\/\.\.\/dist\/src\/cli\.js"$/m);
+    assert.match(readFileSync(ENTRYPOINT_FILE, 'utf8'), /^exec "\$cli" "\$@"$/m, 'and replaces itself with it');
     // The same file as npm run build leaves it: executable, with the shebang that starts node.
     assert.ok(statSync(CLI).mode & 0o111, `${CLI} is executable`);
     assert.match(readFileSync(CLI, 'utf8').split('\n')[0]!, /^#!\/usr\/bin\/env -S node\b/);
-    assert.equal(lastOf(runtime.body, 'WORKDIR')?.args, '/app');
+    // The defaults are the script's: a CMD holding any would be replaced by the operator's arguments.
+    assert.deepEqual(execForm(lastOf(runtime.body, 'CMD'), 'CMD'), []);
   });
 
-  test('CMD is accepted by parseCli (less the metrics flags) and points into the declared volumes', () => {
-    const options = parseCli(withoutFlags(CMD_ARGS, METRICS_FLAGS));
+  test('the image defaults are accepted by parseCli, point into the declared volumes, and listen on all interfaces on the exposed port', () => {
+    const options = parseCli(IMAGE_DEFAULTS);
     const declared = volumes(runtime.body);
-    assert.equal(options.config, '/etc/guardduty-wodle/ossec.conf');
-    assert.equal(options.state, '/var/lib/guardduty-wodle/state.db');
+    assert.equal(options.config, IMAGE_CONFIG);
+    assert.equal(options.state, IMAGE_STATE);
     assert.ok(declared.includes(posix.dirname(options.state)), 'the state directory is a volume');
     assert.deepEqual(options.outputs, [{ kind: 'wazuh', path: WAZUH_QUEUE }]);
     assert.ok(declared.includes(posix.dirname(WAZUH_QUEUE)), 'the queue socket directory is a volume');
+    assert.equal(options.metricsHost, '0.0.0.0', 'reachable from outside the container');
+    assert.equal(options.metricsPort, 9464);
+    assert.equal(environment(runtime.body).get(PORT_VARIABLE), '9464', `ENV ${PORT_VARIABLE}=9464, the port the entrypoint and the health check use`);
+    assert.ok((lastOf(runtime.body, 'EXPOSE')?.args.split(/\s+/) ?? []).includes(environment(runtime.body).get(PORT_VARIABLE)!));
   });
 
-  test('CMD with its metrics flags is accepted by parseCli, on all interfaces, on the exposed and health-checked port', () => {
-    assert.equal(flagValue(CMD_ARGS, '--metrics-port'), '9464');
-    assert.equal(flagValue(CMD_ARGS, '--metrics-host'), '0.0.0.0', 'reachable from outside the container');
-    assert.ok(HEALTHCHECK.command.some((arg) => arg.includes('http://127.0.0.1:9464/health')));
-    // Needs --metrics-port and --metrics-host in src/cli.ts.
-    assert.doesNotThrow(() => parseCli(CMD_ARGS));
-  });
-
-  test('HEALTHCHECK exits 0 when /health answers 200, 1 on 503 and when nothing listens', async () => {
-    assert.equal(HEALTHCHECK.command[0], 'node');
+  test(`HEALTHCHECK asks /health on the port ${PORT_VARIABLE} names: 0 on 200, 1 on 503, on another port and when nothing listens`, async () => {
     assert.match(HEALTHCHECK.options, /--timeout=\d+s/);
-    const paths: string[] = [];
+    assert.ok(HEALTHCHECK.command.some((arg) => arg.includes(`process.env.${PORT_VARIABLE}`)), 'the port comes from the environment');
     let status = 200;
-    const server: Server = createServer((req, res) => {
-      paths.push(req.url ?? '');
-      res.writeHead(status, { 'content-type': 'application/json' }).end('{}');
-    });
-    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-    const port = (server.address() as AddressInfo).port;
-    const check = (at: number) =>
-      new Promise<number | null>((done, fail) => {
-        const args = HEALTHCHECK.command.slice(1).map((arg) => arg.replace('127.0.0.1:9464', `127.0.0.1:${at}`));
-        const child = spawn(process.execPath, args, { stdio: 'ignore' });
-        child.on('error', fail).on('close', done);
-      });
+    const { server, port, paths } = await healthServer(0, () => status);
+    const elsewhere = await freePort();
     try {
-      assert.equal(await check(port), 0);
+      assert.equal(await healthcheck({ [PORT_VARIABLE]: String(port) }), 0, `asks port ${port}`);
+      assert.equal(await healthcheck({ [PORT_VARIABLE]: String(elsewhere) }), 1, 'asks the port named, not the one that answers');
       status = 503;
-      assert.equal(await check(port), 1);
+      assert.equal(await healthcheck({ [PORT_VARIABLE]: String(port) }), 1);
       assert.deepEqual(paths, ['/health', '/health']);
     } finally {
-      await new Promise((done) => server.close(done));
+      await closed(server);
     }
-    assert.equal(await check(port), 1, 'nothing listening');
+    assert.equal(await healthcheck({ [PORT_VARIABLE]: String(port) }), 1, 'nothing listening');
+  });
+
+  test(`HEALTHCHECK asks port 9464 when ${PORT_VARIABLE} is unset or empty, as the entrypoint does`, async (t) => {
+    let standIn: Awaited<ReturnType<typeof healthServer>>;
+    try {
+      standIn = await healthServer(9464, () => 200);
+    } catch (err) {
+      t.skip(`port 9464 is taken on this machine: ${(err as Error).message}`);
+      return;
+    }
+    try {
+      assert.equal(await healthcheck({}), 0);
+      assert.equal(await healthcheck({ [PORT_VARIABLE]: '' }), 0);
+      assert.deepEqual(standIn.paths, ['/health', '/health']);
+    } finally {
+      await closed(standIn.server);
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// The image's entrypoint, run with sh against the built CLI
+
+/** Loaded by node before the CLI (NODE_OPTIONS=--import): writes the arguments the CLI was given. */
+const ARGV_PROBE = (() => {
+  const file = join(tempDir(), 'argv-probe.mjs');
+  writeFileSync(
+    file,
+    "import { writeFileSync } from 'node:fs';\nif (process.env.GDW_TEST_ARGV_FILE) writeFileSync(process.env.GDW_TEST_ARGV_FILE, JSON.stringify(process.argv.slice(2)));\n",
+  );
+  return file;
+})();
+
+interface EntrypointRun extends Started {
+  /** The arguments the CLI received, once node has started it; null before (or if it never does). */
+  argv(): string[] | null;
+}
+
+function startEntrypoint(args: string[], env: Record<string, string> = {}, group = false): EntrypointRun {
+  const argvFile = join(tempDir(), 'argv.json');
+  // Nothing from the developer's own AWS set-up or image variables; the probe instead of any NODE_OPTIONS.
+  const clean = Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^(AWS_|GUARDDUTY_WODLE_|NODE_OPTIONS$)/.test(name)));
+  const started = start('sh', [ENTRYPOINT_FILE, ...args], {
+    env: {
+      ...clean,
+      // The CLI's shebang finds node on PATH, as in the image.
+      PATH: `${dirname(process.execPath)}:${process.env['PATH'] ?? '/usr/bin:/bin'}`,
+      ...FAKE_AWS_ENV,
+      NODE_OPTIONS: `--import=${pathToFileURL(ARGV_PROBE).href}`,
+      GDW_TEST_ARGV_FILE: argvFile,
+      ...env,
+    },
+    group,
+  });
+  return { ...started, argv: () => (existsSync(argvFile) ? (JSON.parse(readFileSync(argvFile, 'utf8')) as string[]) : null) };
+}
+
+async function entrypoint(args: string[], env: Record<string, string> = {}): Promise<Finished & { argv: string[] | null }> {
+  const started = startEntrypoint(args, env);
+  const result = await started.done;
+  assert.equal(result.error, undefined, 'sh starts');
+  return { ...result, argv: started.argv() };
+}
+
+/** The image defaults less some of their flags (and values). */
+const defaultsWithout = (flags: string[]) => withoutFlags(IMAGE_DEFAULTS, flags);
+
+describe('config/docker-entrypoint.sh', () => {
+  test('with no flags of its own, the CLI gets exactly the image defaults', async () => {
+    const version = await entrypoint(['--version']);
+    assert.equal(version.code, 0, version.stderr);
+    assert.equal(version.stdout, 'guardduty-wodle 0.1.0\n');
+    assert.deepEqual(version.argv, [...IMAGE_DEFAULTS, '--version']);
+    assert.doesNotThrow(() => parseCli(version.argv!));
+
+    // --check-config on the image's configuration path, which this machine does not have.
+    const check = await entrypoint(['--check-config']);
+    assert.deepEqual(check.argv, [...IMAGE_DEFAULTS, '--check-config']);
+    if (!existsSync(IMAGE_CONFIG)) {
+      assert.equal(check.code, EXIT_USAGE);
+      assert.match(check.stderr, new RegExp(`${IMAGE_CONFIG}: cannot read configuration`));
+    }
+  });
+
+  test('--check-config with the sample configuration: flags after the image name are added to the defaults, and one naming a default replaces it', async () => {
+    const [spaced, joined, bad] = await Promise.all([
+      entrypoint(['--check-config', '--config', SAMPLE_CONFIG, '--log-level', 'debug']),
+      entrypoint(['--check-config', `--config=${SAMPLE_CONFIG}`, '--metrics-host', '127.0.0.1', '--state', '/elsewhere/state.db']),
+      entrypoint(['--check-config', '--config', SAMPLE_CONFIG, '--log-level', 'bogus']),
+    ]);
+    assert.equal(spaced.code, 0, spaced.stderr);
+    assert.equal((JSON.parse(spaced.stdout) as { file: string }).file, SAMPLE_CONFIG, 'the configuration given was read');
+    assert.deepEqual(spaced.argv, [...defaultsWithout(['--config']), '--check-config', '--config', SAMPLE_CONFIG, '--log-level', 'debug']);
+    const options = parseCli(spaced.argv!);
+    assert.equal(options.config, SAMPLE_CONFIG);
+    assert.equal(options.logLevel, 'debug');
+    assert.equal(options.checkConfig, true);
+    assert.equal(options.state, IMAGE_STATE);
+    assert.equal(options.metricsPort, 9464);
+    assert.equal(options.metricsHost, '0.0.0.0');
+
+    assert.equal(joined.code, 0, joined.stderr);
+    assert.deepEqual(joined.argv, ['--metrics-port', '9464', '--check-config', `--config=${SAMPLE_CONFIG}`, '--metrics-host', '127.0.0.1', '--state', '/elsewhere/state.db']);
+    const replaced = parseCli(joined.argv!);
+    assert.deepEqual([replaced.config, replaced.state, replaced.metricsHost, replaced.metricsPort], [SAMPLE_CONFIG, '/elsewhere/state.db', '127.0.0.1', 9464]);
+
+    // The operator's flags reach the CLI, which judges them.
+    assert.deepEqual(bad.argv, [...defaultsWithout(['--config']), '--check-config', '--config', SAMPLE_CONFIG, '--log-level', 'bogus']);
+    assert.equal(bad.code, EXIT_USAGE);
+    assert.match(bad.stderr, /--log-level bogus/);
+  });
+
+  test(`${PORT_VARIABLE} sets the port; --metrics-port among the arguments, and a variable that is not a port, exit 2 before the CLI starts`, async () => {
+    const [set, empty] = await Promise.all([entrypoint(['--version'], { [PORT_VARIABLE]: '9500' }), entrypoint(['--version'], { [PORT_VARIABLE]: '' })]);
+    assert.equal(set.code, 0, set.stderr);
+    assert.deepEqual(set.argv, ['--config', IMAGE_CONFIG, '--state', IMAGE_STATE, '--metrics-port', '9500', '--metrics-host', '0.0.0.0', '--version']);
+    assert.equal(parseCli(set.argv!).metricsPort, 9500);
+    assert.deepEqual(empty.argv, [...IMAGE_DEFAULTS, '--version'], 'empty: the default 9464');
+
+    const refused = await Promise.all([
+      entrypoint(['--metrics-port', '9500']),
+      entrypoint(['--log-level', 'debug', '--metrics-port=9500']),
+      ...['abc', '0', '65536', '-1', '9464 ', '1234567'].map((value) => entrypoint(['--version'], { [PORT_VARIABLE]: value })),
+    ]);
+    for (const result of refused) {
+      assert.equal(result.code, EXIT_USAGE, result.stderr);
+      assert.equal(result.argv, null, 'the CLI never started');
+      assert.match(result.stderr, new RegExp(`^guardduty-wodle: .*${PORT_VARIABLE}`));
+    }
+  });
+
+  test('every subcommand reaches the CLI with the image --state, and --config when it takes one', async () => {
+    const runs = await Promise.all(COMMANDS.map((command) => entrypoint([command, '--help'])));
+    COMMANDS.forEach((command, i) => {
+      const result = runs[i]!;
+      assert.equal(result.code, 0, `${command} --help: ${result.stderr}`);
+      const takesConfig = /\[--config PATH\]/.test(result.stdout);
+      assert.deepEqual(result.argv, [command, ...(takesConfig ? ['--config', IMAGE_CONFIG] : []), '--state', IMAGE_STATE, '--help'], command);
+    });
+  });
+
+  test('status, explain and reset get the image --state (explain its --config too); another first word runs as a command', async () => {
+    const dir = tempDir();
+    const [status, explain, reset, given, other] = await Promise.all([
+      entrypoint(['status', '--json']),
+      entrypoint(['explain', 'my-bucket', 'AWSLogs/x.jsonl.gz']),
+      entrypoint(['reset', 'my-bucket']),
+      entrypoint(['status', `--state=${join(dir, 'state.db')}`]),
+      entrypoint(['sh', '-c', 'echo "a command: $0"', 'of its own']),
+    ]);
+    assert.deepEqual(status.argv, ['status', '--state', IMAGE_STATE, '--json']);
+    assert.deepEqual(explain.argv, ['explain', '--config', IMAGE_CONFIG, '--state', IMAGE_STATE, 'my-bucket', 'AWSLogs/x.jsonl.gz']);
+    assert.deepEqual(reset.argv, ['reset', '--state', IMAGE_STATE, 'my-bucket']);
+    assert.deepEqual(given.argv, ['status', `--state=${join(dir, 'state.db')}`]);
+    for (const result of [status, explain, reset, given]) assert.ok(result.code !== null && result.code <= EXIT_USAGE, result.stderr);
+    assert.match(given.stderr, /does not exist/, 'status read the --state given');
+    assert.equal(other.argv, null);
+    assert.equal(other.code, 0);
+    assert.equal(other.stdout, 'a command: of its own\n');
+  });
+
+  test(`a daemon started through it serves /health on ${PORT_VARIABLE}, the HEALTHCHECK finds it there, and SIGTERM reaches the collector`, async () => {
+    const dir = tempDir();
+    const config = writeConfig(dir, [{ name: 'gd-entrypoint', endpoint: 'http://127.0.0.1:9' }], '<interval>10m</interval><run_on_start>no</run_on_start>');
+    const port = await freePort();
+    const args = ['--config', config, '--state', join(dir, 'state.db'), '--output', `file:${join(dir, 'out')}`];
+    const daemon = startEntrypoint(args, { [PORT_VARIABLE]: String(port) }, true);
+    try {
+      const announced = () =>
+        daemon
+          .stderrSoFar()
+          .split('\n')
+          .some((line) => /^\{.*"msg":"metrics on /.test(line) && (JSON.parse(line) as { port?: number }).port === port);
+      let listening = false;
+      for (let i = 0; i < 200 && !listening; i++) {
+        listening = announced();
+        if (!listening) await sleep(50);
+      }
+      assert.ok(listening, `the metrics server on ${port}: ${daemon.stderrSoFar()}`);
+      assert.deepEqual(daemon.argv(), ['--metrics-port', String(port), '--metrics-host', '0.0.0.0', ...args]);
+      assert.equal(parseCli(daemon.argv()!).metricsPort, port);
+      // The container's environment is the health check's: the same variable, the same port.
+      assert.equal(await healthcheck({ [PORT_VARIABLE]: String(port) }), 0);
+      assert.equal(await healthcheck({ [PORT_VARIABLE]: String(await freePort()) }), 1);
+      // sh exec'd the executable, whose shebang exec'd node: the process started is the collector.
+      if (existsSync(`/proc/${daemon.child.pid}/cmdline`)) {
+        const cmdline = readFileSync(`/proc/${daemon.child.pid}/cmdline`, 'utf8').split('\0');
+        assert.ok(cmdline.some((arg) => resolve(arg) === CLI) && !cmdline.some((arg) => resolve(arg) === ENTRYPOINT_FILE), cmdline.join(' '));
+      }
+    } finally {
+      daemon.child.kill('SIGTERM');
+    }
+    // Had the shell not exec'd, SIGTERM would end it and leave the collector running, holding the
+    // pipes: give up after a while and end the whole process group.
+    const result = await Promise.race([daemon.done, sleep(15_000, null, { ref: false })]);
+    if (result === null) {
+      process.kill(-daemon.child.pid!, 'SIGKILL');
+      await daemon.done;
+      assert.fail('the collector did not stop within 15 s of SIGTERM: did the entrypoint exec it?');
+    }
+    assert.deepEqual([result.code, result.signal], [0, null], result.stderr);
+    assert.match(result.stderr, /"signal":"SIGTERM"/);
   });
 });
 
@@ -531,8 +853,8 @@ describe('config/docker-compose.yml', () => {
     assert.ok(declaredVolumes.includes(shared[0]), `${shared[0]} is declared under volumes:`);
   });
 
-  test('guardduty-wodle mounts its configuration read-only and its state on a named volume, where the image CMD expects them', () => {
-    const options = parseCli(withoutFlags(CMD_ARGS, METRICS_FLAGS));
+  test('guardduty-wodle mounts its configuration read-only and its state on a named volume, where the image defaults expect them', () => {
+    const options = parseCli(IMAGE_DEFAULTS);
     const config = mounts(sidecar).find((m) => m.target === options.config);
     assert.ok(config, `a mount at ${options.config}`);
     assert.equal(config.mode, 'ro');
@@ -548,5 +870,69 @@ describe('config/docker-compose.yml', () => {
     assert.deepEqual(check, ['CMD', ...HEALTHCHECK.command], 'the same check as the Dockerfile HEALTHCHECK');
     const environment = yamlItems(yamlChild(sidecar!, 'environment'));
     for (const name of ['AWS_REGION', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY']) assert.ok(environment.includes(name), `${name} passed through`);
+  });
+
+  test(`publishes, on loopback, the metrics port ${PORT_VARIABLE} names, which it passes to the container; a command: only adds flags`, () => {
+    assert.ok(yamlItems(yamlChild(sidecar!, 'environment')).includes(PORT_VARIABLE), `${PORT_VARIABLE} passed through`);
+    const published = yamlItems(yamlChild(sidecar!, 'ports'));
+    assert.equal(published.length, 1, published.join(' '));
+    // Unset, the container keeps the image's ENV (9464); set, the collector and its health check use it.
+    for (const [shell, container] of [[{}, environment(runtime.body).get(PORT_VARIABLE)!], [{ [PORT_VARIABLE]: '9500' }, '9500']] as const) {
+      const [host, hostPort, containerPort, ...rest] = composeInterpolate(published[0]!, shell).split(':');
+      assert.deepEqual([host, hostPort, containerPort, rest], ['127.0.0.1', container, container, []], `with ${JSON.stringify(shell)}: ${published[0]}`);
+    }
+    const command = yamlChild(sidecar!, 'command');
+    if (command !== undefined) {
+      const extra = JSON.parse(yamlValue(command)!) as string[];
+      assert.ok(!extra.some((arg) => arg.startsWith('--metrics-port')), 'the port is the variable, not a flag');
+      assert.doesNotThrow(() => parseCli([...IMAGE_DEFAULTS, ...extra]));
+    }
+  });
+});
+
+/** Compose's interpolation of ${NAME}, ${NAME:-default} and ${NAME-default} from the shell's environment. */
+function composeInterpolate(text: string, env: Record<string, string>): string {
+  return text.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?-)([^}]*))?\}/g, (_all, name: string, op: string | undefined, fallback: string | undefined) => {
+    const value = env[name];
+    if (op === ':-') return value === undefined || value === '' ? fallback! : value;
+    if (op === '-') return value ?? fallback!;
+    return value ?? '';
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// The npm package (the tarball the README installs)
+
+describe('npm package', () => {
+  test('npm pack holds the bundle, config/ and README.md, and nothing of test/, the sources or the CI runtimes', async () => {
+    // --ignore-scripts: the list of what the build left in dist/ (the suite runs after npm run build),
+    // without building again; npm pack itself runs prepare (tsc and the bundle) first.
+    const result = await run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: ROOT });
+    assert.equal(result.error, undefined, 'npm is on PATH');
+    assert.equal(result.code, 0, result.stderr);
+    const [pack] = JSON.parse(result.stdout) as Array<{ name: string; version: string; filename: string; files: Array<{ path: string; mode: number }> }>;
+    assert.ok(pack);
+    const paths = pack.files.map((f) => f.path);
+    const manifest = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { name: string; version: string; bin: Record<string, string>; scripts: Record<string, string> };
+    assert.equal(pack.filename, `${manifest.name}-${manifest.version}.tgz`);
+    for (const path of ['package.json', 'README.md', 'dist/src/cli.js', 'config/guardduty-wodle.service', 'config/docker-entrypoint.sh', 'config/docker-compose.yml', 'config/ossec.conf']) {
+      assert.ok(paths.includes(path), `${path} is in the tarball`);
+    }
+    assert.equal(manifest.bin['guardduty-wodle'], 'dist/src/cli.js', 'the bin is the bundle');
+    assert.ok(pack.files.find((f) => f.path === 'dist/src/cli.js')!.mode & 0o111, 'the bundle is executable');
+    assert.match(manifest.scripts['prepare'] ?? '', /\btsc\b.*&&.*bundle/, 'npm pack builds the bundle before packing');
+    const stray = paths.filter((p) => /^(test|dist\/test|src|scripts|dist\/scripts|bench|dist\/bench|node_modules|\.node24|\.ci-node24|\.ci|\.git)\//.test(p) || /\.db(-|$)/.test(p));
+    assert.deepEqual(stray, []);
+  });
+
+  test('the unit and the README agree with where npm install -g --prefix /usr/local puts the package', async () => {
+    const manifest = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { name: string; version: string };
+    const unit = parseUnit(readFileSync(UNIT_FILE, 'utf8'));
+    // npm's global layout under a prefix: lib/node_modules/<name>, bin/<bin name>.
+    assert.equal(single(section(unit, 'Unit'), 'Documentation'), `file:/usr/local/lib/node_modules/${manifest.name}/README.md`);
+    assert.equal(execLine(single(section(unit, 'Service'), 'ExecStart')!).exe, `/usr/local/bin/${manifest.name}`);
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const tarball = `${manifest.name}-${manifest.version}.tgz`;
+    assert.ok(readme.includes(`npm install -g --prefix /usr/local ./${tarball}`), `README installs ./${tarball}`);
   });
 });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { parseConfig } from '../src/config/load.js';
+import { KINDS, parseConfig } from '../src/config/load.js';
 import { parseDate, parseInterval, parseRegion, parseRoleArn } from '../src/config/values.js';
 import { runCli, tempDir } from './helpers/cli.js';
 import { ROOT } from './helpers/paths.js';
@@ -27,7 +27,7 @@ ${inner}
 
 describe('--check-config', () => {
   test('accepts a realistic ossec.conf and prints the effective configuration with secrets masked', async () => {
-    const result = await runCli(['--check-config', '--config', REALISTIC]);
+    const result = await runCli(['--check-config', '--config', REALISTIC, '--state', join(tempDir(), 'state.db')]);
     assert.equal(result.code, 0, result.stderr);
     const printed = JSON.parse(result.stdout) as { wodles: Array<{ disabled: boolean; intervalSeconds: number; buckets: Array<Record<string, unknown>> }>; warnings: string[] };
     assert.equal(printed.wodles.length, 2);
@@ -64,6 +64,7 @@ describe('--check-config', () => {
     ['malformed XML', bucketConf('<name>b</name><path>x</pth>'), ['malformed XML', ':9:']],
     ['a regex that does not compile', bucketConf('<name>b</name><discard_regex field="type">(unclosed</discard_regex>'), ['<discard_regex>', '(unclosed']],
     ['a bad role ARN', bucketConf('<name>b</name><iam_role_arn>arn:aws:iam::12:user/x</iam_role_arn>'), ['<iam_role_arn>', 'arn:aws:iam::12:user/x']],
+    ['a misspelt bucket type', bucketConf('<name>b</name>').replace('type="guardduty"', 'type="guarduty"'), [':8:', '<bucket>', 'type="guarduty"', 'did you mean type="guardduty"']],
   ];
 
   for (const [label, conf, mustName] of badCases) {
@@ -170,4 +171,94 @@ describe('configuration values', () => {
     assert.throws(() => parseConfig(bucketConf('<name>a</name>\n<name>b</name>'), 'x.conf'), /x\.conf:10: <name> is given more than once/);
     assert.throws(() => parseConfig(bucketConf('<name>a</name><access_key>AKIA</access_key>'), 'x.conf'), /access_key.*secret_key/);
   });
+});
+
+describe('bucket, service and subscriber types', () => {
+  const wodle = (inner: string) => `<ossec_config>\n  <wodle name="aws-s3">\n${inner}\n  </wodle>\n</ossec_config>\n`;
+
+  test("Wazuh's other bucket types are skipped with one note each; the GuardDuty bucket beside them is read", () => {
+    const others = KINDS.bucket.wazuh.filter((t) => t !== 'guardduty');
+    assert.deepEqual(others, ['cloudtrail', 'config', 'custom', 'vpcflow', 'cisco_umbrella', 'waf', 'alb', 'clb', 'nlb', 'server_access']);
+    const inner = [...others, ...others].map((t) => `    <bucket type="${t}"><name>x-${t}</name></bucket>`).join('\n');
+    const config = parseConfig(wodle(`${inner}\n    <bucket type="guardduty"><name>gd</name></bucket>`), 'x.conf');
+    assert.deepEqual(config.wodles[0]!.buckets.map((b) => b.name), ['gd']);
+    assert.equal(config.warnings.length, others.length, config.warnings.join('\n'));
+    others.forEach((type, i) => assert.equal(config.warnings[i], `x.conf:${i + 3}: <bucket type="${type}"> is not collected by guardduty-wodle (only type="guardduty" is); skipped`));
+  });
+
+  test("Wazuh's services and other subscriber types are skipped with a note", () => {
+    const config = parseConfig(
+      wodle(
+        '    <service type="inspector"><regions>us-east-1</regions></service>\n    <service type="cloudwatchlogs"></service>\n' +
+          '    <subscriber type="security_lake"><sqs_name>q</sqs_name></subscriber>\n    <subscriber type="security_hub"><sqs_name>q</sqs_name></subscriber>',
+      ),
+      'x.conf',
+    );
+    assert.deepEqual(config.wodles[0]!.subscribers, []);
+    assert.deepEqual(
+      config.warnings.map((w) => w.split(' is ')[0]),
+      ['x.conf:3: <service type="inspector">', 'x.conf:4: <service type="cloudwatchlogs">', 'x.conf:5: <subscriber type="security_lake">', 'x.conf:6: <subscriber type="security_hub">'],
+    );
+  });
+
+  const unknown: Array<[label: string, inner: string, mustName: string[]]> = [
+    ['a misspelt bucket type', '<bucket type="guarduty"><name>b</name></bucket>', ['<bucket>', 'type="guarduty"', 'did you mean type="guardduty"', 'cloudtrail, config']],
+    ['a bucket type in capitals (Wazuh compares types exactly)', '<bucket type="GuardDuty"><name>b</name></bucket>', ['type="GuardDuty"', 'did you mean type="guardduty"']],
+    ['a bucket type nobody knows', '<bucket type="s3"><name>b</name></bucket>', ['type="s3"', 'is not a bucket type of Wazuh']],
+    ['an unknown service type', '<service type="cloudwatch"></service>', ['<service>', 'type="cloudwatch"', 'did you mean type="cloudwatchlogs"', 'inspector, cloudwatchlogs']],
+    ['a service without a type', '<service><regions>us-east-1</regions></service>', ['<service>', 'needs a type attribute']],
+    ['an unknown subscriber type', '<subscriber type="bucket"><sqs_name>q</sqs_name></subscriber>', ['<subscriber>', 'type="bucket"', 'did you mean type="buckets"']],
+    ['a subscriber without a type', '<subscriber><sqs_name>q</sqs_name></subscriber>', ['<subscriber>', 'needs a type attribute (type="buckets")']],
+  ];
+  for (const [label, inner, mustName] of unknown) {
+    test(`a type Wazuh does not know either is a configuration error naming file, line and value: ${label}`, async () => {
+      const dir = tempDir();
+      const file = join(dir, 'ossec.conf');
+      writeFileSync(file, wodle(`    <bucket type="guardduty"><name>gd</name></bucket>\n    ${inner}`));
+      const result = await runCli(['--check-config', '--config', file, '--state', join(dir, 'state.db')]);
+      assert.equal(result.code, 2, result.stdout + result.stderr);
+      assert.equal(result.stdout, '');
+      const message = result.stderr.trim();
+      assert.equal(message.split('\n').length, 1, message);
+      assert.ok(message.startsWith(`guardduty-wodle: ${file}:4: `), message);
+      for (const part of mustName) assert.ok(message.includes(part), `"${message}" should name ${part}`);
+    });
+  }
+});
+
+describe('malformed XML is reported at lines of the file itself', () => {
+  const WRAPPER = 'guardduty-wodle-root';
+  const good = bucketConf('<name>b</name>');
+  const cases: Array<[label: string, conf: string, line: number, says: string]> = [
+    ['an unclosed root at the end', good.replace(/<\/ossec_config>\n$/, ''), 4, '<ossec_config> (opened on line 4, column 1) is not closed before the end of the file'],
+    ['an unclosed tag at the end, no final newline', '<ossec_config>\n  <wodle name="aws-s3">\n    <bucket type="guardduty">', 3, '<bucket> (opened on line 3, column 5) is not closed'],
+    ['a file cut inside a tag', '<ossec_config>\n  <wodle name="aws-s3">\n    <bucket type="guardduty"', 3, 'the file ends inside the tag <bucket that starts on line 3'],
+    ['a file cut inside a closing tag', `${good.trimEnd()}\n</ossec_con`, 13, 'the file ends inside the tag </ossec_con'],
+    ['an unclosed comment', good.replace('<global>', '<!-- no end\n<global>'), 2, 'the comment <!-- on line 2, column 3 is never closed'],
+    ['a mismatched tag', bucketConf('<name>b</pth>'), 9, 'closing tag </pth> at line 9, column 8 does not match <name> opened on line 9, column 1'],
+    ['a closing tag never opened', `${good}</ossec_config>\n`, 13, 'closing tag </ossec_config> at line 13, column 1 has no opening tag'],
+    ['an attribute without quotes', good.replace('<wodle name="aws-s3">', '<wodle name=aws-s3>'), 5, "Attribute 'name' is without value (column 10)"],
+    ['an attribute given twice', good.replace('type="guardduty"', 'type="guardduty" type="x"'), 8, "Attribute 'type' is repeated"],
+    ['an attribute with an open quote', good.replace('type="guardduty"', 'type="guardduty'), 8, "Attributes for 'bucket' have open quote"],
+    ['an error on line 1 (the column does not count the wrapper)', '<ossec_config x=1>\n</ossec_config>\n', 1, "Attribute 'x' is without value (column 15)"],
+    ['a column after a bare & on the same line', '<ossec_config><global>R&D & ops</global> <a x=1/>\n</ossec_config>\n', 1, "Attribute 'x' is without value (column 45)"],
+  ];
+  for (const [label, conf, line, says] of cases) {
+    test(label, async () => {
+      const dir = tempDir();
+      const file = join(dir, 'ossec.conf');
+      writeFileSync(file, conf);
+      const lines = conf.split('\n').length - (conf.endsWith('\n') ? 1 : 0);
+      const result = await runCli(['--check-config', '--config', file, '--state', join(dir, 'state.db')]);
+      assert.equal(result.code, 2, result.stdout + result.stderr);
+      const message = result.stderr.trim();
+      assert.equal(message.split('\n').length, 1, message);
+      const at = new RegExp(`^guardduty-wodle: ${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:(\\d+): malformed XML: `).exec(message);
+      assert.ok(at, message);
+      assert.ok(Number(at[1]) >= 1 && Number(at[1]) <= lines, `line ${at[1]} of a ${lines}-line file: ${message}`);
+      assert.equal(Number(at[1]), line, message);
+      assert.ok(!message.includes(WRAPPER), message);
+      assert.ok(message.includes(says), `"${message}" should say ${says}`);
+    });
+  }
 });

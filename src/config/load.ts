@@ -83,6 +83,55 @@ export const DEFAULTS = {
 
 type Setter<T> = (target: T, value: string, element: XmlElement) => void;
 
+type TypeKind = 'bucket' | 'service' | 'subscriber';
+
+/**
+ * The types Wazuh's aws-s3 module accepts, exactly as its configuration reader compares them
+ * (src/config/wmodules-aws.c, case-sensitive): the one guardduty-wodle reads, and the note for the rest.
+ */
+export const KINDS: Record<TypeKind, { wazuh: readonly string[]; collected: string | null; skipped: string }> = {
+  bucket: {
+    wazuh: ['cloudtrail', 'config', 'custom', 'guardduty', 'vpcflow', 'cisco_umbrella', 'waf', 'alb', 'clb', 'nlb', 'server_access'],
+    collected: 'guardduty',
+    skipped: 'is not collected by guardduty-wodle (only type="guardduty" is)',
+  },
+  service: {
+    wazuh: ['inspector', 'cloudwatchlogs'],
+    collected: null,
+    skipped: 'is a CloudWatch/Inspector service, not collected by guardduty-wodle',
+  },
+  subscriber: {
+    wazuh: ['security_lake', 'buckets', 'security_hub'],
+    collected: 'buckets',
+    skipped: 'is not read by guardduty-wodle (only type="buckets" subscribers are)',
+  },
+};
+
+/** Edits (insertions, deletions, substitutions) between two short strings. */
+function distance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
+}
+
+/** The known type the operator probably meant: the same but for case, or one or two edits away. */
+function nearest(type: string, known: readonly string[]): string | undefined {
+  const lower = type.toLowerCase();
+  const sameButCase = known.find((k) => k === lower);
+  if (sameButCase) return sameButCase;
+  const shortened = lower.length >= 3 ? known.find((k) => k.startsWith(lower) || lower.startsWith(k)) : undefined;
+  if (shortened) return shortened;
+  const scored = known.map((k) => ({ k, d: distance(lower, k) })).sort((x, y) => x.d - y.d);
+  const best = scored[0];
+  return best && best.d <= Math.max(1, Math.min(2, Math.floor(best.k.length / 3))) ? best.k : undefined;
+}
+
 class Reader {
   constructor(readonly file: string) {}
 
@@ -105,6 +154,21 @@ class Reader {
   text(element: XmlElement): string {
     if (element.text === '') this.fail(element, 'is empty');
     return element.text;
+  }
+
+  /** The type attribute of a <bucket>, <service> or <subscriber>: one Wazuh knows, else an error naming it. */
+  typeOf(element: XmlElement, kind: TypeKind): string {
+    const { wazuh, collected } = KINDS[kind];
+    const type = element.attributes['type'];
+    const example = collected ?? wazuh[0]!;
+    if (type === undefined || type.trim() === '') this.fail(element, `needs a type attribute (type="${example}")`);
+    if (wazuh.includes(type)) return type;
+    const guess = nearest(type, wazuh);
+    this.fail(
+      element,
+      `type="${type}" is not a ${kind} type of Wazuh's aws-s3 module${guess ? ` (did you mean type="${guess}"?)` : ''}; ` +
+        `the ${kind} types are ${wazuh.join(', ')}${collected ? `, and guardduty-wodle reads type="${collected}"` : ''}`,
+    );
   }
 
   /** Applies one setter per child tag; unknown and repeated tags are errors naming them. */
@@ -247,12 +311,18 @@ function readWodle(r: Reader, element: XmlElement, warnings: string[], reportedT
     buckets: [],
     line: element.line,
   };
-  const unsupported = (what: string): Setter<WodleConfig> => (_w, _v, e) => {
-    const type = e.attributes['type'] ?? '';
-    const label = `<${e.tag}${type ? ` type="${type}"` : ''}>`;
+  // Wazuh's other types are noted once and skipped; a type Wazuh does not know either is a typo, and
+  // an error: skipping it would leave the operator's bucket unread without a word.
+  const typed = (kind: TypeKind, read: (w: WodleConfig, e: XmlElement) => void): Setter<WodleConfig> => (w, _v, e) => {
+    const type = r.typeOf(e, kind);
+    if (type === KINDS[kind].collected) {
+      read(w, e);
+      return;
+    }
+    const label = `<${e.tag} type="${type}">`;
     if (!reportedTypes.has(label)) {
       reportedTypes.add(label);
-      warnings.push(`${r.file}:${e.line}: ${label} ${what}; skipped`);
+      warnings.push(`${r.file}:${e.line}: ${label} ${KINDS[kind].skipped}; skipped`);
     }
   };
   r.apply(
@@ -281,18 +351,9 @@ function readWodle(r: Reader, element: XmlElement, warnings: string[], reportedT
       skip_on_error: (w, _v, e) => {
         w.skipOnError = r.value(e, parseYesNo(r.text(e)));
       },
-      bucket: (w, _v, e) => {
-        const type = e.attributes['type'];
-        if (type === undefined || type.trim() === '') r.fail(e, 'needs a type attribute (type="guardduty")');
-        if (type === 'guardduty') w.buckets.push(readBucket(r, e));
-        else unsupported('is not collected by guardduty-wodle (only type="guardduty" is)')(w, '', e);
-      },
-      service: unsupported('is a CloudWatch/Inspector service, not collected by guardduty-wodle'),
-      subscriber: (w, _v, e) => {
-        const type = e.attributes['type'];
-        if (type === 'buckets') w.subscribers.push(readSubscriber(r, e));
-        else unsupported('is not read by guardduty-wodle (only type="buckets" subscribers are)')(w, '', e);
-      },
+      bucket: typed('bucket', (w, e) => w.buckets.push(readBucket(r, e))),
+      service: typed('service', () => undefined),
+      subscriber: typed('subscriber', (w, e) => w.subscribers.push(readSubscriber(r, e))),
     },
     ['bucket', 'service', 'subscriber'],
   );

@@ -289,3 +289,34 @@ describe('--check-access', () => {
     assert.equal(recorder.requests.length, 0);
   });
 });
+
+describe('--check-config and Wazuh\'s own ossec.conf (issue 15)', () => {
+  const wazuhConf = (disabled: string) =>
+    `<ossec_config>\n  <global>\n    <jsonout_output>yes</jsonout_output>\n  </global>\n  <remote>\n    <connection>secure</connection>\n  </remote>\n</ossec_config>\n` +
+    `<ossec_config>\n  <wodle name="aws-s3">\n    <disabled>${disabled}</disabled>\n    <bucket type="guardduty">\n      <name>gd</name>\n    </bucket>\n  </wodle>\n</ossec_config>\n`;
+  const check = async (text: string) => {
+    const dir = tempDir();
+    const config = join(dir, 'ossec.conf');
+    writeFileSync(config, text);
+    const result = await runCli(['--check-config', '--config', config, '--state', join(dir, 'state.db'), '--output', `file:${join(dir, 'out')}`]);
+    return { config, result, warnings: printed(result).warnings.filter((w) => w.includes("is Wazuh's own ossec.conf")) };
+  };
+
+  test('an enabled aws-s3 block in a file with Wazuh\'s own sections: a warning that every finding would arrive twice, with its line', async () => {
+    const { config, result, warnings } = await check(wazuhConf('no'));
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(warnings.length, 1, result.stdout);
+    assert.equal(
+      warnings[0],
+      `${config} is Wazuh's own ossec.conf and its <wodle name="aws-s3"> block (${config}:10) is enabled: Wazuh's modulesd collects the same buckets, ` +
+        "so every finding would arrive twice; give guardduty-wodle a file of its own, or take the buckets out of Wazuh's block (README: Switching over from Wazuh)",
+    );
+    assert.ok(result.logs.some((l) => l['level'] === 40 && l['msg'] === warnings[0]));
+  });
+
+  test('no warning when that block is disabled, or when the file is guardduty-wodle\'s own', async () => {
+    assert.deepEqual((await check(wazuhConf('yes'))).warnings, []);
+    const own = `<!-- <global> in a comment does not count -->\n<ossec_config><wodle name="aws-s3"><bucket type="guardduty"><name>gd</name></bucket></wodle></ossec_config>\n`;
+    assert.deepEqual((await check(own)).warnings, []);
+  });
+});

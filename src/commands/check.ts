@@ -2,7 +2,7 @@
 // state's directories, the sockets), and with `--check-access` one listing per bucket, like
 // `filebeat test output`. Never reads an object, never writes anything.
 
-import { accessSync, constants, statSync, type Stats } from 'node:fs';
+import { accessSync, constants, readFileSync, statSync, type Stats } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { explainAwsError, networkCode, type AwsLikeError } from '../aws/errors.js';
@@ -16,6 +16,25 @@ import { describe } from '../errors.js';
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
+
+/** Sections only Wazuh's own ossec.conf has (a manager's or an agent's), outside any wodle. */
+const WAZUH_SECTIONS = /<(global|remote|client|syscheck|rootcheck|ruleset|alerts|auth|cluster|localfile|sca|vulnerability-detection|indexer)[\s>]/;
+
+/**
+ * A warning when the file is Wazuh's own ossec.conf and an enabled aws-s3 block in it holds GuardDuty
+ * buckets: Wazuh's modulesd reads that block too, so every finding would reach Wazuh twice.
+ */
+export function wazuhCollectsToo(config: Config, text: string): string | null {
+  const enabled = config.wodles.filter((wodle) => !wodle.disabled && wodle.buckets.length > 0);
+  if (enabled.length === 0) return null;
+  const withoutComments = text.replace(/<!--[\s\S]*?-->/g, '');
+  if (!WAZUH_SECTIONS.test(withoutComments) && resolve(config.file) !== '/var/ossec/etc/ossec.conf') return null;
+  const lines = enabled.map((wodle) => `${config.file}:${wodle.line}`).join(', ');
+  return (
+    `${config.file} is Wazuh's own ossec.conf and its <wodle name="aws-s3"> block (${lines}) is enabled: Wazuh's modulesd collects the same buckets, ` +
+    'so every finding would arrive twice; give guardduty-wodle a file of its own, or take the buckets out of Wazuh\'s block (README: Switching over from Wazuh)'
+  );
+}
 
 /** What the local checks found: errors stop the run (exit 2), warnings are said and the run goes on. */
 export interface LocalFindings {
@@ -210,6 +229,8 @@ interface Described {
  */
 export async function runCheck(config: Config, options: CheckOptions, log: Logger): Promise<number> {
   const local = checkLocal(options.outputs, options.state);
+  const twice = wazuhCollectsToo(config, readFileSync(config.file, 'utf8'));
+  if (twice !== null) local.warnings.push(twice);
   for (const warning of local.warnings) log.warn(warning);
   for (const error of local.errors) log.error(error);
   const described = describeConfig(config) as Described;

@@ -90,6 +90,46 @@ describe('fuzz', () => {
     });
   }
 
+  test('deep nesting spliced into a line (300 seeded splices, up to 60,000 levels): no stack overflow, and the other lines are delivered', async () => {
+    const samples = ['SEKOIA-IO__Recon-EC2-PortProbeUnprotectedPort.json', 'SEKOIA-IO__UnauthorizedAccess-EC2-TorRelay.json', 'aws-samples__PenTest-S3-ParrotLinux.json'];
+    const lines = samples.map((name, i) => JSON.stringify({ ...(JSON.parse(readSample(name)) as object), id: `line-${i}` }));
+    const runs: Array<(n: number) => string> = [
+      (n) => '['.repeat(n),
+      (n) => '{"a":'.repeat(n),
+      (n) => '['.repeat(n) + ']'.repeat(n),
+      (n) => '{"a":'.repeat(n) + '1' + '}'.repeat(n),
+      (n) => '[\n'.repeat(n),
+      (n) => '[\n'.repeat(n) + ']\n'.repeat(n),
+      (n) => ',' + '['.repeat(n) + ']'.repeat(n),
+    ];
+    const next = random(1313);
+    for (let round = 0; round < 300; round++) {
+      const damaged = Math.floor(next() * lines.length);
+      const line = lines[damaged]!;
+      const at = Math.floor(next() * (line.length + 1));
+      const splice = runs[Math.floor(next() * runs.length)]!([600, 5_000, 60_000][Math.floor(next() * 3)]!);
+      const text = lines.map((l, i) => (i === damaged ? l.slice(0, at) + splice + l.slice(at) : l)).join('\n') + '\n';
+      const ids: string[] = [];
+      // A stack overflow would reject this, as it took the whole object down before.
+      await decodeObject(
+        (async function* () {
+          yield gzipSync(text);
+        })(),
+        {
+          origin: { bucket: 'fuzz', key: 'k', accountAlias: '' },
+          discard: compileDiscardRules([]),
+          deliver: async (events) => {
+            for (const e of events) ids.push(e.findingId);
+          },
+          malformed: () => {},
+          skipped: () => {},
+        },
+      );
+      const others = lines.map((_, i) => `line-${i}`).filter((_, i) => i !== damaged);
+      for (const id of others) assert.ok(ids.includes(id), `round ${round}: ${id} missing from ${JSON.stringify(ids)} (line ${damaged} at ${at})`);
+    }
+  });
+
   test('a bucket of mutated objects: the collector exits 0 and names each failed object in one error line', async () => {
     const bucket = 'fuzz-bucket';
     fake.s3.createBucket(bucket);

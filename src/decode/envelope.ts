@@ -1,3 +1,4 @@
+import { MAX_NESTING_DEPTH, nestedDeeperThan, tooDeepReason } from './depth.js';
 import { isObject, type JsonObject } from './finding.js';
 
 // What one JSON document holds: bare findings (native exports), EventBridge events (Firehose),
@@ -13,6 +14,8 @@ export interface Unwrapped {
   findings: FoundFinding[];
   /** Documents that hold no finding, with why (another detail-type, not a finding at all). */
   skipped: string[];
+  /** What holds a finding that cannot be read (an SNS message nested past the cap), with why. */
+  malformed: string[];
 }
 
 const FINDING_DETAIL_TYPE = 'GuardDuty Finding';
@@ -58,11 +61,16 @@ function collect(value: unknown, into: Unwrapped, depth: number): void {
         into.skipped.push('a Records entry without an SNS message');
         continue;
       }
+      let parsed: unknown;
       try {
-        collect(JSON.parse(message), into, depth + 1);
+        parsed = JSON.parse(message);
       } catch {
         into.skipped.push('an SNS message that is not JSON');
+        continue;
       }
+      // Parsed from a string, so the document's own nesting check did not see inside it.
+      if (nestedDeeperThan(parsed, MAX_NESTING_DEPTH)) into.malformed.push(tooDeepReason('an SNS message', MAX_NESTING_DEPTH));
+      else collect(parsed, into, depth + 1);
     }
     return;
   }
@@ -78,7 +86,7 @@ function collect(value: unknown, into: Unwrapped, depth: number): void {
 }
 
 export function unwrap(value: unknown): Unwrapped {
-  const into: Unwrapped = { findings: [], skipped: [] };
+  const into: Unwrapped = { findings: [], skipped: [], malformed: [] };
   collect(value, into, 0);
   return into;
 }

@@ -17,22 +17,21 @@ export function isObject(value: unknown): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** Drops null members, walking down through objects only (lists are left as they are). */
-export function dropNulls(object: JsonObject): void {
-  for (const key of Object.keys(object)) {
-    const value = object[key];
-    if (value === null) delete object[key];
-    else if (isObject(value)) dropNulls(value);
-  }
-}
-
-/** Replaces single-element lists by their element, walking through objects only; a lifted element is not walked. */
-export function liftSingletons(object: JsonObject): void {
-  for (const key of Object.keys(object)) {
+/**
+ * Drops null members and, when `lift`, replaces single-element lists by their element; both walk down
+ * through objects only, and a lifted element is not walked. One pass does what the contract's two do
+ * (all nulls first, then all lifts): both passes reach the same objects, since dropping removes no
+ * object and a lifted element is walked by neither, and a list is never null, so a list of one `null`
+ * becomes `null` and stays, as it does after two passes. Recursive, which is safe because the framer
+ * caps a document's nesting (depth.ts): a finding from it is at most MAX_NESTING_DEPTH deep.
+ */
+export function reshape(object: JsonObject, lift: boolean): void {
+  for (const key in object) {
     const value = object[key]!;
-    if (Array.isArray(value)) {
-      if (value.length === 1) object[key] = value[0]!;
-    } else if (isObject(value)) liftSingletons(value);
+    if (value === null) delete object[key];
+    else if (Array.isArray(value)) {
+      if (lift && value.length === 1) object[key] = value[0]!;
+    } else if (typeof value === 'object') reshape(value, lift);
   }
 }
 
@@ -54,23 +53,24 @@ function wrapTags(aws: JsonObject): void {
 
 /**
  * The events of one finding, as JSON text. A finding with several port-probe details becomes one event
- * per detail (with no other list lifted, as Wazuh does); any other finding becomes one event.
+ * per detail (with no other list lifted, as Wazuh does); any other finding becomes one event. The
+ * finding must be nested no deeper than MAX_NESTING_DEPTH (what the framer hands on), or the walks
+ * here and JSON.stringify overflow the stack.
  */
 export function findingToEvents(finding: JsonObject, source: string, origin: EventOrigin): string[] {
-  dropNulls(finding);
+  // Read before nulls are dropped, which cannot change it: a null is neither an object nor a list.
+  const details = portProbeDetails(finding);
+  // What the event adds around the finding (log_info, source, integration) holds no null and no list,
+  // so walking the finding alone shapes the whole event.
+  reshape(finding, details === null);
   const aws: JsonObject = {
     log_info: { aws_account_alias: origin.accountAlias, log_file: origin.key, s3bucket: origin.bucket },
     ...finding,
     source,
   };
   const event: JsonObject = { integration: 'aws', aws };
-  const details = portProbeDetails(aws);
-  if (details === null) {
-    liftSingletons(event);
-    wrapTags(aws);
-    return [JSON.stringify(event)];
-  }
   wrapTags(aws);
+  if (details === null) return [JSON.stringify(event)];
   const probe = ((aws['service'] as JsonObject)['action'] as JsonObject)['portProbeAction'] as JsonObject;
   return details.map((detail) => {
     probe['portProbeDetails'] = detail;

@@ -56,10 +56,14 @@ export async function decodeObject(body: AsyncIterable<Buffer>, options: DecodeO
   const splitter = new DocumentSplitter(
     {
       value(value, line) {
-        const { findings, skipped } = unwrap(value);
+        const { findings, skipped, malformed } = unwrap(value);
         for (const reason of skipped) {
           counts.skipped++;
           options.skipped(line, reason);
+        }
+        for (const reason of malformed) {
+          counts.malformed++;
+          options.malformed(line, reason);
         }
         for (const { finding, source } of findings) {
           counts.findings++;

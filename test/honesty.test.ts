@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { runCli, startCli, tempDir, writeConfig, type Running } from './helpers/cli.js';
+import { cliUnreachableByOthers, runCli, startCli, tempDir, writeConfig, type Running } from './helpers/cli.js';
 import { jsonlGz, makeFinding, nativeKey, today } from './helpers/findings.js';
 import { S3Proxy, type SeenRequest } from './helpers/proxy.js';
 import { useFakeS3 } from './helpers/s3.js';
@@ -147,7 +147,9 @@ describe('stderr', () => {
     assert.deepEqual([warning['code'], warning['msg']], ['DEP0999', 'DeprecationWarning: something odd']);
   });
 
-  test('status by a user who cannot enter the state directory says so, not "no collector has run"', async () => {
+  test('status by a user who cannot enter the state directory says so, not "no collector has run"', async (t) => {
+    const unreachable = process.getuid?.() !== 0 ? 'starting a process as another user needs root' : cliUnreachableByOthers();
+    if (unreachable !== null) return t.skip(unreachable);
     const dir = tempDir();
     const config = writeConfig(dir, [{ name: 'honest-private', endpoint: fake.s3.endpoint }]);
     fake.s3.createBucket('honest-private');

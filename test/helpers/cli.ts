@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import unix from 'unix-dgram';
 import { CLI } from './paths.js';
 
@@ -116,4 +116,15 @@ export function eventsFromLines(text: string): Array<Record<string, any>> {
     .split('\n')
     .filter((line) => line !== '')
     .map((line) => JSON.parse(line) as Record<string, any>);
+}
+
+/**
+ * Why the CLI cannot be started as another (unprivileged) user here, or null when it can: every folder
+ * above the checkout must let others in (a checkout under a 0700 folder, as `mktemp -d` makes, cannot).
+ */
+export function cliUnreachableByOthers(): string | null {
+  for (let dir = dirname(CLI); ; dir = dirname(dir)) {
+    if ((statSync(dir).mode & 0o001) === 0) return `${dir} does not let other users in (mode ${(statSync(dir).mode & 0o777).toString(8)}), so the CLI cannot run as another user`;
+    if (dirname(dir) === dir) return null;
+  }
 }

@@ -9,18 +9,17 @@
 process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] = 'true';
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createGunzip, gunzipSync, gzipSync } from 'node:zlib';
-import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import zlibSync from 'zlib-sync';
 import { DocumentSplitter } from '../src/decode/documents.js';
 import { throughTransform } from '../src/decode/transform.js';
-import { bigFirehoseObject, peakRssMb } from '../test/helpers/big.js';
+import { bigFirehoseObject } from '../test/helpers/big.js';
 import { FakeS3 } from '../test/helpers/s3.js';
 import { CLI, readSample } from '../test/helpers/paths.js';
 
@@ -236,23 +235,42 @@ async function firehoseDataset(s3: FakeS3, decompressedBytes: number): Promise<D
 
 interface Run {
   seconds: number;
+  /** The process's own peak RSS (getrusage maxrss, from the collector's stop line). */
   peakRssMb: number;
+  /** User + system CPU of the whole process (from the stop line). */
+  cpuSeconds: number;
+  /** From the process's start to the configuration read (the start line's startupMs). */
+  startupMs: number;
   events: number;
   exit: number | null;
 }
 
 let runs = 0;
 
-/** The Node flags the executable's shebang gives, for runs that start node themselves. */
-function cliNodeFlags(): string[] {
-  return readFileSync(CLI, 'utf8').split('\n', 1)[0]!.split(' ').slice(3);
+/**
+ * How the collector is started: `bin` runs the executable (its shebang starts node), `node` runs
+ * `node dist/src/cli.js` (npm start, most systemd units), `entrypoint` runs the Docker image's
+ * entrypoint script with sh, which adds its defaults and execs the executable.
+ */
+export type StartMode = 'bin' | 'node' | 'entrypoint';
+const ENTRYPOINT = join(ROOT, 'config', 'docker-entrypoint.sh');
+/** A port for the entrypoint's metrics listener (it always adds one). */
+const ENTRYPOINT_METRICS_PORT = '19464';
+
+function command(mode: StartMode, cli: string, args: string[]): { file: string; args: string[] } {
+  // BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the collector (flags NODE_OPTIONS refuses).
+  const nodeArgs = process.env['BENCH_NODE_ARGS'];
+  if (nodeArgs) return { file: process.execPath, args: [...nodeArgs.split(' '), cli, ...args] };
+  if (mode === 'node') return { file: process.execPath, args: [cli, ...args] };
+  if (mode === 'entrypoint') return { file: '/bin/sh', args: [ENTRYPOINT, ...args] };
+  return { file: cli, args };
 }
 
 /**
  * One `--once` run of the CLI; `extra` is XML added to the `<bucket>` block (regions, only_logs_after…).
  * `output` defaults to BENCH_OUTPUT or file:/dev/null, `cli` to this build's executable.
  */
-async function collect(bucket: string, endpoint: string, state: string, extra = '', how: { output?: string; cli?: string } = {}): Promise<Run> {
+async function collect(bucket: string, endpoint: string, state: string, extra = '', how: { output?: string; cli?: string; mode?: StartMode } = {}): Promise<Run> {
   const dir = mkdtempSync(join(tmpdir(), 'gdw-bench-'));
   const config = join(dir, 'ossec.conf');
   writeFileSync(
@@ -265,26 +283,31 @@ async function collect(bucket: string, endpoint: string, state: string, extra = 
   // BENCH_LOG=path keeps each run's debug log (path.N) to see where time goes.
   const logTo = process.env['BENCH_LOG'] ? `${process.env['BENCH_LOG']}.${++runs}` : null;
   if (logTo) args.push('--log-level', 'debug');
-  // BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the collector (flags NODE_OPTIONS refuses).
-  const nodeArgs = process.env['BENCH_NODE_ARGS'];
-  const child = spawn(nodeArgs ? process.execPath : cli, nodeArgs ? [...nodeArgs.split(' '), ...cliNodeFlags(), cli, ...args] : args, {
-    env: { ...process.env, AWS_ACCESS_KEY_ID: 'bench', AWS_SECRET_ACCESS_KEY: 'bench', AWS_REGION: 'us-east-1' },
+  const run = command(how.mode ?? 'bin', cli, args);
+  const child = spawn(run.file, run.args, {
+    env: { ...process.env, AWS_ACCESS_KEY_ID: 'bench', AWS_SECRET_ACCESS_KEY: 'bench', AWS_REGION: 'us-east-1', GUARDDUTY_WODLE_METRICS_PORT: ENTRYPOINT_METRICS_PORT },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  let peak = 0;
-  const watch = setInterval(() => (peak = Math.max(peak, peakRssMb(child.pid!))), 20);
   const exit = await new Promise<number | null>((resolve) => child.on('close', resolve));
-  clearInterval(watch);
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  const summary = stderr
+  const lines = stderr
     .split('\n')
-    .filter((line) => line.includes('bucket pass'))
-    .map((line) => JSON.parse(line) as { events: number })[0];
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+  const message = (start: string) => lines.find((line) => String(line['msg']).startsWith(start));
+  const stopped = message('guardduty-wodle stopped');
   if (exit !== 0) process.stderr.write(stderr);
   if (logTo) writeFileSync(logTo, stderr);
-  return { seconds, peakRssMb: peak, events: summary?.events ?? 0, exit };
+  return {
+    seconds,
+    peakRssMb: Number(stopped?.['peakRssMb'] ?? NaN),
+    cpuSeconds: Number(stopped?.['cpuSeconds'] ?? NaN),
+    startupMs: Number(message('guardduty-wodle ')?.['startupMs'] ?? NaN),
+    events: Number(message('bucket pass')?.['events'] ?? 0),
+    exit,
+  };
 }
 
 interface Target {
@@ -338,6 +361,7 @@ async function manyPartitions(data: ManyPartitions, s3Endpoint: string) {
         seconds: +median(seconds).toFixed(2),
         runs: seconds.map((t) => t.toFixed(2)).join(' '),
         'peak RSS MB': +run.peakRssMb.toFixed(1),
+        'CPU s': +run.cpuSeconds.toFixed(2),
         LIST: counts.LIST,
         GET: counts.GET,
         other: counts.other,
@@ -429,31 +453,28 @@ async function fileOutputCost(data: Dataset, s3Endpoint: string) {
   return { directory: tmpdir(), repeats: MANY_REPEATS, rows };
 }
 
-/** The floor: what just fetching and parsing costs, with 16 objects in flight. */
-async function floor(bucket: string, endpoint: string): Promise<number> {
-  const client = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'b', secretAccessKey: 'b' } });
+interface FloorRun {
+  /** The whole process, spawn to exit, as the collector's seconds are. */
+  seconds: number;
+  /** User + system CPU of the whole process. */
+  cpuSeconds: number;
+  peakRssMb: number;
+  /** The work alone, from after its modules loaded. */
+  workSeconds: number;
+  workCpuSeconds: number;
+}
+
+/** The floor (bench/floor.ts), in a process of its own: list, GET 16 at a time, gunzip, frame, parse. */
+async function floor(bucket: string, endpoint: string): Promise<FloorRun> {
   const started = process.hrtime.bigint();
-  const keys: string[] = [];
-  let token: string | undefined;
-  do {
-    const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, ContinuationToken: token }));
-    for (const object of page.Contents ?? []) keys.push(object.Key!);
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token);
-  let next = 0;
-  const worker = async () => {
-    while (next < keys.length) {
-      const key = keys[next++]!;
-      const { Body } = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-      // Framing and JSON.parse only (Firehose documents have no separator, so a framer is needed).
-      const splitter = new DocumentSplitter({ value: () => {}, malformed: () => {} });
-      for await (const chunk of (Body as NodeJS.ReadableStream).pipe(createGunzip())) splitter.push(chunk as Buffer);
-      splitter.end();
-    }
-  };
-  await Promise.all(Array.from({ length: 16 }, worker));
-  client.destroy();
-  return Number(process.hrtime.bigint() - started) / 1e9;
+  const child = spawn(process.execPath, [join(ROOT, 'dist', 'bench', 'floor.js'), endpoint, bucket], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let stdout = '';
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  const exit = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  if (exit !== 0) throw new Error(`the floor failed (exit ${exit})`);
+  const report = JSON.parse(stdout) as { seconds: number; cpuSeconds: number; processCpuSeconds: number; peakRssMb: number };
+  return { seconds, cpuSeconds: report.processCpuSeconds, peakRssMb: report.peakRssMb, workSeconds: report.seconds, workCpuSeconds: report.cpuSeconds };
 }
 
 /**
@@ -528,6 +549,103 @@ async function gunzipPaths(): Promise<Record<string, number>> {
   };
 }
 
+/** Runs of each dataset at each delay (BENCH_REPEATS, 3 by default); seconds are medians. */
+const REPEATS = Number(process.env['BENCH_REPEATS'] ?? 3);
+/** Issue 16's bound on the collector against the floor, in time and in CPU. */
+const FLOOR_RATIO_BOUND = 1.3;
+const RSS_BOUND_MB = 128;
+const IDLE_BOUND_SECONDS = 0.3;
+
+function target(targets: Target[], text: string, value: number, bound: number): void {
+  targets.push({ target: text, value: +value.toFixed(2), bound, met: value <= bound });
+}
+
+/**
+ * Datasets a, b and c: at each delay the floor and the collector take turns, REPEATS times (the single
+ * Firehose object once, at 0 ms), so that drift of this shared machine spreads over both; then an idle
+ * pass. Medians of seconds, CPU and RSS; issue 16's targets.
+ */
+async function throughput(datasets: Array<Dataset & { decompressed?: number }>, s3Endpoint: string) {
+  const rows: Array<Record<string, string | number>> = [];
+  const targets: Target[] = [];
+  for (const data of datasets) {
+    const single = data.objects === 1;
+    for (const delay of DELAYS) {
+      if (single && delay > 0) continue;
+      const proxy = await delayProxy(s3Endpoint, delay);
+      process.stderr.write(`bench: ${data.name} at ${delay} ms…\n`);
+      const floors: FloorRun[] = [];
+      const collected: Run[] = [];
+      const idles: Array<Run & { requests: number }> = [];
+      for (let repeat = 0; repeat < (single ? 1 : REPEATS); repeat++) {
+        floors.push(await floor(data.bucket, proxy.endpoint));
+        const state = join(mkdtempSync(join(tmpdir(), 'gdw-bench-state-')), 'state.db');
+        collected.push(await collect(data.bucket, proxy.endpoint, state));
+        proxy.reset();
+        idles.push({ ...(await collect(data.bucket, proxy.endpoint, state)), requests: proxy.requests() });
+      }
+      await proxy.stop();
+      const m = (values: number[]) => median(values);
+      const seconds = m(collected.map((r) => r.seconds));
+      const cpu = m(collected.map((r) => r.cpuSeconds));
+      const rss = Math.max(...collected.map((r) => r.peakRssMb));
+      const floorSeconds = m(floors.map((f) => f.seconds));
+      const floorCpu = m(floors.map((f) => f.cpuSeconds));
+      const idle = m(idles.map((r) => r.seconds));
+      const mb = (data.decompressed ?? data.bytes) / 1e6;
+      const ok = collected.every((r) => r.events === data.events && r.exit === 0) && idles.every((r) => r.exit === 0 && r.events === 0);
+      rows.push({
+        dataset: data.name,
+        'delay ms': delay,
+        seconds: +seconds.toFixed(2),
+        runs: collected.map((r) => r.seconds.toFixed(2)).join(' '),
+        'objects/s': Math.round(data.objects / seconds),
+        'events/s': Math.round(data.events / seconds),
+        'MB/s': +(mb / seconds).toFixed(1),
+        'CPU s': +cpu.toFixed(2),
+        'peak RSS MB': +rss.toFixed(1),
+        'floor s': +floorSeconds.toFixed(2),
+        'floor CPU s': +floorCpu.toFixed(2),
+        'floor RSS MB': +Math.max(...floors.map((f) => f.peakRssMb)).toFixed(1),
+        'x floor': +(seconds / floorSeconds).toFixed(2),
+        'CPU x floor': +(cpu / floorCpu).toFixed(2),
+        'x Wazuh': delay === 20 ? +(data.objects / seconds / WAZUH_OBJECTS_PER_SECOND_AT_20MS).toFixed(1) : '',
+        'idle s': +idle.toFixed(2),
+        'idle requests': idles.at(-1)!.requests,
+        'startup ms': m(collected.map((r) => r.startupMs)),
+        'events ok': ok ? 'yes' : `NO (${collected.map((r) => `${r.events}/${data.events} exit ${r.exit}`).join(', ')})`,
+      });
+      const label = `dataset ${data.name.slice(0, 1)} at ${delay} ms`;
+      if (data.name.startsWith('a:')) {
+        target(targets, `${label}: seconds <= ${FLOOR_RATIO_BOUND} x the floor's (${floorSeconds.toFixed(2)} s)`, seconds / floorSeconds, FLOOR_RATIO_BOUND);
+        target(targets, `${label}: CPU <= ${FLOOR_RATIO_BOUND} x the floor's (${floorCpu.toFixed(2)} s)`, cpu / floorCpu, FLOOR_RATIO_BOUND);
+      }
+      target(targets, `${label}: peak RSS <= ${RSS_BOUND_MB} MB`, rss, RSS_BOUND_MB);
+      target(targets, `${label}: idle pass <= ${IDLE_BOUND_SECONDS} s`, idle, IDLE_BOUND_SECONDS);
+    }
+  }
+  return { rows, targets };
+}
+
+/** Dataset a at 0 ms started each way the collector is started (StartMode): peak RSS and time. */
+async function startModeRows(data: Dataset, s3Endpoint: string) {
+  const rows: Array<Record<string, string | number>> = [];
+  for (const mode of ['node', 'bin', 'entrypoint'] as const) {
+    process.stderr.write(`bench: ${data.name} started as ${mode}…\n`);
+    const state = join(mkdtempSync(join(tmpdir(), 'gdw-bench-state-')), 'state.db');
+    const run = await collect(data.bucket, s3Endpoint, state, '', { mode });
+    rows.push({
+      'started as': mode === 'node' ? 'node dist/src/cli.js' : mode === 'bin' ? 'dist/src/cli.js (bin, shebang)' : 'sh config/docker-entrypoint.sh',
+      seconds: +run.seconds.toFixed(2),
+      'CPU s': +run.cpuSeconds.toFixed(2),
+      'peak RSS MB': +run.peakRssMb.toFixed(1),
+      'startup ms': run.startupMs,
+      'events ok': run.events === data.events && run.exit === 0 ? 'yes' : `NO (${run.events}/${data.events}, exit ${run.exit})`,
+    });
+  }
+  return rows;
+}
+
 async function main(): Promise<void> {
   const server = await startS3();
   const s3 = FakeS3.connect(server.endpoint);
@@ -539,35 +657,10 @@ async function main(): Promise<void> {
   if (only.includes('b')) datasets.push(await nativeDataset(s3, 'b: 10,000 objects x 1', 10_000, 1));
   if (only.includes('c')) datasets.push(await firehoseDataset(s3, Number(process.env['BENCH_FIREHOSE_MB'] ?? 512) * 1024 * 1024));
   const many = only.includes('d') ? await manyPartitionsDataset(s3) : null;
-  const rows: Array<Record<string, string | number>> = [];
-  for (const data of datasets) {
-    for (const delay of DELAYS) {
-      if (data.objects === 1 && delay > 0) continue;
-      const proxy = await delayProxy(server.endpoint, delay);
-      process.stderr.write(`bench: ${data.name} at ${delay} ms…\n`);
-      const floorSeconds = await floor(data.bucket, proxy.endpoint);
-      const state = join(mkdtempSync(join(tmpdir(), 'gdw-bench-state-')), 'state.db');
-      const run = await collect(data.bucket, proxy.endpoint, state);
-      proxy.reset();
-      const idle = await collect(data.bucket, proxy.endpoint, state);
-      const mb = (data.decompressed ?? data.bytes) / 1e6;
-      rows.push({
-        dataset: data.name,
-        'delay ms': delay,
-        seconds: +run.seconds.toFixed(2),
-        'objects/s': Math.round(data.objects / run.seconds),
-        'events/s': Math.round(run.events / run.seconds),
-        'MB/s': +(mb / run.seconds).toFixed(1),
-        'peak RSS MB': +run.peakRssMb.toFixed(1),
-        'floor s': +floorSeconds.toFixed(2),
-        'x floor': +(run.seconds / floorSeconds).toFixed(2),
-        'x Wazuh': delay === 20 ? +(data.objects / run.seconds / WAZUH_OBJECTS_PER_SECOND_AT_20MS).toFixed(1) : '',
-        'idle s': +idle.seconds.toFixed(2),
-        'idle requests': proxy.requests(),
-        'events ok': run.events === data.events && run.exit === 0 ? 'yes' : `NO (${run.events}/${data.events}, exit ${run.exit})`,
-      });
-      await proxy.stop();
-    }
+  const { rows, targets } = await throughput(datasets, server.endpoint);
+  const startModes = datasets.some((d) => d.name.startsWith('a:')) ? await startModeRows(datasets.find((d) => d.name.startsWith('a:'))!, server.endpoint) : [];
+  for (const row of startModes) {
+    target(targets, `peak RSS <= 128 MB, dataset a at 0 ms started as ${row['started as']}`, Number(row['peak RSS MB']), 128);
   }
   const manyResult = many ? await manyPartitions(many, server.endpoint) : null;
   const a = datasets.find((d) => d.name.startsWith('a:'));
@@ -578,12 +671,18 @@ async function main(): Promise<void> {
     node: process.version,
     machine: '2 cores',
     rows,
+    startModes,
+    targets,
     ...(manyResult ? { manyPartitions: manyResult } : {}),
     ...(fileResult ? { fileOutputs: fileResult } : {}),
     gunzip: codecs,
   };
-  writeFileSync(join(ROOT, 'bench', 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
   if (rows.length > 0) console.table(rows);
+  if (startModes.length > 0) console.table(startModes);
+  if (manyResult) {
+    for (const row of manyResult.rows) target(targets, `peak RSS <= 128 MB, dataset d, ${row['pass']} pass at ${row['delay ms']} ms`, Number(row['peak RSS MB']), 128);
+  }
+  console.table(targets.map(({ target: text, value, bound, met }) => ({ target: text, value, bound, met: met ? 'met' : 'NOT MET' })));
   if (manyResult) {
     console.log(manyResult.dataset);
     console.table(manyResult.rows);
@@ -591,6 +690,7 @@ async function main(): Promise<void> {
   }
   if (fileResult) console.table(fileResult.rows);
   console.log(codecs);
+  writeFileSync(join(ROOT, 'bench', 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
   await s3.stop();
   server.child.kill();
 }

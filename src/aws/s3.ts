@@ -3,8 +3,10 @@ import { Agent as HttpsAgent } from 'node:https';
 import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { fromIni, fromNodeProviderChain, fromTemporaryCredentials } from '@aws-sdk/credential-providers';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@aws-sdk/types';
+import type { HttpRequest } from '@smithy/types';
 import { getProfileName, loadSharedConfigFiles } from '@smithy/shared-ini-file-loader';
 import type { BucketConfig } from '../config/load.js';
+import { DirectGet, NO_ROUTE } from './direct-get.js';
 import type { S3Operation } from './errors.js';
 
 export const ROLE_SESSION_NAME = 'guardduty-wodle';
@@ -89,11 +91,14 @@ export interface ReaderOptions {
   timeoutMs: number;
   /** Told of each S3 request made (retries inside the SDK not counted). */
   onRequest?(operation: S3Operation): void;
+  /** A direct GET (direct-get.ts) was not answered 200: the SDK asks again. */
+  onFallback?(key: string, why: string): void;
 }
 
 export async function createBucketReader(bucket: BucketConfig, options: ReaderOptions): Promise<BucketReader> {
   const region = await startRegion(bucket);
   const agentOptions = { keepAlive: true, maxSockets: options.maxSockets };
+  const agents = { http: new HttpAgent(agentOptions), https: new HttpsAgent(agentOptions) };
   const client = new S3Client({
     region,
     credentials: credentialsFor(bucket, region),
@@ -104,13 +109,31 @@ export async function createBucketReader(bucket: BucketConfig, options: ReaderOp
     maxAttempts: 5,
     ...(bucket.serviceEndpoint !== null ? { endpoint: bucket.serviceEndpoint, forcePathStyle: true } : {}),
     requestHandler: {
-      httpAgent: new HttpAgent(agentOptions),
-      httpsAgent: new HttpsAgent(agentOptions),
+      httpAgent: agents.http,
+      httpsAgent: agents.https,
       connectionTimeout: 10_000,
       requestTimeout: options.timeoutMs,
     },
   });
   const name = bucket.name;
+  const direct = new DirectGet({
+    credentials: client.config.credentials,
+    sha256: client.config.sha256,
+    clockOffset: () => client.config.systemClockOffset ?? 0,
+    agents,
+    timeoutMs: options.timeoutMs,
+  });
+  // The request of each successful listing, as signed and sent (innermost, after redirects and retries).
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const result = await next(args);
+      const status = (result.response as { statusCode?: number }).statusCode;
+      if (status === 200 && context.commandName === 'ListObjectsV2Command') direct.learn(args.request as HttpRequest);
+      if (status === 200 && context.commandName === 'GetObjectCommand') direct.learn(args.request as HttpRequest, (args.input as { Key: string }).Key);
+      return result;
+    },
+    { step: 'deserialize', priority: 'low', name: 'learnBucketRoute' },
+  );
 
   async function* pages(prefix: string, delimiter: string | undefined, startAfter?: string) {
     let token: string | undefined;
@@ -146,6 +169,12 @@ export async function createBucketReader(bucket: BucketConfig, options: ReaderOp
     },
     async getObject(key, signal) {
       options.onRequest?.('get');
+      const answer = await direct.get(key, signal);
+      if ('body' in answer) return answer;
+      if (answer.fallback !== NO_ROUTE) {
+        options.onFallback?.(key, answer.fallback);
+        options.onRequest?.('get');
+      }
       const response = await client.send(new GetObjectCommand({ Bucket: name, Key: key }), { abortSignal: signal });
       if (!response.Body) throw new Error(`GetObject ${key} returned no body`);
       return { body: response.Body as unknown as AsyncIterable<Buffer>, contentLength: response.ContentLength };

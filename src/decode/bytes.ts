@@ -43,6 +43,20 @@ export class ByteReader {
     return taken;
   }
 
+  /**
+   * Everything that is left, as one buffer, when it is no more than `limit` bytes; otherwise null, with
+   * what was read kept for `rest()` (at most `limit` bytes plus one chunk).
+   */
+  async whole(limit: number): Promise<Buffer | null> {
+    await this.fill(limit + 1);
+    if (!this.done || this.buffered > limit) return null;
+    const all = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
+    this.chunks = [];
+    this.buffered = 0;
+    this.position += all.length;
+    return all;
+  }
+
   /** Whatever comes next, a chunk at a time, until the end. */
   async *rest(): AsyncGenerator<Buffer> {
     for (const chunk of this.chunks) {

@@ -1,4 +1,4 @@
-import { createGunzip } from 'node:zlib';
+import { createGunzip, gunzipSync } from 'node:zlib';
 import { ObjectError } from '../errors.js';
 import { ByteReader } from './bytes.js';
 import { throughTransform } from './transform.js';
@@ -82,20 +82,51 @@ async function* readBody(body: AsyncIterable<Buffer>, expectedBytes: number | un
   }
 }
 
-async function* gunzip(reader: ByteReader): AsyncGenerator<Buffer> {
+// A GuardDuty export is a few kilobytes of gzip holding some tens of kilobytes of JSON. Such an object
+// is read whole and inflated in one synchronous call (no zlib stream, no thread-pool round trips): its
+// whole decode then runs without yielding, so nothing of it survives into the next garbage collection.
+// Both sizes bound it: the compressed body held, and what inflating it may produce (a bomb stops there
+// and the object is streamed instead, where --max-object-bytes applies).
+const WHOLE_GZIP_BYTES = 256 * 1024;
+const WHOLE_INFLATED_BYTES = 4 * 1024 * 1024;
+const ZLIB_CHUNK_BYTES = 64 * 1024;
+
+async function* gunzip(reader: ByteReader, maxBytes: number): AsyncGenerator<Buffer> {
   // Members that follow one another (multi-member gzip) are all read.
   try {
-    yield* throughTransform(createGunzip({ chunkSize: 64 * 1024 }), reader.rest());
+    const whole = await reader.whole(WHOLE_GZIP_BYTES);
+    if (whole !== null) {
+      const inflated = inflateWhole(whole, Math.min(WHOLE_INFLATED_BYTES, maxBytes));
+      if (inflated !== null) {
+        yield inflated;
+        return;
+      }
+    }
+    yield* throughTransform(createGunzip({ chunkSize: ZLIB_CHUNK_BYTES }), whole !== null ? once(whole) : reader.rest());
   } catch (err) {
     if (err instanceof FetchError) throw err;
     throw new ObjectError(`not valid gzip: ${(err as Error).message}`);
   }
 }
 
-function decoderFor(encoding: Encoding, reader: ByteReader): AsyncGenerator<Buffer> {
+/** The inflated bytes, or null when they would pass `limit` (the object is then streamed). */
+function inflateWhole(gzip: Buffer, limit: number): Buffer | null {
+  try {
+    return gunzipSync(gzip, { chunkSize: ZLIB_CHUNK_BYTES, maxOutputLength: limit });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') return null;
+    throw err;
+  }
+}
+
+async function* once(buffer: Buffer): AsyncGenerator<Buffer> {
+  yield buffer;
+}
+
+function decoderFor(encoding: Encoding, reader: ByteReader, maxBytes: number): AsyncGenerator<Buffer> {
   switch (encoding) {
     case 'gzip':
-      return gunzip(reader);
+      return gunzip(reader, maxBytes);
     case 'zip':
       return zipEntryStream(reader);
     case 'snappy-java':
@@ -130,7 +161,7 @@ export async function decompress(
     throw new ObjectError(`not gzip, zip, Snappy or JSON text (first bytes ${head.subarray(0, 8).toString('hex')})`);
   }
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_OBJECT_BYTES;
-  const decoder = decoderFor(encoding, reader);
+  const decoder = decoderFor(encoding, reader, maxBytes);
   async function* capped(): AsyncGenerator<Buffer> {
     let total = 0;
     for await (const chunk of decoder) {

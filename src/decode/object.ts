@@ -4,12 +4,9 @@ import { unwrap } from './envelope.js';
 import { findingId, findingToEvents, type EventOrigin } from './finding.js';
 import { ObjectError } from '../errors.js';
 import { decompress, type Encoding } from './decompress.js';
+import type { EncodedEvent } from '../event-batch.js';
 
-/** One event ready for the outputs, with what a log line about it needs. */
-export interface EncodedEvent {
-  json: string;
-  findingId: string;
-}
+export type { EncodedEvent } from '../event-batch.js';
 
 export interface ObjectCounts {
   findings: number;

@@ -1,8 +1,8 @@
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { OutputError, describe } from '../errors.js';
-import { GroupWriter, jsonLines, WriteQueue, type Output } from './output.js';
-import type { EncodedEvent } from '../decode/object.js';
+import { GroupWriter, WriteQueue, type Output } from './output.js';
+import type { EventBatch } from '../event-batch.js';
 
 /**
  * `file:PATH`: appends one JSON event per line. A batch counts as written (and the state may record
@@ -42,8 +42,8 @@ export class FileOutput implements Output {
     this.handle = handle;
   }
 
-  write(events: EncodedEvent[]): Promise<void> {
-    return this.group.write(jsonLines(events));
+  write(batch: EventBatch): Promise<void> {
+    return this.group.write(batch.lines());
   }
 
   /**

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { ConfigError, OutputError } from '../errors.js';
-import type { EncodedEvent } from '../decode/object.js';
+import { EventBatch, type EncodedEvent } from '../event-batch.js';
 import { FileOutput } from './file.js';
 import type { EventSource, Output } from './output.js';
 import { StdoutOutput } from './stdout.js';
@@ -57,7 +57,8 @@ export class Outputs {
   }
 
   async deliver(events: EncodedEvent[], source: EventSource): Promise<void> {
-    const results = await Promise.allSettled(this.list.map((output) => output.write(events, source)));
+    const batch = new EventBatch(events);
+    const results = await Promise.allSettled(this.list.map((output) => output.write(batch, source)));
     const failures = results
       .filter((r): r is PromiseRejectedResult => r.status === 'rejected')
       .map((r) => (r.reason instanceof OutputError ? r.reason : new OutputError('unknown', String(r.reason), { cause: r.reason })));

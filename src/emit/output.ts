@@ -1,4 +1,4 @@
-import type { EncodedEvent } from '../decode/object.js';
+import type { EventBatch } from '../event-batch.js';
 
 /** Where the events come from, for log lines that name the object. */
 export interface EventSource {
@@ -13,17 +13,10 @@ export interface EventSource {
 export interface Output {
   readonly name: string;
   open(): Promise<void>;
-  write(events: EncodedEvent[], source: EventSource): Promise<void>;
+  write(batch: EventBatch, source: EventSource): Promise<void>;
   /** SIGHUP: let go of the file and open it again (log rotation). A no-op for sockets. */
   reopen(): Promise<void>;
   close(): Promise<void>;
-}
-
-/** Events as newline-delimited JSON, one buffer per batch so that one write carries it. */
-export function jsonLines(events: EncodedEvent[]): Buffer {
-  let text = '';
-  for (const event of events) text += `${event.json}\n`;
-  return Buffer.from(text);
 }
 
 /** Runs writes one after another, so that batches from objects processed concurrently never interleave. */

@@ -1,6 +1,6 @@
 import { OutputError, describe } from '../errors.js';
-import { jsonLines, WriteQueue, type Output } from './output.js';
-import type { EncodedEvent } from '../decode/object.js';
+import { WriteQueue, type Output } from './output.js';
+import type { EventBatch } from '../event-batch.js';
 
 /** `stdout`: one JSON event per line; logs go to stderr, so this stream stays clean. */
 export class StdoutOutput implements Output {
@@ -9,11 +9,11 @@ export class StdoutOutput implements Output {
 
   async open(): Promise<void> {}
 
-  write(events: EncodedEvent[]): Promise<void> {
+  write(batch: EventBatch): Promise<void> {
     return this.queue.run(
       () =>
         new Promise<void>((resolve, reject) => {
-          process.stdout.write(jsonLines(events), (err) => {
+          process.stdout.write(batch.lines(), (err) => {
             if (err) reject(new OutputError(this.name, `write failed: ${describe(err)}`, { cause: err }));
             else resolve();
           });

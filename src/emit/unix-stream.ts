@@ -1,7 +1,7 @@
 import { createConnection, type Socket } from 'node:net';
 import { OutputError, describe } from '../errors.js';
 import { WriteQueue, type Output } from './output.js';
-import type { EncodedEvent } from '../decode/object.js';
+import type { EventBatch } from '../event-batch.js';
 
 /** `unix:PATH`: a Unix stream socket, one JSON event per line. */
 export class UnixStreamOutput implements Output {
@@ -50,7 +50,8 @@ export class UnixStreamOutput implements Output {
     });
   }
 
-  write(events: EncodedEvent[]): Promise<void> {
+  write(batch: EventBatch): Promise<void> {
+    const events = batch.events;
     return this.queue.run(async () => {
       await this.open();
       const socket = this.socket!;

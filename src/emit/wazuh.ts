@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { OutputError, describe } from '../errors.js';
 import { WriteQueue, type EventSource, type Output } from './output.js';
 import { trimEvent } from './trim.js';
-import type { EncodedEvent } from '../decode/object.js';
+import type { EventBatch } from '../event-batch.js';
 
 export const WAZUH_QUEUE = '/var/ossec/queue/sockets/queue';
 /** The header Wazuh's aws-s3 module puts before each event: queue id 1 (localfile), location Wazuh-AWS. */
@@ -75,10 +75,10 @@ export class WazuhOutput implements Output {
     });
   }
 
-  write(events: EncodedEvent[], source: EventSource): Promise<void> {
+  write(batch: EventBatch, source: EventSource): Promise<void> {
     return this.queue.run(async () => {
       const waitedBefore = this.congestionRetries;
-      for (const [index, event] of events.entries()) {
+      for (const [index, event] of batch.events.entries()) {
         let datagram = Buffer.from(WAZUH_HEADER + event.json);
         if (datagram.length > WAZUH_MAX_DATAGRAM) {
           const trimmed = trimEvent(event.json, WAZUH_MAX_DATAGRAM - Buffer.byteLength(WAZUH_HEADER));

@@ -1,0 +1,40 @@
+// What decoding hands the outputs: each event's JSON text, and the events of one delivery encoded as
+// JSON lines once, however many outputs take lines.
+
+/** One event ready for the outputs, with what a log line about it needs. */
+export interface EncodedEvent {
+  json: string;
+  findingId: string;
+}
+
+/** The events of one delivery. `lines()` is computed on first use and shared by every output. */
+export class EventBatch {
+  private encoded: Buffer | null = null;
+
+  constructor(readonly events: readonly EncodedEvent[]) {}
+
+  get length(): number {
+    return this.events.length;
+  }
+
+  /** Each event's JSON and a newline, in one buffer: one write carries the batch. */
+  lines(): Buffer {
+    return (this.encoded ??= jsonLines(this.events));
+  }
+}
+
+/**
+ * Events as newline-delimited JSON, written straight into one buffer of the exact size: concatenating
+ * the strings first would make V8 flatten a copy of them all on the heap.
+ */
+export function jsonLines(events: readonly EncodedEvent[]): Buffer {
+  let bytes = 0;
+  for (const event of events) bytes += Buffer.byteLength(event.json) + 1;
+  const lines = Buffer.allocUnsafe(bytes);
+  let at = 0;
+  for (const event of events) {
+    at += lines.write(event.json, at);
+    lines[at++] = 0x0a;
+  }
+  return lines;
+}

@@ -1,0 +1,153 @@
+import assert from 'node:assert/strict';
+import { createHash, createHmac } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import type { SourceData } from '@smithy/types';
+import { objectPath, routeOf, s3Signer, signGet } from '../src/aws/direct-get.js';
+import { runCli, tempDir, writeConfig } from './helpers/cli.js';
+import { jsonlGz, makeFinding, nativeKey, today } from './helpers/findings.js';
+import { S3Proxy, s3Error } from './helpers/proxy.js';
+import { useFakeS3 } from './helpers/s3.js';
+
+const fake = useFakeS3();
+
+/** A SHA-256 (or HMAC-SHA256, given a secret) as @smithy/signature-v4 wants one, from node:crypto. */
+function bytes(data: SourceData): string | Buffer {
+  if (typeof data === 'string') return data;
+  return ArrayBuffer.isView(data) ? Buffer.from(data.buffer, data.byteOffset, data.byteLength) : Buffer.from(data);
+}
+
+class Sha256 {
+  private readonly hash;
+  constructor(secret?: SourceData) {
+    this.hash = secret === undefined ? createHash('sha256') : createHmac('sha256', bytes(secret));
+  }
+  update(data: SourceData): void {
+    this.hash.update(bytes(data));
+  }
+  async digest(): Promise<Uint8Array> {
+    return new Uint8Array(this.hash.digest());
+  }
+}
+
+describe('direct GetObject: signing and paths', () => {
+  test("the signature of AWS's own SigV4 example for S3 (GET /test.txt with a Range header)", async () => {
+    // Signature Version 4 documentation, "Example: GET Object": the expected signature is AWS's.
+    const signer = s3Signer({ accessKeyId: 'AKIAIOSFODNN7EXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY' }, Sha256, 'us-east-1');
+    const route = { protocol: 'https:' as const, hostname: 'examplebucket.s3.amazonaws.com', port: undefined, basePath: '', region: 'us-east-1' };
+    const signed = await signGet(signer, route, 'test.txt', new Date('2013-05-24T00:00:00Z'), {
+      range: 'bytes=0-9',
+      'x-amz-content-sha256': 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855',
+    });
+    assert.equal(signed.path, '/test.txt');
+    const authorization = signed.headers['authorization']!;
+    assert.match(authorization, /^AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE\/20130524\/us-east-1\/s3\/aws4_request, /);
+    assert.match(authorization, /SignedHeaders=host;range;x-amz-content-sha256;x-amz-date, /);
+    assert.match(authorization, /Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41$/);
+  });
+
+  test('a direct GET declares an unsigned payload and carries the session token of temporary credentials', async () => {
+    const signer = s3Signer({ accessKeyId: 'ASIATEMPORARY', secretAccessKey: 'secret', sessionToken: 'token-1' }, Sha256, 'eu-west-1');
+    const route = { protocol: 'http:' as const, hostname: '127.0.0.1', port: 9000, basePath: '/bucket', region: 'eu-west-1' };
+    const signed = await signGet(signer, route, 'a/b.json', new Date('2026-12-01T10:00:00Z'));
+    assert.equal(signed.headers['host'], '127.0.0.1:9000');
+    assert.equal(signed.headers['x-amz-content-sha256'], 'UNSIGNED-PAYLOAD');
+    assert.equal(signed.headers['x-amz-security-token'], 'token-1');
+    assert.equal(signed.headers['x-amz-date'], '20261201T100000Z');
+    assert.match(signed.headers['authorization']!, /Credential=ASIATEMPORARY\/20261201\/eu-west-1\/s3\/aws4_request/);
+  });
+
+  test('keys are encoded once per segment, RFC 3986 strictly, slashes kept', () => {
+    assert.equal(objectPath('/bucket', "AWSLogs/a b/c+d!'()*é~_-.gz"), "/bucket/AWSLogs/a%20b/c%2Bd%21%27%28%29%2A%C3%A9~_-.gz");
+    assert.equal(objectPath('', 'k'), '/k');
+  });
+
+  test('the route comes from a signed listing (path style or virtual-hosted) or from a GET of a known key', () => {
+    const authorization = 'AWS4-HMAC-SHA256 Credential=AKID/20261201/ap-southeast-2/s3/aws4_request, SignedHeaders=host, Signature=00';
+    assert.deepEqual(routeOf({ protocol: 'http:', hostname: '127.0.0.1', port: 4566, path: '/my-bucket/', headers: { authorization } }), {
+      protocol: 'http:',
+      hostname: '127.0.0.1',
+      port: 4566,
+      basePath: '/my-bucket',
+      region: 'ap-southeast-2',
+    });
+    assert.deepEqual(routeOf({ protocol: 'https:', hostname: 'b.s3.ap-southeast-2.amazonaws.com', port: undefined, path: '/', headers: { authorization } })?.basePath, '');
+    const get = routeOf({ protocol: 'https:', hostname: 'b.s3.amazonaws.com', port: undefined, path: '/x/a%20b.gz', headers: { authorization } }, 'x/a b.gz');
+    assert.equal(get?.basePath, '');
+    assert.equal(routeOf({ protocol: 'https:', hostname: 'h', port: undefined, path: '/other', headers: { authorization } }, 'x/a b.gz'), null);
+    assert.equal(routeOf({ protocol: 'https:', hostname: 'h', port: undefined, path: '/', headers: {} }), null);
+  });
+});
+
+/** GETs of object keys the proxy saw: direct ones carry none of the SDK's amz-sdk-* headers. */
+function objectGets(proxy: S3Proxy): Array<{ url: string; direct: boolean }> {
+  return proxy.requests
+    .filter((r) => r.method === 'GET' && !r.url.includes('list-type') && r.url.split('?')[0]!.split('/').length > 3)
+    .map((r) => ({ url: r.url, direct: r.headers['amz-sdk-invocation-id'] === undefined }));
+}
+
+describe('direct GetObject against a real S3 API', () => {
+  test('objects are read with direct GETs once the bucket was listed, keys with odd characters included', async () => {
+    const bucket = 'direct-get';
+    fake.s3.createBucket(bucket);
+    const names = ["odd name+(1)!'*é.jsonl.gz", 'plain.jsonl.gz', 'tilde~and_dash-.jsonl.gz'];
+    for (const [i, name] of names.entries()) {
+      await fake.s3.put(bucket, nativeKey('123456789012', 'us-east-1', today(), name), jsonlGz([makeFinding('123456789012', 'us-east-1', `direct-${i}`)]));
+    }
+    const proxy = await S3Proxy.start(fake.s3.endpoint);
+    try {
+      const dir = tempDir();
+      const out = join(dir, 'events.jsonl');
+      const config = writeConfig(dir, [{ name: bucket, endpoint: proxy.endpoint }]);
+      const result = await runCli(['--config', config, '--once', '--state', join(dir, 'state.db'), '--output', `file:${out}`, '--log-level', 'debug']);
+      assert.equal(result.code, 0, result.stderr);
+      const ids = readFileSync(out, 'utf8').trim().split('\n').map((line) => JSON.parse(line).aws.id as string);
+      assert.deepEqual(ids.sort(), ['direct-0', 'direct-1', 'direct-2']);
+      const gets = objectGets(proxy);
+      assert.equal(gets.length, 3, JSON.stringify(gets));
+      assert.ok(gets.every((g) => g.direct), JSON.stringify(gets));
+      assert.equal(result.logs.filter((l) => String(l['msg']).startsWith('direct GET not answered')).length, 0);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  test('a direct GET not answered 200 is asked again through the SDK, whose errors and retries apply', async () => {
+    const bucket = 'direct-get-fallback';
+    fake.s3.createBucket(bucket);
+    const key = nativeKey('123456789012', 'us-east-1', today());
+    await fake.s3.put(bucket, key, jsonlGz([makeFinding('123456789012', 'us-east-1', 'after-fallback')]));
+    const denied = nativeKey('123456789012', 'us-east-1', today());
+    await fake.s3.put(bucket, denied, jsonlGz([makeFinding('123456789012', 'us-east-1', 'never')]));
+    let throttled = 0;
+    const proxy = await S3Proxy.start(fake.s3.endpoint, {
+      intercept: (r) => {
+        if (r.method !== 'GET') return undefined;
+        // The first GET of `key` is throttled; every GET of `denied` is refused.
+        if (r.url.startsWith(`/${bucket}/${key}`) && throttled++ === 0) return s3Error(503, 'SlowDown', 'Please reduce your request rate.');
+        if (r.url.startsWith(`/${bucket}/${denied}`)) return s3Error(403, 'AccessDenied', 'Access Denied');
+        return undefined;
+      },
+    });
+    try {
+      const dir = tempDir();
+      const out = join(dir, 'events.jsonl');
+      const config = writeConfig(dir, [{ name: bucket, endpoint: proxy.endpoint }], '<skip_on_error>yes</skip_on_error>');
+      const result = await runCli(['--config', config, '--once', '--state', join(dir, 'state.db'), '--output', `file:${out}`, '--log-level', 'debug']);
+      // The denied object fails the pass (exit 1) with the SDK's own explanation; the throttled one is read.
+      assert.equal(result.code, 1, result.stderr);
+      assert.deepEqual(readFileSync(out, 'utf8').trim().split('\n').map((line) => JSON.parse(line).aws.id), ['after-fallback']);
+      const fallbacks = result.logs.filter((l) => String(l['msg']).startsWith('direct GET not answered'));
+      assert.deepEqual(fallbacks.map((l) => [l['key'], l['why']]).sort(), [[key, 'HTTP 503'], [denied, 'HTTP 403']].sort());
+      const errors = result.logs.filter((l) => (l['level'] as number) >= 50).map((l) => String(l['msg']));
+      assert.ok(errors.some((m) => m.includes(`s3://${bucket}/${denied}: access denied reading the object`)), errors.join('\n'));
+      const gets = objectGets(proxy);
+      // key: direct (503), then the SDK (200); denied: direct (403), then the SDK, which does not retry a 403.
+      assert.deepEqual(gets.filter((g) => g.url.includes(key)).map((g) => g.direct), [true, false]);
+      assert.deepEqual(gets.filter((g) => g.url.includes(denied)).map((g) => g.direct), [true, false]);
+    } finally {
+      await proxy.stop();
+    }
+  });
+});

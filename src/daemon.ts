@@ -54,7 +54,7 @@ async function passOver(wodles: WodleConfig[], ctx: RunContext): Promise<PassOut
         maxSockets: ctx.concurrency + LISTINGS_IN_FLIGHT,
         timeoutMs: ctx.s3TimeoutMs,
         onRequest: (operation) => ctx.telemetry?.s3Request?.(bucket.name, operation),
-        onFallback: (key, why) => ctx.log.debug({ bucket: bucket.name, key, why }, `direct GET not answered 200 (${why}): asking through the AWS SDK`),
+        onFallback: (what, why) => ctx.log.debug({ bucket: bucket.name, key: what, why }, `direct request not answered 200 (${why}): asking through the AWS SDK`),
       });
       try {
         const collector = new BucketCollector(bucket, reader, { ...ctx, skipOnError: wodle.skipOnError });

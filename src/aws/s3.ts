@@ -6,7 +6,7 @@ import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@aws-
 import type { HttpRequest } from '@smithy/types';
 import { getProfileName, loadSharedConfigFiles } from '@smithy/shared-ini-file-loader';
 import type { BucketConfig } from '../config/load.js';
-import { DirectGet, NO_ROUTE } from './direct-get.js';
+import { DirectS3, NO_ROUTE, type ListPage, type ListQuery } from './direct.js';
 import type { S3Operation } from './errors.js';
 
 export const ROLE_SESSION_NAME = 'guardduty-wodle';
@@ -91,8 +91,8 @@ export interface ReaderOptions {
   timeoutMs: number;
   /** Told of each S3 request made (retries inside the SDK not counted). */
   onRequest?(operation: S3Operation): void;
-  /** A direct GET (direct-get.ts) was not answered 200: the SDK asks again. */
-  onFallback?(key: string, why: string): void;
+  /** A direct request (direct.ts) was not answered 200: the SDK asks again. `what` names the key or the listed prefix. */
+  onFallback?(what: string, why: string): void;
 }
 
 export async function createBucketReader(bucket: BucketConfig, options: ReaderOptions): Promise<BucketReader> {
@@ -116,7 +116,7 @@ export async function createBucketReader(bucket: BucketConfig, options: ReaderOp
     },
   });
   const name = bucket.name;
-  const direct = new DirectGet({
+  const direct = new DirectS3({
     credentials: client.config.credentials,
     sha256: client.config.sha256,
     clockOffset: () => client.config.systemClockOffset ?? 0,
@@ -135,37 +135,55 @@ export async function createBucketReader(bucket: BucketConfig, options: ReaderOp
     { step: 'deserialize', priority: 'low', name: 'learnBucketRoute' },
   );
 
+  /** One page: directly when the route is known and S3 answers 200, through the SDK otherwise. */
+  async function listPage(query: ListQuery): Promise<ListPage> {
+    options.onRequest?.('list');
+    const answer = await direct.list(query);
+    if ('page' in answer) return answer.page;
+    if (answer.fallback !== NO_ROUTE) {
+      options.onFallback?.(`${query.prefix} (listing)`, answer.fallback);
+      options.onRequest?.('list');
+    }
+    const page = await client.send(
+      new ListObjectsV2Command({
+        Bucket: name,
+        Prefix: query.prefix,
+        Delimiter: query.delimiter,
+        ContinuationToken: query.continuationToken,
+        StartAfter: query.startAfter,
+        MaxKeys: query.maxKeys,
+      }),
+    );
+    return {
+      contents: (page.Contents ?? []).flatMap((object) =>
+        object.Key === undefined ? [] : [{ key: object.Key, size: object.Size ?? 0, etag: object.ETag ?? '', lastModified: object.LastModified }],
+      ),
+      prefixes: (page.CommonPrefixes ?? []).flatMap((common) => (common.Prefix ? [common.Prefix] : [])),
+      keyCount: page.KeyCount ?? page.Contents?.length ?? 0,
+      nextToken: page.IsTruncated ? page.NextContinuationToken : undefined,
+    };
+  }
+
   async function* pages(prefix: string, delimiter: string | undefined, startAfter?: string) {
     let token: string | undefined;
     do {
-      options.onRequest?.('list');
-      const page = await client.send(
-        new ListObjectsV2Command({ Bucket: name, Prefix: prefix, Delimiter: delimiter, ContinuationToken: token, StartAfter: token ? undefined : startAfter }),
-      );
+      const page = await listPage({ prefix, delimiter, continuationToken: token, startAfter: token ? undefined : startAfter });
       yield page;
-      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+      token = page.nextToken;
     } while (token);
   }
 
   return {
     bucket: name,
     async *listFolders(prefix) {
-      for await (const page of pages(prefix, '/')) {
-        for (const common of page.CommonPrefixes ?? []) if (common.Prefix) yield common.Prefix;
-      }
+      for await (const page of pages(prefix, '/')) yield* page.prefixes;
     },
     async *listObjects(prefix, startAfter) {
-      for await (const page of pages(prefix, undefined, startAfter)) {
-        for (const object of page.Contents ?? []) {
-          if (object.Key === undefined) continue;
-          yield { key: object.Key, size: object.Size ?? 0, etag: object.ETag ?? '', lastModified: object.LastModified };
-        }
-      }
+      for await (const page of pages(prefix, undefined, startAfter)) yield* page.contents;
     },
     async exists(prefix) {
-      options.onRequest?.('list');
-      const page = await client.send(new ListObjectsV2Command({ Bucket: name, Prefix: prefix, MaxKeys: 1 }));
-      return (page.KeyCount ?? page.Contents?.length ?? 0) > 0;
+      const page = await listPage({ prefix, maxKeys: 1 });
+      return page.keyCount > 0;
     },
     async getObject(key, signal) {
       options.onRequest?.('get');

@@ -4,7 +4,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import type { SourceData } from '@smithy/types';
-import { objectPath, routeOf, s3Signer, signGet } from '../src/aws/direct-get.js';
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { DirectS3, objectPath, parseListPage, routeOf, s3Signer, signGet, type ListPage } from '../src/aws/direct.js';
 import { runCli, tempDir, writeConfig } from './helpers/cli.js';
 import { jsonlGz, makeFinding, nativeKey, today } from './helpers/findings.js';
 import { S3Proxy, s3Error } from './helpers/proxy.js';
@@ -80,6 +83,79 @@ describe('direct GetObject: signing and paths', () => {
   });
 });
 
+describe('direct ListObjectsV2', () => {
+  test('a ListBucketResult is read as the SDK reads it: entities decoded, ETag quotes kept, keys untrimmed, pages chained', () => {
+    const xml = `<?xml version="1.0" encoding="UTF-8"?>
+<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>b</Name><Prefix>AWSLogs/</Prefix><KeyCount>3</KeyCount><MaxKeys>2</MaxKeys><IsTruncated>true</IsTruncated>
+  <Contents><Key>AWSLogs/a&amp;b &lt;c&gt; </Key><LastModified>2026-11-30T10:00:00.000Z</LastModified><ETag>&quot;0123abc&quot;</ETag><Size>1234</Size><StorageClass>STANDARD</StorageClass></Contents>
+  <Contents><Key>AWSLogs/0001</Key><LastModified>2026-11-30T11:00:00.000Z</LastModified><ETag>"9f-2"</ETag><Size>0</Size></Contents>
+  <CommonPrefixes><Prefix>AWSLogs/123456789012/</Prefix></CommonPrefixes>
+  <NextContinuationToken>1ueGcxLPRx1Tr/XYExHnhbYLgveDs2J/wm36Hy4vbOwM=</NextContinuationToken></ListBucketResult>`;
+    assert.deepEqual(parseListPage(xml), {
+      contents: [
+        { key: 'AWSLogs/a&b <c> ', size: 1234, etag: '"0123abc"', lastModified: new Date('2026-11-30T10:00:00.000Z') },
+        { key: 'AWSLogs/0001', size: 0, etag: '"9f-2"', lastModified: new Date('2026-11-30T11:00:00.000Z') },
+      ],
+      prefixes: ['AWSLogs/123456789012/'],
+      keyCount: 3,
+      nextToken: '1ueGcxLPRx1Tr/XYExHnhbYLgveDs2J/wm36Hy4vbOwM=',
+    });
+    const last = parseListPage('<ListBucketResult><KeyCount>0</KeyCount><IsTruncated>false</IsTruncated><NextContinuationToken>x</NextContinuationToken></ListBucketResult>');
+    assert.deepEqual(last, { contents: [], prefixes: [], keyCount: 0, nextToken: undefined });
+    assert.equal(parseListPage('<Error><Code>AccessDenied</Code></Error>'), null);
+    assert.equal(parseListPage('not xml <<<'), null);
+  });
+
+  test('pages listed directly are the pages the SDK lists, odd keys, delimiters, start-after and continuation included', async () => {
+    const bucket = 'direct-list';
+    fake.s3.createBucket(bucket);
+    const keys = ['AWSLogs/1/a b+c.gz', "AWSLogs/1/x&y<z>'q'.gz", 'AWSLogs/1/é/ü.gz', 'AWSLogs/2/k.gz', 'AWSLogs/2/l.gz', 'other/m.gz'];
+    for (const key of keys) await fake.s3.put(bucket, key, 'x');
+    const agents = { http: new HttpAgent({ keepAlive: true }), https: new HttpsAgent({ keepAlive: true }) };
+    const direct = new DirectS3({ credentials: async () => ({ accessKeyId: 'test', secretAccessKey: 'test' }), sha256: Sha256, clockOffset: () => 0, agents, timeoutMs: 10_000 });
+    const url = new URL(fake.s3.endpoint);
+    direct.learn({
+      protocol: 'http:',
+      hostname: url.hostname,
+      port: Number(url.port),
+      method: 'GET',
+      path: `/${bucket}/`,
+      query: {},
+      headers: { authorization: 'AWS4-HMAC-SHA256 Credential=test/20261201/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=00' },
+    } as never);
+    const viaSdk = async (query: { prefix: string; delimiter?: string; startAfter?: string; maxKeys?: number; continuationToken?: string }): Promise<ListPage> => {
+      const page = await fake.s3.client.send(
+        new ListObjectsV2Command({ Bucket: bucket, Prefix: query.prefix, Delimiter: query.delimiter, StartAfter: query.startAfter, MaxKeys: query.maxKeys, ContinuationToken: query.continuationToken }),
+      );
+      return {
+        contents: (page.Contents ?? []).map((o) => ({ key: o.Key!, size: o.Size ?? 0, etag: o.ETag ?? '', lastModified: o.LastModified })),
+        prefixes: (page.CommonPrefixes ?? []).map((c) => c.Prefix!),
+        keyCount: page.KeyCount ?? 0,
+        nextToken: page.IsTruncated ? page.NextContinuationToken : undefined,
+      };
+    };
+    try {
+      for (const query of [{ prefix: 'AWSLogs/' }, { prefix: 'AWSLogs/', delimiter: '/' }, { prefix: 'AWSLogs/1/', startAfter: 'AWSLogs/1/a b+c.gz' }, { prefix: '', maxKeys: 1 }]) {
+        let token: string | undefined;
+        let pages = 0;
+        let listed = 0;
+        do {
+          const answer = await direct.list({ ...query, continuationToken: token });
+          assert.ok('page' in answer, JSON.stringify(answer));
+          assert.deepEqual(answer.page, await viaSdk({ ...query, continuationToken: token }), JSON.stringify(query));
+          token = answer.page.nextToken;
+          listed += answer.page.contents.length;
+          pages++;
+        } while (token && pages < 10);
+        // (How many keys fauxqs hands out over continuation pages is its own affair: the SDK sees the same.)
+        if (query.maxKeys === 1) assert.ok(pages > 2 && listed === pages, 'one key a page, chained by continuation tokens');
+      }
+    } finally {
+      agents.http.destroy();
+    }
+  });
+});
+
 /** GETs of object keys the proxy saw: direct ones carry none of the SDK's amz-sdk-* headers. */
 function objectGets(proxy: S3Proxy): Array<{ url: string; direct: boolean }> {
   return proxy.requests
@@ -107,7 +183,11 @@ describe('direct GetObject against a real S3 API', () => {
       const gets = objectGets(proxy);
       assert.equal(gets.length, 3, JSON.stringify(gets));
       assert.ok(gets.every((g) => g.direct), JSON.stringify(gets));
-      assert.equal(result.logs.filter((l) => String(l['msg']).startsWith('direct GET not answered')).length, 0);
+      assert.equal(result.logs.filter((l) => String(l['msg']).startsWith('direct request not answered')).length, 0);
+      // The first listing goes through the SDK (nothing learnt yet), the others directly.
+      const lists = proxy.requests.filter((r) => r.url.includes('list-type=2')).map((r) => r.headers['amz-sdk-invocation-id'] === undefined);
+      assert.equal(lists[0], false);
+      assert.ok(lists.length > 1 && lists.slice(1).every((direct) => direct), JSON.stringify(lists));
     } finally {
       await proxy.stop();
     }
@@ -138,7 +218,7 @@ describe('direct GetObject against a real S3 API', () => {
       // The denied object fails the pass (exit 1) with the SDK's own explanation; the throttled one is read.
       assert.equal(result.code, 1, result.stderr);
       assert.deepEqual(readFileSync(out, 'utf8').trim().split('\n').map((line) => JSON.parse(line).aws.id), ['after-fallback']);
-      const fallbacks = result.logs.filter((l) => String(l['msg']).startsWith('direct GET not answered'));
+      const fallbacks = result.logs.filter((l) => String(l['msg']).startsWith('direct request not answered'));
       assert.deepEqual(fallbacks.map((l) => [l['key'], l['why']]).sort(), [[key, 'HTTP 503'], [denied, 'HTTP 403']].sort());
       const errors = result.logs.filter((l) => (l['level'] as number) >= 50).map((l) => String(l['msg']));
       assert.ok(errors.some((m) => m.includes(`s3://${bucket}/${denied}: access denied reading the object`)), errors.join('\n'));

@@ -509,6 +509,7 @@ export class BucketCollector {
       const abort = this.reads.take();
       try {
         const { body, contentLength } = await this.reader.getObject(record.key, abort.signal);
+        await this.ctx.outputs.waitForRoom();
         const counts = await decodeObject(body, {
           origin: { bucket: this.bucket.name, key: record.key, accountAlias: this.bucket.accountAlias },
           discard: this.discard,

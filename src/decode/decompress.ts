@@ -112,7 +112,7 @@ async function* gunzip(reader: ByteReader, maxBytes: number): AsyncGenerator<Buf
 /** The inflated bytes, or null when they would pass `limit` (the object is then streamed). */
 function inflateWhole(gzip: Buffer, limit: number): Buffer | null {
   try {
-    return gunzipSync(gzip, { chunkSize: ZLIB_CHUNK_BYTES, maxOutputLength: limit });
+    return gunzipSync(gzip, { maxOutputLength: limit });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') return null;
     throw err;

@@ -51,15 +51,17 @@ export class FileOutput implements Output {
    * back to where this write began so that no torn line stays behind (and every batch in it failed).
    * Then fdatasync: only when it succeeds do the batches count as written.
    */
-  private async append(data: Buffer): Promise<void> {
+  private async append(data: Buffer[]): Promise<void> {
     await this.followPath();
     const handle = this.handle!;
     const start = (await handle.stat()).size;
-    let written = 0;
+    let rest = data.filter((buffer) => buffer.length > 0);
     try {
-      while (written < data.length) {
-        const { bytesWritten } = await handle.write(data, written, data.length - written);
-        written += bytesWritten;
+      while (rest.length > 0) {
+        let { bytesWritten } = await handle.writev(rest);
+        // A short write: drop what went out, and go on from inside the buffer it stopped in.
+        while (rest.length > 0 && bytesWritten >= rest[0]!.length) bytesWritten -= rest.shift()!.length;
+        if (bytesWritten > 0) rest[0] = rest[0]!.subarray(bytesWritten);
       }
     } catch (err) {
       await handle.truncate(start).catch(() => undefined);

@@ -48,9 +48,28 @@ export function createOutput(spec: OutputSpec, log: Logger, options: OutputOptio
   }
 }
 
+/**
+ * Bytes of events handed to the outputs and not yet taken by all of them, past which no object starts
+ * decoding (waitForRoom). Decoding outruns a slow output otherwise, and every object waiting holds its
+ * events: memory grows with the backlog instead of staying at this much.
+ */
+export const EVENT_BYTES_IN_FLIGHT = 1024 * 1024;
+
 /** Every event goes to every output; a batch counts as delivered only once all of them took it. */
 export class Outputs {
-  constructor(readonly list: Output[]) {}
+  private bytesInFlight = 0;
+  private readonly waiting: Array<() => void> = [];
+
+  constructor(
+    readonly list: Output[],
+    private readonly maxBytesInFlight = EVENT_BYTES_IN_FLIGHT,
+  ) {}
+
+  /** Resolves once the events in flight are under the bound: an object's decoding waits for it. */
+  waitForRoom(): Promise<void> {
+    if (this.bytesInFlight < this.maxBytesInFlight) return Promise.resolve();
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
 
   async open(): Promise<void> {
     await Promise.all(this.list.map((output) => output.open()));
@@ -58,7 +77,16 @@ export class Outputs {
 
   async deliver(events: EncodedEvent[], source: EventSource): Promise<void> {
     const batch = new EventBatch(events);
-    const results = await Promise.allSettled(this.list.map((output) => output.write(batch, source)));
+    let bytes = 0;
+    for (const event of events) bytes += event.json.length + 1;
+    this.bytesInFlight += bytes;
+    let results: Array<PromiseSettledResult<void>>;
+    try {
+      results = await Promise.allSettled(this.list.map((output) => output.write(batch, source)));
+    } finally {
+      this.bytesInFlight -= bytes;
+      while (this.bytesInFlight < this.maxBytesInFlight && this.waiting.length > 0) this.waiting.shift()!();
+    }
     const failures = results
       .filter((r): r is PromiseRejectedResult => r.status === 'rejected')
       .map((r) => (r.reason instanceof OutputError ? r.reason : new OutputError('unknown', String(r.reason), { cause: r.reason })));

@@ -39,7 +39,8 @@ export class GroupWriter {
   private pending: Array<{ data: Buffer; settle: (err: unknown) => void }> = [];
   private writing = false;
 
-  constructor(private readonly writeOut: (data: Buffer) => Promise<void>) {}
+  /** `writeOut` gets the group's buffers in order (written with one writev: no copy of them joined). */
+  constructor(private readonly writeOut: (data: Buffer[]) => Promise<void>) {}
 
   write(data: Buffer): Promise<void> {
     return new Promise<void>((resolve, reject) => {
@@ -55,7 +56,7 @@ export class GroupWriter {
       this.pending = [];
       let failure: unknown;
       try {
-        await this.writeOut(group.length === 1 ? group[0]!.data : Buffer.concat(group.map((batch) => batch.data)));
+        await this.writeOut(group.map((batch) => batch.data));
       } catch (err) {
         failure = err ?? new Error('write failed');
       }

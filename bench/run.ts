@@ -241,6 +241,8 @@ interface Run {
   cpuSeconds: number;
   /** From the process's start to the configuration read (the start line's startupMs). */
   startupMs: number;
+  /** The bucket pass itself (its line's durationMs). */
+  passMs: number;
   events: number;
   exit: number | null;
 }
@@ -306,6 +308,7 @@ async function collect(bucket: string, endpoint: string, state: string, extra = 
     cpuSeconds: Number(stopped?.['cpuSeconds'] ?? NaN),
     startupMs: Number(message('guardduty-wodle ')?.['startupMs'] ?? NaN),
     events: Number(message('bucket pass')?.['events'] ?? 0),
+    passMs: Number(message('bucket pass')?.['durationMs'] ?? NaN),
     exit,
   };
 }
@@ -611,8 +614,12 @@ async function throughput(datasets: Array<Dataset & { decompressed?: number }>, 
         'CPU x floor': +(cpu / floorCpu).toFixed(2),
         'x Wazuh': delay === 20 ? +(data.objects / seconds / WAZUH_OBJECTS_PER_SECOND_AT_20MS).toFixed(1) : '',
         'idle s': +idle.toFixed(2),
+        'idle: start + pass ms': `${m(idles.map((r) => r.startupMs))} + ${m(idles.map((r) => r.passMs))}`,
+        'idle CPU s': +m(idles.map((r) => r.cpuSeconds)).toFixed(2),
+        'idle RSS MB': +Math.max(...idles.map((r) => r.peakRssMb)).toFixed(1),
         'idle requests': idles.at(-1)!.requests,
         'startup ms': m(collected.map((r) => r.startupMs)),
+        'floor work s': +m(floors.map((f) => f.workSeconds)).toFixed(2),
         'events ok': ok ? 'yes' : `NO (${collected.map((r) => `${r.events}/${data.events} exit ${r.exit}`).join(', ')})`,
       });
       const label = `dataset ${data.name.slice(0, 1)} at ${delay} ms`;

@@ -25,6 +25,8 @@ export interface BucketRoute {
   basePath: string;
   /** The region in the request's credential scope. */
   region: string;
+  /** `user:password` of an endpoint URL that carries them (a proxy's), sent as the SDK sends it. */
+  auth?: string;
 }
 
 const SCOPE_REGION = /Credential=[^/,]+\/\d{8}\/([^/,]+)\/s3\/aws4_request/;
@@ -33,7 +35,10 @@ const SCOPE_REGION = /Credential=[^/,]+\/\d{8}\/([^/,]+)\/s3\/aws4_request/;
  * The route a signed, successful request took: a ListObjectsV2 (its path is the bucket's), or a GetObject
  * of `key` (its path ends with the key). Null when it cannot be read from the request.
  */
-export function routeOf(request: Pick<HttpRequest, 'protocol' | 'hostname' | 'port' | 'path' | 'headers'>, key?: string): BucketRoute | null {
+export function routeOf(
+  request: Pick<HttpRequest, 'protocol' | 'hostname' | 'port' | 'path' | 'headers' | 'username' | 'password'>,
+  key?: string,
+): BucketRoute | null {
   const region = SCOPE_REGION.exec(request.headers['authorization'] ?? '')?.[1];
   if (region === undefined || (request.protocol !== 'http:' && request.protocol !== 'https:')) return null;
   let basePath: string;
@@ -43,7 +48,9 @@ export function routeOf(request: Pick<HttpRequest, 'protocol' | 'hostname' | 'po
     if (!request.path.endsWith(keyPath)) return null;
     basePath = request.path.slice(0, -keyPath.length);
   }
-  return { protocol: request.protocol, hostname: request.hostname, port: request.port, basePath, region };
+  const route: BucketRoute = { protocol: request.protocol, hostname: request.hostname, port: request.port, basePath, region };
+  if (request.username != null || request.password != null) route.auth = `${request.username ?? ''}:${request.password ?? ''}`;
+  return route;
 }
 
 /** Percent-encoding as SigV4 wants it: RFC 3986 unreserved characters only (as the SDK does). */
@@ -257,7 +264,7 @@ export class DirectS3 {
     const agent = route.protocol === 'https:' ? this.options.agents.https : this.options.agents.http;
     return new Promise<DirectAnswer>((resolve, reject) => {
       const request = send(
-        { agent, protocol: route.protocol, hostname: route.hostname, port: route.port, method: 'GET', path: signed.path, headers: signed.headers, signal },
+        { agent, protocol: route.protocol, hostname: route.hostname, port: route.port, method: 'GET', path: signed.path, headers: signed.headers, signal, auth: route.auth },
         (response) => {
           if (response.statusCode !== 200) {
             // Drained rather than destroyed, so that the connection is kept for the SDK's request.

@@ -68,7 +68,8 @@ EXPOSE 9464
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.GUARDDUTY_WODLE_METRICS_PORT || '9464') + '/health', { signal: AbortSignal.timeout(4000) }).then((r) => process.exit(r.status === 200 ? 0 : 1), () => process.exit(1))"]
 STOPSIGNAL SIGTERM
-# The script adds the defaults and execs /app/dist/src/cli.js, whose shebang execs node: node is
-# then the process that receives SIGTERM. Run with sh, so that it needs no executable bit. The default arguments are the script's, not CMD's: CMD stays empty.
+# The script adds the defaults and execs /app/dist/src/cli.js, whose shebang starts node with the
+# collector's memory flags: node is then the process that receives SIGTERM. Run with sh, so that it
+# needs no executable bit. The default arguments are the script's, not CMD's: CMD stays empty.
 ENTRYPOINT ["/bin/sh", "/app/config/docker-entrypoint.sh"]
 CMD []

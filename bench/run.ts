@@ -9,7 +9,7 @@
 process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] = 'true';
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -250,8 +250,8 @@ interface Run {
 let runs = 0;
 
 /**
- * How the collector is started: `bin` runs the executable (its shebang starts node), `node` runs
- * `node dist/src/cli.js` (npm start, most systemd units), `entrypoint` runs the Docker image's
+ * How the collector is started: `bin` runs the executable (its shebang starts node with the memory
+ * flags), `node` runs `node dist/src/cli.js` (without them), `entrypoint` runs the Docker image's
  * entrypoint script with sh, which adds its defaults and execs the executable.
  */
 export type StartMode = 'bin' | 'node' | 'entrypoint';
@@ -259,10 +259,15 @@ const ENTRYPOINT = join(ROOT, 'config', 'docker-entrypoint.sh');
 /** A port for the entrypoint's metrics listener (it always adds one). */
 const ENTRYPOINT_METRICS_PORT = '19464';
 
+/** The Node flags the executable's shebang gives, for runs that start node themselves. */
+function shebangFlags(cli: string): string[] {
+  return readFileSync(cli, 'utf8').split('\n', 1)[0]!.split(' ').slice(3);
+}
+
 function command(mode: StartMode, cli: string, args: string[]): { file: string; args: string[] } {
   // BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the collector (flags NODE_OPTIONS refuses).
   const nodeArgs = process.env['BENCH_NODE_ARGS'];
-  if (nodeArgs) return { file: process.execPath, args: [...nodeArgs.split(' '), cli, ...args] };
+  if (nodeArgs) return { file: process.execPath, args: [...nodeArgs.split(' '), ...shebangFlags(cli), cli, ...args] };
   if (mode === 'node') return { file: process.execPath, args: [cli, ...args] };
   if (mode === 'entrypoint') return { file: '/bin/sh', args: [ENTRYPOINT, ...args] };
   return { file: cli, args };

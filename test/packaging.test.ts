@@ -14,10 +14,11 @@ import { dirname, join, posix, relative, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import { describe, test } from 'node:test';
-import { EXIT_USAGE, parseCli } from '../src/cli.js';
+import { EXIT_USAGE, MEMORY_FLAGS, parseCli } from '../src/cli.js';
 import { COMMANDS } from '../src/commands/index.js';
 import { WAZUH_QUEUE } from '../src/emit/wazuh.js';
-import { FAKE_AWS_ENV, runCli, tempDir, writeConfig } from './helpers/cli.js';
+import { FAKE_AWS_ENV, runCli, startCli, tempDir, writeConfig } from './helpers/cli.js';
+import { useFakeS3 } from './helpers/s3.js';
 import { CLI, ROOT } from './helpers/paths.js';
 
 const UNIT_FILE = join(ROOT, 'config', 'guardduty-wodle.service');
@@ -574,8 +575,8 @@ describe('Dockerfile', () => {
     assert.match(readFileSync(ENTRYPOINT_FILE, 'utf8'), /^exec "\$cli" "\$@"$/m, 'and replaces itself with it');
     // The same file as npm run build leaves it: executable, with the shebang that starts node.
     assert.ok(statSync(CLI).mode & 0o111, `${CLI} is executable`);
-    // No Node flags: memory is bounded by what the collector holds, however it is started (README, Performance).
-    assert.equal(readFileSync(CLI, 'utf8').split('\n')[0]!, '#!/usr/bin/env node');
+    // The shebang gives node the memory flags the collector checks for (MEMORY_FLAGS).
+    assert.equal(readFileSync(CLI, 'utf8').split('\n')[0]!, `#!/usr/bin/env -S node ${MEMORY_FLAGS.join(' ')}`);
     // The defaults are the script's: a CMD holding any would be replaced by the operator's arguments.
     assert.deepEqual(execForm(lastOf(runtime.body, 'CMD'), 'CMD'), []);
   });
@@ -935,5 +936,31 @@ describe('npm package', () => {
     const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
     const tarball = `${manifest.name}-${manifest.version}.tgz`;
     assert.ok(readme.includes(`npm install -g --prefix /usr/local ./${tarball}`), `README installs ./${tarball}`);
+  });
+});
+
+describe('V8 memory flags', () => {
+  const fake = useFakeS3();
+
+  test('the executable starts node with them; `node dist/src/cli.js` runs without them and says so', async () => {
+    const dir = tempDir();
+    fake.s3.createBucket('memory-flags');
+    const config = writeConfig(dir, [{ name: 'memory-flags', endpoint: fake.s3.endpoint }]);
+    const args = ['--config', config, '--once', '--state', join(dir, 'state.db'), '--output', 'file:/dev/null'];
+    const started = (logs: Array<Record<string, unknown>>) => logs.find((l) => String(l['msg']).startsWith('guardduty-wodle 0.1.0 started'));
+    const warned = (logs: Array<Record<string, unknown>>) => logs.filter((l) => String(l['msg']).startsWith("started without the executable's V8 memory flags"));
+
+    const viaBin = await runCli(args);
+    assert.equal(viaBin.code, 0, viaBin.stderr);
+    assert.equal(started(viaBin.logs)?.['memoryFlags'], true);
+    assert.deepEqual(warned(viaBin.logs), []);
+
+    const viaNode = await startCli(args, {}, undefined, true).done;
+    assert.equal(viaNode.code, 0, viaNode.stderr);
+    assert.equal(started(viaNode.logs)?.['memoryFlags'], false);
+    const warning = warned(viaNode.logs);
+    assert.equal(warning.length, 1);
+    assert.deepEqual(warning[0]!['missing'], MEMORY_FLAGS);
+    assert.match(String(warning[0]!['msg']), /start dist\/src\/cli\.js itself/);
   });
 });

@@ -40,11 +40,14 @@ export interface Running {
   stderrSoFar(): string;
 }
 
-/** Starts the CLI asynchronously (the S3 endpoint lives in this process's event loop). */
-export function startCli(args: string[], env: Record<string, string> = {}, as?: { uid: number; gid: number }): Running {
+/**
+ * Starts the CLI asynchronously (the S3 endpoint lives in this process's event loop). `viaNode` starts
+ * it as `node dist/src/cli.js` does, without the shebang's flags.
+ */
+export function startCli(args: string[], env: Record<string, string> = {}, as?: { uid: number; gid: number }, viaNode = false): Running {
   const clean = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('AWS_')));
   // Started as an operator starts it: the executable with its shebang (and the Node flags in it).
-  const child = spawn(CLI, args, {
+  const child = spawn(viaNode ? process.execPath : CLI, viaNode ? [CLI, ...args] : args, {
     ...as,
     env: { ...clean, ...FAKE_AWS_ENV, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

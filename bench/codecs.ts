@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { compressSync, uncompressSync } from 'snappy';
 import snappyjs from 'snappyjs';
-import { SAMPLES } from '../test/helpers/paths.js';
+import { SAMPLES } from '../support/paths.js';
 
 const doc = readFileSync(join(SAMPLES, 'JackPott__CredentialAccess-IAMUser-AnomalousBehavior.json'), 'utf8').trim();
 let text = '';

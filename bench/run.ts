@@ -19,9 +19,9 @@ import { createGunzip, gunzipSync, gzipSync } from 'node:zlib';
 import zlibSync from 'zlib-sync';
 import { DocumentSplitter } from '../src/decode/documents.js';
 import { throughTransform } from '../src/decode/transform.js';
-import { bigFirehoseObject } from '../test/helpers/big.js';
-import { FakeS3 } from '../test/helpers/s3.js';
-import { CLI, readSample } from '../test/helpers/paths.js';
+import { bigFirehoseObject } from '../support/big.js';
+import { FakeS3 } from '../support/s3.js';
+import { CLI, readSample } from '../support/paths.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const DELAYS = [0, 20];

@@ -6,9 +6,9 @@
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { DEFAULT_LIMITS, type Limits } from './collector.js';
 import { loadConfig, type Config } from './config/load.js';
-import { Daemon, runOnce, runSubscribers, subscribersOf, type RunContext } from './daemon.js';
+import { Daemon, runOnce, runSubscribers, subscribersOf } from './daemon.js';
+import { DEFAULT_LIMITS, type Limits, type RunContext } from './run.js';
 import { createOutput, outputLabel, Outputs, parseOutputSpec, type OutputSpec } from './emit/index.js';
 import { ConfigError, StateError, describe } from './errors.js';
 import { createLogger, LOG_LEVELS, type LogLevel, type Logger } from './log.js';

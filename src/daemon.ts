@@ -1,29 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Logger } from 'pino';
 import { createBucketReader } from './aws/s3.js';
-import { BucketCollector, LISTINGS_IN_FLIGHT, type Limits } from './collector.js';
+import { BucketCollector } from './collector.js';
 import type { Config, WodleConfig } from './config/load.js';
-import type { Outputs } from './emit/index.js';
 import { OutputError, StateError, describe } from './errors.js';
 import { firstRun, nextRun } from './schedule.js';
 import type { SqsSubscriber } from './sqs/subscriber.js';
-import type { PassOutcome, Telemetry } from './telemetry.js';
-import type { StateStore } from './state/store.js';
-
-export interface RunContext {
-  log: Logger;
-  state: StateStore;
-  outputs: Outputs;
-  concurrency: number;
-  limits: Limits;
-  s3TimeoutMs: number;
-  stop: AbortSignal;
-  abandon: AbortSignal;
-  now(): Date;
-  /** `--rescan-since`: the next pass of each bucket lists every partition from this day. */
-  rescanSince?: string | null;
-  telemetry?: Telemetry;
-}
+import { LISTINGS_IN_FLIGHT, type PassOutcome, type RunContext } from './run.js';
 
 
 function enabledWodles(config: Config): WodleConfig[] {

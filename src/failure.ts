@@ -1,7 +1,6 @@
 import { networkCode, type AwsLikeError } from './aws/errors.js';
-import { FetchError } from './decode/decompress.js';
+import { FetchError } from './aws/body.js';
 import { OutputError, StateError } from './errors.js';
-import { retryable } from './state/verdict.js';
 
 // Why a read failed, and what follows from it: the one failure policy, for the collector, the SQS
 // subscriber and `explain` alike. Pure: an error (or its recorded kind) and the limits in, a decision out.
@@ -76,6 +75,11 @@ export interface FailureDecision {
   passOk: boolean;
   /** read again on a later pass; failed for good; or nothing left to read. */
   next: 'retry' | 'give-up' | 'nothing';
+}
+
+/** Whether a failed object gets another try: always without skip_on_error, else up to `maxAttempts` passes. */
+export function retryable(skipOnError: boolean, attempts: number, maxAttempts: number): boolean {
+  return !skipOnError || attempts < maxAttempts;
 }
 
 /**

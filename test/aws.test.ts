@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { FAKE_AWS_ENV, eventsFromLines, runCli, tempDir, writeConfig, type CliResult } from './helpers/cli.js';
 import { jsonlGz, makeFinding, nativeKey, today } from './helpers/findings.js';
-import { readSample } from './helpers/paths.js';
+import { readSample } from '../support/paths.js';
 import { S3Proxy, s3Error, type SeenRequest } from './helpers/proxy.js';
-import { useFakeS3 } from './helpers/s3.js';
+import { useFakeS3 } from '../support/s3.js';
 import { stateRows } from './helpers/state.js';
 import { ASSUMED, FakeSts } from './helpers/sts.js';
 

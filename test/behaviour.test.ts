@@ -3,14 +3,14 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, renameSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { gzipSync } from 'node:zlib';
 import { describe, test } from 'node:test';
 import { DatagramSink, FAKE_AWS_ENV, eventsFromLines, runCli, startCli, tempDir, writeConfig } from './helpers/cli.js';
 import { daysAgo, jsonlGz, makeFinding, nativeKey, today } from './helpers/findings.js';
 import { S3Proxy, type SeenRequest } from './helpers/proxy.js';
-import { useFakeS3 } from './helpers/s3.js';
+import { useFakeS3 } from '../support/s3.js';
 import { stateRows } from './helpers/state.js';
+import { waitFor, waitForLog, waitForProcess, within } from './helpers/wait.js';
 
 const ACCOUNT = '444444444444';
 const REGION = 'us-west-2';
@@ -183,6 +183,7 @@ describe('options', () => {
     const proxy = await S3Proxy.start(fake.s3.endpoint, {
       delayMs: (r) => {
         if (isGet(r)) most = Math.max(most, ++inFlight);
+        // Deliberately slow reads (100 ms), so that reads overlap as far as --concurrency lets them.
         return isGet(r) ? 100 : 0;
       },
       answered: (r) => {
@@ -264,12 +265,20 @@ describe('outputs', () => {
     await fake.s3.put(bucket, nativeKey(ACCOUNT, REGION, today()), jsonlGz([finding('s1'), finding('s2'), finding('s3')]));
     const socketPath = join(s.dir, 'stream.sock');
     let received = '';
-    const server = createServer((socket) => socket.setEncoding('utf8').on('data', (chunk: string) => (received += chunk)));
+    let connections = 0;
+    let open = 0;
+    const server = createServer((socket) => {
+      connections++;
+      open++;
+      socket.on('close', () => open--);
+      socket.setEncoding('utf8').on('data', (chunk: string) => (received += chunk));
+    });
     await new Promise<void>((resolve) => server.listen(socketPath, resolve));
     try {
       const result = await runCli([...s.args, '--output', `unix:${socketPath}`, '--output', 'stdout']);
       assert.equal(result.code, 0, result.stderr);
-      await sleep(50);
+      // Everything the collector sent has been read once its connection is closed on this side too.
+      await waitFor(() => connections > 0 && open === 0, { what: 'the unix: stream connection to be read to its end', timeoutMs: 5000 });
       assert.deepEqual(eventsFromLines(received).map((e) => e['aws'].id), ['s1', 's2', 's3']);
       assert.equal(result.stdout, readFileSync(s.out, 'utf8'));
       assert.equal(result.stdout, received);
@@ -296,21 +305,19 @@ describe('daemon mode', () => {
     const s = setup(bucket, `<only_logs_after>${daysAgo(1)}</only_logs_after>`, '<interval>1s</interval>');
     await fake.s3.put(bucket, nativeKey(ACCOUNT, REGION, today()), jsonlGz([finding('first')]));
     const running = startCli(s.args.filter((a) => a !== '--once'));
-    const waitFor = async (file: string, ids: string[]) => {
-      for (let i = 0; i < 100 && idsIn(file).length < ids.length; i++) await sleep(100);
-      if (idsIn(file).length < ids.length) {
-        running.child.kill('SIGKILL');
-        assert.fail(`events did not arrive: ${(await running.done).stderr}`);
-      }
+    const expectEvents = async (file: string, ids: string[]) => {
+      await waitForProcess(running, () => idsIn(file).length >= ids.length, { what: `events ${ids.join(', ')} in ${file}`, timeoutMs: 10_000 });
       assert.deepEqual(idsIn(file).sort(), ids);
     };
-    await waitFor(s.out, ['first']);
+    await expectEvents(s.out, ['first']);
     const rotated = `${s.out}.1`;
     renameSync(s.out, rotated);
     running.child.kill('SIGHUP');
-    await sleep(200);
+    // The new object goes up only once the output was reopened: the SIGHUP was taken and the file is back.
+    await waitForLog(running, (l) => String(l['msg']).startsWith('SIGHUP: reopening file outputs'), { what: 'the SIGHUP to be taken', timeoutMs: 5000 });
+    await waitForProcess(running, () => existsSync(s.out), { what: `${s.out} to be opened again after SIGHUP`, timeoutMs: 5000 });
     await fake.s3.put(bucket, nativeKey(ACCOUNT, REGION, daysAgo(1)), jsonlGz([finding('second')]));
-    await waitFor(s.out, ['second']);
+    await expectEvents(s.out, ['second']);
     running.child.kill('SIGTERM');
     const result = await running.done;
     assert.equal(result.code, 0, result.stderr);
@@ -327,30 +334,42 @@ describe('a full Wazuh queue', () => {
     const ids = Array.from({ length: 300 }, (_, i) => `q${i}`);
     for (let o = 0; o < 10; o++) await fake.s3.put(bucket, nativeKey(ACCOUNT, REGION, today()), jsonlGz(ids.slice(o * 30, o * 30 + 30).map(finding)));
     const socketPath = join(s.dir, 'queue');
-    // A receiver that reads nothing for a second, then everything, like a busy analysisd.
+    // A receiver that reads nothing for a second, then everything, like a busy analysisd. The sleep is
+    // the point of the test (the queue fills up); it counts until told on stdin that the sender is done,
+    // then reads what is still queued and says how many it got.
     const receiver = spawn('python3', [
       '-c',
-      `import socket, time, sys
+      `import select, socket, time, sys
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 s.bind(sys.argv[1])
 print('ready', flush=True)
-time.sleep(1.0)
-s.settimeout(3.0)
+time.sleep(1.0)  # deliberate: analysisd busy, nothing read, the queue fills
 n = 0
+while True:
+    readable, _, _ = select.select([s, sys.stdin], [], [])
+    if s in readable:
+        s.recv(262144)
+        n += 1
+    elif sys.stdin in readable:
+        break
+s.setblocking(False)
 try:
     while True:
         s.recv(262144)
         n += 1
-except socket.timeout:
+except BlockingIOError:
     pass
 print(n, flush=True)`,
       socketPath,
     ]);
+    const receiverClosed = new Promise((resolve) => receiver.on('close', resolve));
     let said = '';
     receiver.stdout.setEncoding('utf8').on('data', (chunk: string) => (said += chunk));
-    for (let i = 0; i < 100 && !said.includes('ready'); i++) await sleep(20);
+    await waitFor(() => said.includes('ready'), { what: 'the receiver to bind its socket', timeoutMs: 5000 });
     const result = await runCli([...s.args, '--output', `wazuh:${socketPath}`]);
-    await new Promise((resolve) => receiver.on('close', resolve));
+    // The collector has exited, so all it sent is queued: the receiver may read to the end and count.
+    receiver.stdin.end('done\n');
+    await within(receiverClosed, 10_000, 'the receiver to count what it received');
     assert.equal(result.code, 0, result.stderr);
     assert.equal(Number(said.trim().split('\n').pop()), ids.length, 'every datagram was received');
     const waits = result.logs.filter((l) => l['level'] === 40 && /was full \d+ times; waited for analysisd, nothing dropped/.test(String(l['msg'])));

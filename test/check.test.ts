@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { cliUnreachableByOthers, runCli, tempDir, writeConfig, type CliResult } from './helpers/cli.js';
 import { S3Proxy, s3Error } from './helpers/proxy.js';
-import { useFakeS3 } from './helpers/s3.js';
+import { useFakeS3 } from '../support/s3.js';
 
 interface Printed {
   wodles: Array<{ buckets: Array<{ name: string; access?: Record<string, unknown> }> }>;

@@ -5,7 +5,7 @@ import { describe, test } from 'node:test';
 import { DatagramSink, eventsFromLines, runCli, tempDir, writeConfig } from './helpers/cli.js';
 import { daysAgo, jsonlGz, makeFinding, nativeKey, today } from './helpers/findings.js';
 import { S3Proxy } from './helpers/proxy.js';
-import { useFakeS3 } from './helpers/s3.js';
+import { useFakeS3 } from '../support/s3.js';
 import { stateRows } from './helpers/state.js';
 
 const ACCOUNT_A = '111111111111';

@@ -5,14 +5,15 @@ import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { planReset, dayOfKey } from '../src/commands/reset.js';
+import { planReset } from '../src/commands/reset.js';
+import { dayOfKey } from '../src/walk/dates.js';
 import { humanDuration } from '../src/commands/format.js';
 import { StateStore, type ObjectRecord, type PartitionRef } from '../src/state/store.js';
 import { addDays } from '../src/walk/dates.js';
 import { FAKE_AWS_ENV, eventsFromLines, runCli, startCli, tempDir, writeConfig } from './helpers/cli.js';
 import { daysAgo, firehoseKey, jsonlGz, makeFinding, nativeKey, today } from './helpers/findings.js';
-import { CLI } from './helpers/paths.js';
-import { useFakeS3 } from './helpers/s3.js';
+import { CLI } from '../support/paths.js';
+import { useFakeS3 } from '../support/s3.js';
 import { stateRows } from './helpers/state.js';
 
 const fake = useFakeS3();

@@ -5,7 +5,7 @@ import { describe, test } from 'node:test';
 import { KINDS, parseConfig } from '../src/config/load.js';
 import { parseDate, parseInterval, parseRegion, parseRoleArn } from '../src/config/values.js';
 import { runCli, tempDir } from './helpers/cli.js';
-import { ROOT } from './helpers/paths.js';
+import { ROOT } from '../support/paths.js';
 
 const REALISTIC = join(ROOT, 'test', 'fixtures', 'ossec-realistic.conf');
 

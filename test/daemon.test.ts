@@ -2,12 +2,12 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, test } from 'node:test';
 import { eventsFromLines, startCli, tempDir, writeConfig, type Running } from './helpers/cli.js';
 import { daysAgo, jsonlGz, makeFinding, nativeKey, today } from './helpers/findings.js';
 import { S3Proxy } from './helpers/proxy.js';
-import { useFakeS3 } from './helpers/s3.js';
+import { useFakeS3 } from '../support/s3.js';
+import { logsSoFar, waitForLog, waitForProcess } from './helpers/wait.js';
 
 const ACCOUNT = '555555555555';
 const REGION = 'eu-central-1';
@@ -17,12 +17,9 @@ function idsIn(file: string): string[] {
   return existsSync(file) ? eventsFromLines(readFileSync(file, 'utf8')).map((e) => e['aws'].id as string) : [];
 }
 
-async function until(running: Running, what: string, check: () => boolean): Promise<void> {
-  for (let i = 0; i < 150 && !check(); i++) await sleep(100);
-  if (!check()) {
-    running.child.kill('SIGKILL');
-    assert.fail(`${what} did not happen: ${(await running.done).stderr}`);
-  }
+/** Waits (15 s at most) until `check` holds while the daemon runs; on failure it is killed and its stderr shown. */
+function until(running: Running, what: string, check: () => boolean): Promise<void> {
+  return waitForProcess(running, check, { what, timeoutMs: 15_000 });
 }
 
 function passes(logs: Array<Record<string, unknown>>) {
@@ -36,13 +33,14 @@ describe('daemon scheduling', () => {
     const bucket = 'gd-overtaken';
     fake.s3.createBucket(bucket);
     await fake.s3.put(bucket, nativeKey(ACCOUNT, REGION, today()), jsonlGz([makeFinding(ACCOUNT, REGION, 'slow')]));
+    // A deliberately slow S3 (1.5 s per object read): what makes the pass outlast its 1 s interval.
     const proxy = await S3Proxy.start(fake.s3.endpoint, { delayMs: (r) => (r.method === 'GET' && !r.url.includes('list-type=') ? 1500 : 0) });
     const dir = tempDir();
     const config = writeConfig(dir, [{ name: bucket, endpoint: proxy.endpoint }], '<interval>1s</interval>');
     const out = join(dir, 'events.jsonl');
     const running = startCli(['--config', config, '--state', join(dir, 'state.db'), '--output', `file:${out}`]);
     try {
-      await until(running, 'three passes', () => passes(parseStderr(running)).length >= 3);
+      await until(running, 'three passes', () => passes(logsSoFar(running)).length >= 3);
     } finally {
       running.child.kill('SIGTERM');
     }
@@ -68,7 +66,7 @@ describe('daemon scheduling', () => {
       `<bucket type="guardduty"><name>${bucket}</name><service_endpoint>${fake.s3.endpoint}</service_endpoint></bucket></wodle>`;
     writeFileSync(config, `<ossec_config>${block(fast, '1s')}</ossec_config>\n<ossec_config>${block(slow, '1h')}</ossec_config>\n`);
     const running = startCli(['--config', config, '--state', join(dir, 'state.db'), '--output', `file:${join(dir, 'out')}`]);
-    await until(running, 'four passes of the fast block', () => passes(parseStderr(running)).filter((p) => p.bucket === fast).length >= 4);
+    await until(running, 'four passes of the fast block', () => passes(logsSoFar(running)).filter((p) => p.bucket === fast).length >= 4);
     running.child.kill('SIGTERM');
     const result = await running.done;
     assert.equal(result.code, 0, result.stderr);
@@ -116,7 +114,7 @@ describe('rescan in the daemon', () => {
     // Behind the window (which now starts two days ago): only a rescan lists it.
     await put(daysAgo(6), 'late');
     const running = startCli([...args, '--rescan-since', daysAgo(8)]);
-    await until(running, 'three passes', () => passes(parseStderr(running)).length >= 3);
+    await until(running, 'three passes', () => passes(logsSoFar(running)).length >= 3);
     running.child.kill('SIGTERM');
     const result = await running.done;
     assert.equal(result.code, 0, result.stderr);
@@ -136,6 +134,7 @@ describe('stopping', () => {
       delayMs: (r) => {
         if (!isGet(r)) return 0;
         gets++;
+        // Deliberately slow reads (1.5 s), so that the signals arrive while objects are in flight.
         return 1500;
       },
     });
@@ -161,7 +160,8 @@ describe('stopping', () => {
       const abandoning = startCli(args);
       await until(abandoning, 'two more reads in flight', () => gets === 2);
       abandoning.child.kill('SIGTERM');
-      await sleep(100);
+      // The second signal must come after the first was taken (it is then a second one, not a first).
+      await waitForLog(abandoning, (l) => String(l['msg']).startsWith('stopping: no new objects'), { what: 'the first signal to be taken ("stopping: …")', timeoutMs: 5000 });
       const second = Date.now();
       abandoning.child.kill('SIGINT');
       const abandoned = await abandoning.done;
@@ -182,11 +182,4 @@ describe('stopping', () => {
 
 function runCliOnce(args: string[]) {
   return startCli([...args, '--once']).done;
-}
-
-function parseStderr(running: Running): Array<Record<string, unknown>> {
-  return running.stderrSoFar()
-    .split('\n')
-    .filter((line) => line.startsWith('{'))
-    .map((line) => JSON.parse(line) as Record<string, unknown>);
 }

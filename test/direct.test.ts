@@ -11,7 +11,7 @@ import { DirectS3, objectPath, parseListPage, routeOf, s3Signer, signGet, type L
 import { runCli, tempDir, writeConfig } from './helpers/cli.js';
 import { jsonlGz, makeFinding, nativeKey, today } from './helpers/findings.js';
 import { S3Proxy, s3Error } from './helpers/proxy.js';
-import { useFakeS3 } from './helpers/s3.js';
+import { useFakeS3 } from '../support/s3.js';
 
 const fake = useFakeS3();
 

@@ -11,8 +11,8 @@ import { compileDiscardRules, compileStartMatcher, discardedBy } from '../src/de
 import type { JsonObject } from '../src/decode/finding.js';
 import { eventsFromLines, runCli, startCli, tempDir, writeConfig, type Running } from './helpers/cli.js';
 import { jsonlGz, makeFinding, nativeKey, today } from './helpers/findings.js';
-import { readSample, sampleNames } from './helpers/paths.js';
-import { useFakeS3 } from './helpers/s3.js';
+import { readSample, sampleNames } from '../support/paths.js';
+import { useFakeS3 } from '../support/s3.js';
 
 const ACCOUNT = '424242424242';
 const REGION = 'eu-west-3';

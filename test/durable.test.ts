@@ -9,8 +9,8 @@ import { delimiter, join } from 'node:path';
 import { describe, test } from 'node:test';
 import { FAKE_AWS_ENV, eventsFromLines, runCli, tempDir, writeConfig } from './helpers/cli.js';
 import { jsonlGz, makeFinding, nativeKey, today } from './helpers/findings.js';
-import { CLI } from './helpers/paths.js';
-import { useFakeS3 } from './helpers/s3.js';
+import { CLI } from '../support/paths.js';
+import { useFakeS3 } from '../support/s3.js';
 import { stateRows } from './helpers/state.js';
 
 const ACCOUNT = '555555555555';

@@ -4,7 +4,7 @@ import { describe, test } from 'node:test';
 import { decodeObject, type EncodedEvent } from '../src/decode/object.js';
 import { compileDiscardRules, discardedBy } from '../src/decode/discard.js';
 import { findingToEvents, type JsonObject } from '../src/decode/finding.js';
-import { readSample } from './helpers/paths.js';
+import { readSample } from '../support/paths.js';
 
 const ORIGIN = { bucket: 'gd-bucket', key: 'AWSLogs/111111111111/GuardDuty/eu-west-2/2026/11/29/x.jsonl.gz', accountAlias: 'prod' };
 

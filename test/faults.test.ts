@@ -1,17 +1,19 @@
 // Fault suites: the state rule of CONTRACT.md — nothing recorded as done that was not delivered, nothing
 // lost, at worst the object in flight read again — checked under kills, output outages and S3 faults.
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, linkSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { chmodSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, test } from 'node:test';
 import Database from 'better-sqlite3';
+import unix from 'unix-dgram';
 import { DatagramSink, runCli, startCli, tempDir, writeConfig, type Running } from './helpers/cli.js';
 import { jsonlGz, makeFinding, nativeKey, today } from './helpers/findings.js';
 import { S3Proxy, s3Error } from './helpers/proxy.js';
 import { random } from './helpers/random.js';
-import { useFakeS3 } from './helpers/s3.js';
+import { useFakeS3 } from '../support/s3.js';
+import { waitFor, waitForProcess } from './helpers/wait.js';
 import { StateStore } from '../src/state/store.js';
 
 const fake = useFakeS3();
@@ -82,12 +84,44 @@ function assertDoneWereDelivered(done: Set<string>, delivered: Array<[string, st
   assert.ok([...done].every((key) => data.keys.includes(key)));
 }
 
-async function waitUntil(condition: () => boolean, what: string, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(2);
+/** Every thread of process `pid` is stopped (it took its SIGSTOP), as /proc tells. */
+function isStopped(pid: number): boolean {
+  try {
+    return readdirSync(`/proc/${pid}/task`).every((tid) => {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      // "tid (comm) S …": the state follows the last parenthesis (comm may hold any character).
+      return stat[stat.lastIndexOf(')') + 2] === 'T';
+    });
+  } catch {
+    return false; // a thread came or went while it was read: look again
   }
+}
+
+/**
+ * Resolves once `sink` has read every datagram queued on its socket at `path` before this call: a
+ * marker sent now is queued behind them, so they were all read when it arrives. The marker is then
+ * taken out of `sink.messages`.
+ */
+async function drained(sink: DatagramSink, path: string): Promise<void> {
+  const marker = `drain-marker-${randomUUID()}`;
+  const client = unix.createSocket('unix_dgram');
+  try {
+    client.connect(path);
+    let sent = false;
+    await waitFor(
+      async () => {
+        // A full queue refuses it ("congestion"): send again while the sink reads on.
+        sent ||= await new Promise<boolean>((resolve, reject) =>
+          client.send(Buffer.from(marker), (err) => (err === undefined ? resolve(true) : err.message === 'congestion' ? resolve(false) : reject(err))),
+        );
+        return sent && sink.messages.includes(marker);
+      },
+      { what: `the datagrams queued on ${path} to be read`, timeoutMs: 10_000 },
+    );
+  } finally {
+    client.close();
+  }
+  sink.messages.splice(sink.messages.indexOf(marker), 1);
 }
 
 describe('kill -9 at random points', () => {
@@ -109,7 +143,7 @@ describe('kill -9 at random points', () => {
       const exited = running.done.then(() => true);
       let finished = false;
       void exited.then(() => (finished = true));
-      await waitUntil(() => finished || size() >= threshold, 'the kill point');
+      await waitFor(() => finished || size() >= threshold, { what: 'the kill point', timeoutMs: 20_000, intervalMs: 2 });
       if (!finished) {
         running.child.kill('SIGKILL');
         kills++;
@@ -153,11 +187,12 @@ describe('output outages', () => {
     const args = [...s.base, '--output', `wazuh:${socketPath}`, '--concurrency', '2'];
     const first = new DatagramSink(socketPath);
     const running = startCli(args);
-    await waitUntil(() => first.messages.length >= 80, 'the first events');
+    await waitForProcess(running, () => first.messages.length >= 80, { what: 'the first events', timeoutMs: 20_000, intervalMs: 2 });
     // Hold the collector still so that the queue can be read empty before the socket goes: what the
     // kernel took is then exactly what the receiver got.
     running.child.kill('SIGSTOP');
-    await sleep(200);
+    await waitFor(() => isStopped(running.child.pid!), { what: 'the collector to stop on SIGSTOP', timeoutMs: 5000 });
+    await drained(first, socketPath);
     first.close();
     rmSync(socketPath);
     running.child.kill('SIGCONT');
@@ -181,7 +216,10 @@ describe('output outages', () => {
 
   async function streamPeer(path: string, onLine: (socket: Socket, lines: string[], stopListening: () => void) => void) {
     const lines: string[] = [];
+    let open = 0;
     const server = createServer((socket) => {
+      open++;
+      socket.on('close', () => open--);
       // Each connection is a stream of its own: a line cut off when one ends is not continued by the next.
       let partial = '';
       socket.setEncoding('utf8');
@@ -196,7 +234,12 @@ describe('output outages', () => {
       socket.on('error', () => {});
     });
     await new Promise<void>((resolve) => server.listen(path, resolve));
-    return { lines, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+    return {
+      lines,
+      /** Resolves once every connection was read to its end and closed (the collector has gone). */
+      readToEnd: () => waitFor(() => open === 0, { what: `the connections to ${path} to be read to their end`, timeoutMs: 5000 }),
+      close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    };
   }
 
   const idsOf = (lines: string[]) => lines.map((l) => (JSON.parse(l) as { aws: { id: string } }).aws.id);
@@ -211,7 +254,7 @@ describe('output outages', () => {
     rmSync(path, { force: true });
     const again = await streamPeer(path, () => {});
     const up = await runCli(args);
-    await sleep(100);
+    await again.readToEnd();
     await again.close();
     assert.equal(up.code, 0, up.stderr);
     const all = [...idsOf(before), ...idsOf(again.lines)];
@@ -235,7 +278,7 @@ describe('output outages', () => {
       }
     });
     const down = await runCli(args);
-    await sleep(100);
+    await peer.readToEnd();
     await peer.close().catch(() => undefined);
     assert.equal(down.code, 1, `${peer.lines.length} lines; ${down.stderr.slice(-1500)}`);
     assert.ok(down.stderr.includes(`output unix:${path}`), down.stderr);
@@ -263,7 +306,7 @@ describe('output outages', () => {
     // The peer reads what it was handed before it stalled; a line cut in half at the end is dropped, as
     // a line reader does at end of stream.
     stalled!.resume();
-    await sleep(300);
+    await peer.readToEnd();
     await peer.close();
     assertDoneWereDelivered(doneKeys(s.state), eventsOf(peer.lines), data, perObject);
     await recoverOverStream(path, args, peer.lines, data);
@@ -294,7 +337,7 @@ describe('output outages', () => {
     linkSync(out, witness);
     const args = [...s.base, '--output', `file:${out}`, '--concurrency', '2'];
     const running: Running = startCli(args);
-    await waitUntil(() => statSync(witness).size > 100_000, 'the first events');
+    await waitForProcess(running, () => statSync(witness).size > 100_000, { what: 'the first events', timeoutMs: 20_000, intervalMs: 2 });
     running.child.kill('SIGSTOP');
     rmSync(outDir, { recursive: true });
     running.child.kill('SIGCONT');
@@ -390,7 +433,7 @@ describe('state faults', () => {
     const data = await dataset('fault-locked', 1, 1);
     const s = setup(data.bucket, fake.s3.endpoint, '<interval>1h</interval>');
     const daemon = startCli(s.base.filter((a) => a !== '--once').concat(['--output', `file:${join(s.dir, 'a.jsonl')}`]));
-    await waitUntil(() => existsSync(join(s.dir, 'a.jsonl')) && statSync(join(s.dir, 'a.jsonl')).size > 0, 'the daemon to start');
+    await waitForProcess(daemon, () => existsSync(join(s.dir, 'a.jsonl')) && statSync(join(s.dir, 'a.jsonl')).size > 0, { what: 'the daemon to start', timeoutMs: 20_000 });
     const second = await runCli([...s.base, '--output', 'stdout']);
     daemon.child.kill('SIGTERM');
     assert.equal((await daemon.done).code, 0);

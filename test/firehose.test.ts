@@ -7,9 +7,9 @@ import { findingToEvents, type JsonObject } from '../src/decode/finding.js';
 import { eventsFromLines, runCli, tempDir, writeConfig } from './helpers/cli.js';
 import { ENCODINGS, EXTENSIONS, encode, hadoopSnappy, snappyJava, zipOneEntry } from './helpers/encodings.js';
 import { daysAgo, firehoseKey, makeFinding, today } from './helpers/findings.js';
-import { readSample, sampleNames } from './helpers/paths.js';
+import { readSample, sampleNames } from '../support/paths.js';
 import { S3Proxy } from './helpers/proxy.js';
-import { useFakeS3 } from './helpers/s3.js';
+import { useFakeS3 } from '../support/s3.js';
 import { stateRows } from './helpers/state.js';
 
 const fake = useFakeS3();

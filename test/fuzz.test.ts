@@ -4,15 +4,15 @@ import assert from 'node:assert/strict';
 import { gzipSync } from 'node:zlib';
 import { describe, test } from 'node:test';
 import { compileDiscardRules } from '../src/decode/discard.js';
-import { FetchError } from '../src/decode/decompress.js';
+import { FetchError } from '../src/aws/body.js';
 import { decodeObject } from '../src/decode/object.js';
 import { ObjectError } from '../src/errors.js';
 import { runCli, tempDir, writeConfig } from './helpers/cli.js';
 import { ENCODINGS, encode } from './helpers/encodings.js';
 import { firehoseKey, today } from './helpers/findings.js';
-import { readSample } from './helpers/paths.js';
+import { readSample } from '../support/paths.js';
 import { random } from './helpers/random.js';
-import { useFakeS3 } from './helpers/s3.js';
+import { useFakeS3 } from '../support/s3.js';
 
 const fake = useFakeS3();
 

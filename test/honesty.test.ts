@@ -8,7 +8,7 @@ import { describe, test } from 'node:test';
 import { cliUnreachableByOthers, runCli, startCli, tempDir, writeConfig, type Running } from './helpers/cli.js';
 import { jsonlGz, makeFinding, nativeKey, today } from './helpers/findings.js';
 import { S3Proxy, type SeenRequest } from './helpers/proxy.js';
-import { useFakeS3 } from './helpers/s3.js';
+import { useFakeS3 } from '../support/s3.js';
 
 const ACCOUNT = '141414141414';
 const REGION = 'ca-central-1';

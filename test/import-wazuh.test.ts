@@ -12,7 +12,7 @@ import Database from 'better-sqlite3';
 import { StateStore } from '../src/state/store.js';
 import { eventsFromLines, runCli, tempDir, writeConfig } from './helpers/cli.js';
 import { daysAgo, firehoseKey, jsonlGz, makeFinding, nativeKey, today } from './helpers/findings.js';
-import { useFakeS3 } from './helpers/s3.js';
+import { useFakeS3 } from '../support/s3.js';
 import { stateRows } from './helpers/state.js';
 
 const fake = useFakeS3();

@@ -4,8 +4,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
 import { startCli, tempDir, writeConfig } from './helpers/cli.js';
 import { daysAgo, firehoseKey, today } from './helpers/findings.js';
-import { bigFirehoseObject, peakRssMb } from './helpers/big.js';
-import { useFakeS3 } from './helpers/s3.js';
+import { bigFirehoseObject, peakRssMb } from '../support/big.js';
+import { useFakeS3 } from '../support/s3.js';
 
 const fake = useFakeS3();
 

@@ -10,12 +10,12 @@ import { after, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { classifyFailure, decideFailure } from '../src/failure.js';
 import { ChildAborts } from '../src/concurrency.js';
-import { FetchError } from '../src/decode/decompress.js';
+import { FetchError } from '../src/aws/body.js';
 import { ObjectError, OutputError, StateError } from '../src/errors.js';
 import { eventsFromLines, runCli, startCli, tempDir, writeConfig, type CliResult } from './helpers/cli.js';
 import { jsonlGz, makeFinding, nativeKey, today } from './helpers/findings.js';
 import { S3Proxy, s3Error, type SeenRequest } from './helpers/proxy.js';
-import { useFakeS3 } from './helpers/s3.js';
+import { useFakeS3 } from '../support/s3.js';
 
 const ACCOUNT = '131313131313';
 const REGION = 'eu-west-3';

@@ -7,7 +7,7 @@ import { gzipSync } from 'node:zlib';
 import { runCli, startCli, tempDir, writeConfig, type Running } from './helpers/cli.js';
 import { jsonlGz, makeFinding, nativeKey, today } from './helpers/findings.js';
 import { S3Proxy } from './helpers/proxy.js';
-import { useFakeS3 } from './helpers/s3.js';
+import { useFakeS3 } from '../support/s3.js';
 
 const ACCOUNT = '666666666666';
 const REGION = 'us-east-2';

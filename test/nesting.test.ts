@@ -13,9 +13,9 @@ import { findingToEvents, type EventOrigin, type JsonObject } from '../src/decod
 import { decodeObject, type EncodedEvent } from '../src/decode/object.js';
 import { eventsFromLines, runCli, tempDir, writeConfig } from './helpers/cli.js';
 import { daysAgo, firehoseKey, makeFinding, nativeKey, today } from './helpers/findings.js';
-import { sampleNames } from './helpers/paths.js';
+import { sampleNames } from '../support/paths.js';
 import { random } from './helpers/random.js';
-import { useFakeS3 } from './helpers/s3.js';
+import { useFakeS3 } from '../support/s3.js';
 import { stateRows } from './helpers/state.js';
 
 const fake = useFakeS3();

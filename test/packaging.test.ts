@@ -18,8 +18,8 @@ import { EXIT_USAGE, MEMORY_FLAGS, parseCli } from '../src/cli.js';
 import { COMMANDS } from '../src/commands/index.js';
 import { WAZUH_QUEUE } from '../src/emit/wazuh.js';
 import { FAKE_AWS_ENV, runCli, startCli, tempDir, writeConfig } from './helpers/cli.js';
-import { useFakeS3 } from './helpers/s3.js';
-import { CLI, ROOT } from './helpers/paths.js';
+import { useFakeS3 } from '../support/s3.js';
+import { CLI, ROOT } from '../support/paths.js';
 
 const UNIT_FILE = join(ROOT, 'config', 'guardduty-wodle.service');
 const DOCKERFILE = join(ROOT, 'Dockerfile');

@@ -12,8 +12,8 @@ import { ProgressBar } from '../src/progress.js';
 import type { PassOutcome } from '../src/telemetry.js';
 import { FAKE_AWS_ENV, runCli, tempDir, writeConfig } from './helpers/cli.js';
 import { jsonlGz, makeFinding, nativeKey, today } from './helpers/findings.js';
-import { CLI, ROOT } from './helpers/paths.js';
-import { useFakeS3 } from './helpers/s3.js';
+import { CLI, ROOT } from '../support/paths.js';
+import { useFakeS3 } from '../support/s3.js';
 
 const fake = useFakeS3();
 

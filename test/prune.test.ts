@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import pino from 'pino';
-import { DEFAULT_LIMITS } from '../src/collector.js';
+import { DEFAULT_LIMITS } from '../src/run.js';
 import { parseConfig } from '../src/config/load.js';
 import { runPass } from '../src/daemon.js';
 import { Outputs } from '../src/emit/index.js';
@@ -14,7 +14,7 @@ import { StateStore } from '../src/state/store.js';
 import { addDays } from '../src/walk/dates.js';
 import { FAKE_AWS_ENV, tempDir } from './helpers/cli.js';
 import { jsonlGz, makeFinding, nativeKey } from './helpers/findings.js';
-import { useFakeS3 } from './helpers/s3.js';
+import { useFakeS3 } from '../support/s3.js';
 
 const fake = useFakeS3();
 const ACCOUNT = '909090909090';

@@ -9,7 +9,7 @@ import Database from 'better-sqlite3';
 import { eventsFromLines, runCli, startCli, tempDir } from './helpers/cli.js';
 import { jsonlGz, makeFinding, nativeKey, today } from './helpers/findings.js';
 import { S3Proxy } from './helpers/proxy.js';
-import { useFakeS3 } from './helpers/s3.js';
+import { useFakeS3 } from '../support/s3.js';
 import { parseNotification } from '../src/sqs/notifications.js';
 import { locateKey } from '../src/walk/locate.js';
 

@@ -2,6 +2,7 @@
 // An endpoint's password (https://user:pass@host) never appears in it: see maskUrl.
 
 import { maskUrl, maskUrlsIn } from '../config/values.js';
+import { describe } from '../errors.js';
 
 export type S3Operation = 'list' | 'get' | 'delete';
 
@@ -94,4 +95,10 @@ export function explainAwsError(err: unknown, ctx: FailureContext): string {
     default:
       return `${where}: ${action} failed: ${code}${e.$metadata?.httpStatusCode ? ` (HTTP ${e.$metadata.httpStatusCode})` : ''}: ${message}`;
   }
+}
+
+/** One line naming bucket, key and cause; for AWS failures, also the fix. */
+export function explainFailure(err: unknown, bucket: { name: string; serviceEndpoint: string | null }, operation: S3Operation, key?: string): string {
+  if (isAwsFailure(err)) return explainAwsError(err, { bucket: bucket.name, key, operation, endpoint: bucket.serviceEndpoint });
+  return `s3://${bucket.name}${key ? `/${key}` : ''}: ${describe(err)}`;
 }

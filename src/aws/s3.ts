@@ -6,6 +6,7 @@ import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@aws-
 import type { HttpRequest } from '@smithy/types';
 import { getProfileName, loadSharedConfigFiles } from '@smithy/shared-ini-file-loader';
 import type { BucketConfig } from '../config/load.js';
+import { readBody } from './body.js';
 import { DirectS3, NO_ROUTE, type ListPage, type ListQuery } from './direct.js';
 import type { S3Operation } from './errors.js';
 
@@ -19,6 +20,7 @@ export interface ObjectSummary {
 }
 
 export interface ObjectBody {
+  /** Checked as it is read (body.ts): a connection lost, a body cut short or silent is a FetchError. */
   body: AsyncIterable<Buffer>;
   contentLength: number | undefined;
 }
@@ -188,14 +190,15 @@ export async function createBucketReader(bucket: BucketConfig, options: ReaderOp
     async getObject(key, signal) {
       options.onRequest?.('get');
       const answer = await direct.get(key, signal);
-      if ('body' in answer) return answer;
+      if ('body' in answer) return { body: readBody(answer.body, answer.contentLength, options.timeoutMs), contentLength: answer.contentLength };
       if (answer.fallback !== NO_ROUTE) {
         options.onFallback?.(key, answer.fallback);
         options.onRequest?.('get');
       }
       const response = await client.send(new GetObjectCommand({ Bucket: name, Key: key }), { abortSignal: signal });
       if (!response.Body) throw new Error(`GetObject ${key} returned no body`);
-      return { body: response.Body as unknown as AsyncIterable<Buffer>, contentLength: response.ContentLength };
+      const body = response.Body as unknown as AsyncIterable<Buffer>;
+      return { body: readBody(body, response.ContentLength, options.timeoutMs), contentLength: response.ContentLength };
     },
     async deleteObject(key) {
       options.onRequest?.('delete');

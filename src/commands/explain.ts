@@ -1,4 +1,4 @@
-import { PRUNE_MARGIN_DAYS } from '../collector.js';
+import { PRUNE_MARGIN_DAYS } from '../run.js';
 import type { BucketConfig, Config } from '../config/load.js';
 import { ConfigError } from '../errors.js';
 import { StateReader, type ObjectRow, type PartitionRow } from '../state/report.js';
@@ -8,6 +8,7 @@ import { parseFirehoseKey } from '../walk/firehose.js';
 import { logsRoot, parseNativeKey, partitionExclusion, partitionOf } from '../walk/native.js';
 import { GRACE_HOURS, folderTime, listingStart, rescanStart, type Granularity } from '../walk/window.js';
 import { humanTime, isoTime, plural, withoutLocation } from './format.js';
+import { fromStored } from '../walk/partition.js';
 
 // `guardduty-wodle explain <bucket> <key>`: whether the collector read that key or would read it, and
 // if not, why — from the configuration and the state only, never from S3. The checks run in the order
@@ -129,8 +130,8 @@ function stateFact(row: ObjectRow | undefined): StateFact | null {
 export function explainKey(input: ExplainInput): Explanation {
   const { bucket, key } = input;
   const root = logsRoot(bucket);
-  const natives = input.partitions.filter((p) => p.account !== '' && p.prefix.startsWith(root));
-  const firehose = input.partitions.find((p) => p.account === '' && p.region === '' && p.prefix === bucket.path);
+  const natives = input.partitions.filter((p) => fromStored(p).kind === 'native' && p.prefix.startsWith(root));
+  const firehose = input.partitions.find((p) => fromStored(p).kind === 'firehose' && p.prefix === bucket.path);
   const facts: Explanation['facts'] = {
     config: input.where,
     skipOnError: input.wodle.skipOnError,

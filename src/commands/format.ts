@@ -1,3 +1,5 @@
+import { fromStored } from '../walk/partition.js';
+
 // Small text helpers shared by the subcommands' plain-text output.
 
 /** `3h 12m`, `2d 4h`, `12m 5s`, `45s`: the two largest units. Negative durations (clock skew) show as 0s. */
@@ -49,7 +51,7 @@ export function plural(n: number, one: string, many = `${one}s`): string {
 
 /** How plain text names a partition: `<account> <region>` (native) or `firehose <path>`. */
 export function partitionLabel(prefix: string | null, account: string, region: string): string {
-  if (account === '' && region === '') return `firehose ${prefix === null ? '?' : prefix === '' ? '(bucket root)' : prefix}`;
+  if (fromStored({ prefix: prefix ?? '', account, region }).kind === 'firehose') return `firehose ${prefix === null ? '?' : prefix === '' ? '(bucket root)' : prefix}`;
   return prefix === null ? `${account} ${region} (no partition row)` : `${account} ${region}`;
 }
 

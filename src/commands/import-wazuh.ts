@@ -1,28 +1,19 @@
-import Database from 'better-sqlite3';
-import { existsSync, statSync } from 'node:fs';
-import { PRUNE_MARGIN_DAYS } from '../collector.js';
+import { PRUNE_MARGIN_DAYS } from '../run.js';
 import type { BucketConfig, Config } from '../config/load.js';
-import { ConfigError, StateError } from '../errors.js';
-import { StateReader } from '../state/report.js';
-import { StateStore, type ObjectRecord, type PartitionRef } from '../state/store.js';
+import type { ObjectRecord, PartitionRef, StateStore } from '../state/store.js';
 import { parseFirehoseKey } from '../walk/firehose.js';
 import { parseNativeKey, partitionExclusion, partitionOf } from '../walk/native.js';
 import { folderTime, listingStart, pruneBefore, toMs, type FolderTime, type Granularity } from '../walk/window.js';
 import { partitionLabel, plural, table } from './format.js';
+import { WAZUH_RETENTION, wazuhBucketPath, type WazuhRecords, type WazuhRow } from './import-wazuh-db.js';
+import type { StateView } from './import-wazuh-state.js';
+import { toStored } from '../walk/partition.js';
+
+export { DEFAULT_WAZUH_DB, readWazuhDatabase } from './import-wazuh-db.js';
+export { openForImport, readOnlyView, storeView } from './import-wazuh-state.js';
 
 // `guardduty-wodle import-wazuh`: switch over from Wazuh's aws-s3 wodle without a gap or a duplicate.
-// Wazuh records each GuardDuty object it processed in the `guardduty` table of its s3_cloudtrail.db
-// (wodles/aws/buckets_s3/aws_bucket.py, AWSCustomBucket; guardduty.py):
-//
-//   CREATE TABLE guardduty (bucket_path 'text' NOT NULL, aws_account_id 'text' NOT NULL, log_key 'text' NOT NULL,
-//     processed_date 'text' NOT NULL, created_date 'integer' NOT NULL, PRIMARY KEY (bucket_path, aws_account_id, log_key));
-//
-// - bucket_path is `f"{bucket}/{prefix}"` (AWSBucket.__init__; AWSCustomBucket, which the GuardDuty bucket
-//   extends, does not add the path_suffix as AWSLogsBucket does), where prefix is the <path> with a '/'
-//   appended when it is not empty and lacks one (aws_tools.arg_valid_key): `my-bucket/`, `my-bucket/gd/`.
-// - aws_account_id is the account folder of a native key, or for Firehose (Kinesis) keys the account of
-//   the reading identity (STS GetCallerIdentity): the key alone says where a row belongs.
-// - Wazuh keeps the newest 500 rows (by key) per bucket_path and aws_account_id and deletes the rest.
+// What Wazuh records, and how it is read: import-wazuh-db.ts.
 //
 // The rule, per partition of ours (native: account and region, from the key; Firehose: the path): every
 // key Wazuh recorded is done; the listing window starts at the day of the newest key Wazuh recorded there
@@ -30,137 +21,8 @@ import { partitionLabel, plural, table } from './format.js';
 // did not record are read. A partition with no row is left alone: it starts as a new one, at
 // only_logs_after. It takes the collector's lock and writes in one transaction.
 
-export const DEFAULT_WAZUH_DB = '/var/ossec/wodles/aws/s3_cloudtrail.db';
-/** How long to wait for Wazuh's wodle to let go of its database (it locks it only while committing). */
-export const WAZUH_DB_TIMEOUT_MS = 5000;
-/** Wazuh's MAX_RECORD_RETENTION: rows kept per bucket_path and aws_account_id. */
-export const WAZUH_RETENTION = 500;
 /** The ETag recorded for an imported key: `explain` shows it, so an imported row is told from one read here. */
 export const IMPORTED_ETAG = 'wazuh-import';
-
-export interface WazuhRow {
-  bucketPath: string;
-  account: string;
-  key: string;
-  /** When Wazuh processed it, ms (from `processed_date`, UTC); null when unreadable. */
-  processedAt: number | null;
-}
-
-export interface WazuhRecords {
-  path: string;
-  /** From Wazuh's `metadata` table; null when it has none. */
-  version: string | null;
-  rows: WazuhRow[];
-}
-
-/** Wazuh's database cannot be used: one line, exit 2. */
-export class WazuhDatabaseError extends ConfigError {}
-
-function describeWazuhError(path: string, err: unknown): string {
-  const code = (err as { code?: string }).code ?? '';
-  const message = (err as Error).message;
-  if (code === 'SQLITE_NOTADB') return `${path} is not a SQLite database, so not Wazuh's aws-s3 database (s3_cloudtrail.db): ${message}`;
-  if (code === 'SQLITE_CORRUPT') return `Wazuh database ${path} is damaged (${message}); nothing imported`;
-  if (code.startsWith('SQLITE_BUSY') || /locked/.test(message)) {
-    return (
-      `Wazuh database ${path} stayed locked for ${WAZUH_DB_TIMEOUT_MS / 1000} s (Wazuh's aws-s3 wodle is writing to it): ` +
-      'run import-wazuh again once its run is over; nothing imported'
-    );
-  }
-  if (code.startsWith('SQLITE_CANTOPEN') || code === 'EACCES') return `Wazuh database ${path} cannot be opened: ${message} (run as root or the wazuh user)`;
-  return `Wazuh database ${path}: ${code ? `${code}: ` : ''}${message}`;
-}
-
-/**
- * Reads Wazuh's `guardduty` rows, opening the database read-only (Wazuh may be using it: a lock held
- * while it commits is waited for, briefly). Throws a WazuhDatabaseError naming what is wrong.
- */
-export function readWazuhDatabase(path: string, timeoutMs = WAZUH_DB_TIMEOUT_MS): WazuhRecords {
-  try {
-    const stat = statSync(path);
-    if (stat.isDirectory()) throw new WazuhDatabaseError(`--wazuh-db ${path} is a directory: give the database file, s3_cloudtrail.db in it`);
-  } catch (err) {
-    if (err instanceof WazuhDatabaseError) throw err;
-    const code = (err as { code?: string }).code;
-    if (code === 'ENOENT') {
-      throw new WazuhDatabaseError(`Wazuh database ${path} does not exist: give the path of Wazuh's s3_cloudtrail.db with --wazuh-db (default ${DEFAULT_WAZUH_DB})`);
-    }
-    if (code === 'EACCES') throw new WazuhDatabaseError(`Wazuh database ${path} cannot be reached by this user (run as root, or copy it where this user can read it)`);
-    throw new WazuhDatabaseError(`Wazuh database ${path}: ${(err as Error).message}`);
-  }
-  let db: Database.Database | undefined;
-  try {
-    db = new Database(path, { readonly: true, fileMustExist: true, timeout: timeoutMs });
-    // One read transaction: the rows and the metadata come from the same commit of Wazuh's.
-    return db.transaction(() => {
-      const tables = new Set((db!.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as Array<{ name: string }>).map((t) => t.name));
-      let version: string | null = null;
-      if (tables.has('metadata')) {
-        try {
-          version = (db!.prepare("SELECT value FROM metadata WHERE key = 'version'").get() as { value: unknown } | undefined)?.value?.toString() ?? null;
-        } catch {
-          // A metadata table of another shape: not Wazuh's, told below by what else is missing.
-        }
-      }
-      if (!tables.has('guardduty')) {
-        if (version !== null) {
-          throw new WazuhDatabaseError(
-            `Wazuh database ${path} (Wazuh ${version}) has no guardduty table: Wazuh's aws-s3 wodle never recorded a GuardDuty bucket in it; nothing to import`,
-          );
-        }
-        const names = [...tables].sort();
-        throw new WazuhDatabaseError(
-          `${path} is not Wazuh's aws-s3 database (s3_cloudtrail.db): it has no guardduty table (tables: ${names.length > 0 ? names.join(', ') : 'none'})`,
-        );
-      }
-      const columns = new Set((db!.pragma('table_info(guardduty)') as Array<{ name: string }>).map((c) => c.name));
-      const missing = ['bucket_path', 'aws_account_id', 'log_key'].filter((c) => !columns.has(c));
-      if (missing.length > 0) {
-        throw new WazuhDatabaseError(`${path}: its guardduty table has no ${missing.join(', ')} column: it is not the table Wazuh's aws-s3 wodle writes`);
-      }
-      const processed = columns.has('processed_date') ? 'processed_date' : 'NULL';
-      const rows = (
-        db!.prepare(`SELECT bucket_path, aws_account_id, log_key, ${processed} AS processed_date FROM guardduty ORDER BY bucket_path, aws_account_id, log_key`).all() as Array<{
-          bucket_path: unknown;
-          aws_account_id: unknown;
-          log_key: unknown;
-          processed_date: unknown;
-        }>
-      ).map((row) => ({
-        bucketPath: String(row.bucket_path),
-        account: String(row.aws_account_id),
-        key: String(row.log_key),
-        processedAt: parseProcessedDate(row.processed_date),
-      }));
-      return { path, version, rows };
-    })();
-  } catch (err) {
-    if (err instanceof WazuhDatabaseError) throw err;
-    throw new WazuhDatabaseError(describeWazuhError(path, err), { cause: err });
-  } finally {
-    db?.close();
-  }
-}
-
-/** Wazuh writes `DATETIME('now')`: `YYYY-MM-DD HH:MM:SS`, UTC. */
-function parseProcessedDate(value: unknown): number | null {
-  if (typeof value !== 'string' || !/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/.test(value)) return null;
-  const ms = Date.parse(`${value.replace(' ', 'T')}Z`);
-  return Number.isNaN(ms) ? null : ms;
-}
-
-/** Wazuh's bucket_path for a configured bucket: the name, a slash, the <path> (already '' or ending in '/'). */
-export function wazuhBucketPath(bucket: Pick<BucketConfig, 'name' | 'path'>): string {
-  return `${bucket.name}/${bucket.path}`;
-}
-
-/** What the import needs of our state: the real store, a read-only view of it (dry run), or nothing. */
-export interface StateView {
-  windowStart(partition: PartitionRef): FolderTime | null;
-  isDone(bucket: string, key: string): boolean;
-}
-
-export const EMPTY_STATE: StateView = { windowStart: () => null, isDone: () => false };
 
 export interface ImportedRecord extends ObjectRecord {
   processedAt: number;
@@ -256,12 +118,37 @@ export function planImport(config: Config, wazuh: WazuhRecords, view: StateView,
   };
 }
 
+/** A row of Wazuh's, in the folder of our layout its key names. */
+interface LocatedRow {
+  row: WazuhRow;
+  folder: FolderTime;
+  day: string;
+}
+
+interface LocatedPartition {
+  ref: PartitionRef;
+  granularity: Granularity;
+  rows: LocatedRow[];
+}
+
+/** Wazuh's retention is per bucket_path and aws_account_id: its oldest row and its row count. */
+interface RetentionGroup {
+  rows: number;
+  oldest: string;
+}
+
 function planBucket(bucket: BucketConfig, bucketPath: string, rows: WazuhRow[], view: StateView, now: Date): BucketImport {
-  const partitions = new Map<string, { ref: PartitionRef; granularity: Granularity; rows: Array<{ row: WazuhRow; folder: FolderTime; day: string }> }>();
-  const excluded = new Map<string, { label: string; rows: number; why: string }>();
-  let outside = 0;
-  // Wazuh's retention is per bucket_path and aws_account_id: its oldest row and its row count.
-  const groups = new Map<string, { rows: number; oldest: string }>();
+  const groups = retentionGroups(rows);
+  const { partitions, excluded, outside } = locateRows(bucket, rows);
+  const planned = partitions
+    .sort((a, b) => compareText(a.ref.prefix, b.ref.prefix))
+    .map((found) => planPartition(bucket, bucketPath, found, groups, view, now));
+  return { bucket, bucketPath, partitions: planned, outside, excluded, notes: accountRetentionNotes(groups, planned) };
+}
+
+/** By aws_account_id, as Wazuh keeps them. */
+function retentionGroups(rows: WazuhRow[]): Map<string, RetentionGroup> {
+  const groups = new Map<string, RetentionGroup>();
   for (const row of rows) {
     const group = groups.get(row.account);
     if (!group) groups.set(row.account, { rows: 1, oldest: row.key });
@@ -269,6 +156,16 @@ function planBucket(bucket: BucketConfig, bucketPath: string, rows: WazuhRow[], 
       group.rows++;
       if (row.key < group.oldest) group.oldest = row.key;
     }
+  }
+  return groups;
+}
+
+/** Sorts the rows into our partitions by their keys: those the configuration leaves out, and those in neither layout, are counted. */
+function locateRows(bucket: BucketConfig, rows: WazuhRow[]): Pick<BucketImport, 'excluded' | 'outside'> & { partitions: LocatedPartition[] } {
+  const partitions = new Map<string, LocatedPartition>();
+  const excluded = new Map<string, { label: string; rows: number; why: string }>();
+  let outside = 0;
+  for (const row of rows) {
     const native = parseNativeKey(bucket, row.key);
     if (native) {
       const partition = partitionOf(bucket, native.account, native.region);
@@ -288,7 +185,7 @@ function planBucket(bucket: BucketConfig, bucketPath: string, rows: WazuhRow[], 
     const firehose = parseFirehoseKey(bucket.path, row.key);
     if (firehose) {
       const entry = partitions.get(bucket.path) ?? {
-        ref: { bucket: bucket.name, prefix: bucket.path, account: '', region: '' },
+        ref: { bucket: bucket.name, ...toStored({ kind: 'firehose', prefix: bucket.path }) },
         granularity: 'hour' as Granularity,
         rows: [],
       };
@@ -298,62 +195,77 @@ function planBucket(bucket: BucketConfig, bucketPath: string, rows: WazuhRow[], 
     }
     outside++;
   }
-  const planned: PartitionImport[] = [];
-  for (const { ref, granularity, rows: found } of [...partitions.values()].sort((a, b) => compareText(a.ref.prefix, b.ref.prefix))) {
-    // Keys of a partition sort by their date folders: the newest key is in the newest folder.
-    const newestDay = found.reduce((day, r) => (r.day > day ? r.day : day), found[0]!.day);
-    const wazuhStart = granularity === 'day' ? newestDay : folderTime(newestDay, 0);
-    const ours = view.windowStart(ref);
-    const store = ours === null || toMs(ours) < toMs(wazuhStart) ? wazuhStart : null;
-    // Rows our collector already forgot stay forgotten: it never lists that far back again.
-    const horizon = ours === null ? null : toMs(pruneBefore(ours, PRUNE_MARGIN_DAYS, granularity));
-    const records: ImportedRecord[] = [];
-    let alreadyDone = 0;
-    let behind = 0;
-    for (const { row, folder } of found) {
-      if (horizon !== null && toMs(folder) < horizon) behind++;
-      else if (view.isDone(ref.bucket, row.key)) alreadyDone++;
-      else {
-        records.push({
-          bucket: ref.bucket,
-          path: bucket.path,
-          account: ref.account,
-          region: ref.region,
-          key: row.key,
-          etag: IMPORTED_ETAG,
-          size: 0,
-          events: 0,
-          malformed: 0,
-          processedAt: row.processedAt ?? now.getTime(),
-        });
-      }
+  return { partitions: [...partitions.values()], excluded: [...excluded.values()], outside };
+}
+
+function planPartition(
+  bucket: BucketConfig,
+  bucketPath: string,
+  { ref, granularity, rows: found }: LocatedPartition,
+  groups: Map<string, RetentionGroup>,
+  view: StateView,
+  now: Date,
+): PartitionImport {
+  // Keys of a partition sort by their date folders: the newest key is in the newest folder.
+  const newestDay = found.reduce((day, r) => (r.day > day ? r.day : day), found[0]!.day);
+  const wazuhStart = granularity === 'day' ? newestDay : folderTime(newestDay, 0);
+  const ours = view.windowStart(ref);
+  const store = ours === null || toMs(ours) < toMs(wazuhStart) ? wazuhStart : null;
+  // Rows our collector already forgot stay forgotten: it never lists that far back again.
+  const horizon = ours === null ? null : toMs(pruneBefore(ours, PRUNE_MARGIN_DAYS, granularity));
+  const records: ImportedRecord[] = [];
+  let alreadyDone = 0;
+  let behind = 0;
+  for (const { row, folder } of found) {
+    if (horizon !== null && toMs(folder) < horizon) behind++;
+    else if (view.isDone(ref.bucket, row.key)) alreadyDone++;
+    else {
+      records.push({
+        bucket: ref.bucket,
+        path: bucket.path,
+        account: ref.account,
+        region: ref.region,
+        key: row.key,
+        etag: IMPORTED_ETAG,
+        size: 0,
+        events: 0,
+        malformed: 0,
+        processedAt: row.processedAt ?? now.getTime(),
+      });
     }
-    const notes: string[] = [];
-    for (const [account, group] of groups) {
-      if (group.rows < WAZUH_RETENTION || !group.oldest.startsWith(ref.prefix)) continue;
-      const oldest = found.find((r) => r.row.key === group.oldest);
-      if (oldest && oldest.day === newestDay) {
-        notes.push(
-          `Wazuh had dropped older rows of ${bucketPath} account ${account} (it keeps ${WAZUH_RETENTION}) down into ${newestDay}: ` +
-            `keys of that day sorting before ${group.oldest} that Wazuh read are no longer recorded and will be sent again`,
-        );
-      }
-    }
-    planned.push({
-      partition: ref,
-      granularity,
-      label: partitionLabel(ref.prefix, ref.account, ref.region),
-      rows: found.length,
-      wazuhStart,
-      records,
-      alreadyDone,
-      behind,
-      ours,
-      store,
-      listedFrom: listingStart(store ?? ours, bucket.onlyLogsAfter, now, granularity),
-      notes,
-    });
   }
+  return {
+    partition: ref,
+    granularity,
+    label: partitionLabel(ref.prefix, ref.account, ref.region),
+    rows: found.length,
+    wazuhStart,
+    records,
+    alreadyDone,
+    behind,
+    ours,
+    store,
+    listedFrom: listingStart(store ?? ours, bucket.onlyLogsAfter, now, granularity),
+    notes: partitionRetentionNotes(bucketPath, ref, found, newestDay, groups),
+  };
+}
+
+function partitionRetentionNotes(bucketPath: string, ref: PartitionRef, found: LocatedRow[], newestDay: string, groups: Map<string, RetentionGroup>): string[] {
+  const notes: string[] = [];
+  for (const [account, group] of groups) {
+    if (group.rows < WAZUH_RETENTION || !group.oldest.startsWith(ref.prefix)) continue;
+    const oldest = found.find((r) => r.row.key === group.oldest);
+    if (oldest && oldest.day === newestDay) {
+      notes.push(
+        `Wazuh had dropped older rows of ${bucketPath} account ${account} (it keeps ${WAZUH_RETENTION}) down into ${newestDay}: ` +
+          `keys of that day sorting before ${group.oldest} that Wazuh read are no longer recorded and will be sent again`,
+      );
+    }
+  }
+  return notes;
+}
+
+function accountRetentionNotes(groups: Map<string, RetentionGroup>, planned: PartitionImport[]): string[] {
   const notes: string[] = [];
   for (const [account, group] of groups) {
     if (group.rows < WAZUH_RETENTION || !/^\d{12}$/.test(account)) continue;
@@ -365,7 +277,7 @@ function planBucket(bucket: BucketConfig, bucketPath: string, rows: WazuhRow[], 
         'so what Wazuh sent from it would be sent again (an only_logs_after no later than the earliest LISTED FROM above bounds that)',
     );
   }
-  return { bucket, bucketPath, partitions: planned, outside, excluded: [...excluded.values()], notes };
+  return notes;
 }
 
 /** True when applying the plan would change nothing. */
@@ -443,42 +355,4 @@ export function applyImport(store: StateStore, plan: ImportPlan): { objects: num
     partitions.flatMap((p) => p.records),
     partitions.filter((p) => p.store !== null).map((p) => ({ partition: p.partition, windowStart: p.store! })),
   );
-}
-
-/** Opens the state with the collector's lock, creating it if missing; a running collector makes it refuse. */
-export function openForImport(statePath: string, open: (path: string) => StateStore): StateStore {
-  try {
-    return open(statePath);
-  } catch (err) {
-    if (err instanceof StateError && /in use by another/.test(err.message)) {
-      throw new StateError(`state ${statePath} is in use by a running collector (it holds ${statePath}.lock): stop the service first, then run import-wazuh again`, {
-        cause: err,
-      });
-    }
-    throw err;
-  }
-}
-
-export function storeView(store: StateStore): StateView {
-  return {
-    windowStart: (partition) => store.windowStart(partition),
-    isDone: (bucket, key) => store.lookup(bucket, key)?.status === 'done',
-  };
-}
-
-/**
- * For a dry run: the state read-only, never created, never locked (it may run beside a collector).
- * Returns the view and a function closing it.
- */
-export function readOnlyView(statePath: string): { view: StateView; close: () => void } {
-  if (!existsSync(statePath)) return { view: EMPTY_STATE, close: () => {} };
-  const reader = StateReader.open(statePath);
-  const starts = new Map(reader.partitions().map((p) => [`${p.bucket}\u0000${p.prefix}`, p.windowStart]));
-  return {
-    view: {
-      windowStart: (partition) => starts.get(`${partition.bucket}\u0000${partition.prefix}`) ?? null,
-      isDone: (bucket, key) => reader.object(bucket, key)?.status === 'done',
-    },
-    close: () => reader.close(),
-  };
 }

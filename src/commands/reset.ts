@@ -2,6 +2,7 @@ import { assertStateReachable } from '../state/report.js';
 import { StateError } from '../errors.js';
 import type { ObjectStatus, StateStore } from '../state/store.js';
 import { partitionLabel, plural, table } from './format.js';
+import { dayOfKey } from '../walk/dates.js';
 
 // `guardduty-wodle reset <bucket> [--since DAY]`: the supported way to make the collector read a bucket
 // (or its days from DAY on) again, instead of deleting rows by hand. It takes the collector's lock.
@@ -39,16 +40,6 @@ export interface ResetPlan {
   objects: number;
   /** With --since: rows kept because no date folder could be read from their key. */
   undated: number;
-}
-
-const DATE_FOLDERS = /^(\d{4})\/(\d{2})\/(\d{2})\//;
-/** A key under no known partition: its last `YYYY/MM/DD/` folders (Firehose adds an `HH/` after them). */
-const LOOSE_DATE_FOLDERS = /(?:^|\/)(\d{4})\/(\d{2})\/(\d{2})\/(?:\d{2}\/)?[^/]+$/;
-
-/** The day of a key from its date folders, right after its partition's prefix; null when it has none. */
-export function dayOfKey(key: string, prefix: string | null): string | null {
-  const match = prefix === null ? LOOSE_DATE_FOLDERS.exec(key) : DATE_FOLDERS.exec(key.slice(prefix.length));
-  return match ? `${match[1]}-${match[2]}-${match[3]}` : null;
 }
 
 /** What a reset would forget, from the bucket's rows. Window starts only ever move back. */

@@ -1,7 +1,8 @@
-import { PRUNE_MARGIN_DAYS } from '../collector.js';
+import { PRUNE_MARGIN_DAYS } from '../run.js';
 import { StateReader, type ObjectCountRow, type ObjectRow, type PartitionRow } from '../state/report.js';
 import type { FailureKind } from '../failure.js';
 import { humanDuration, humanTime, isoTime, partitionLabel, plural, table, withoutLocation } from './format.js';
+import { fromStored } from '../walk/partition.js';
 
 // `guardduty-wodle status`: per bucket and partition, the last pass, the newest object read and its
 // lag, where the next listing starts, counts of done and failed objects, and the failed objects themselves.
@@ -73,7 +74,7 @@ export interface StatusReport {
 }
 
 function layoutOf(account: string, region: string): 'native' | 'firehose' {
-  return account === '' && region === '' ? 'firehose' : 'native';
+  return fromStored({ prefix: '', account, region }).kind;
 }
 
 /** The report, from plain rows of the state and the time it is made. */

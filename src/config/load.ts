@@ -1,7 +1,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { ConfigError } from '../errors.js';
 import { findAll, parseXml, type XmlElement } from './xml.js';
-import { DAY, WEEK, type Schedule } from '../schedule.js';
+import { DAY, WEEK } from '../schedule.js';
 import {
   intervalMonths,
   maskUrl,
@@ -15,177 +15,21 @@ import {
   parseRegion,
   parseRoleArn,
   parseTimeOfDay,
-  parseUrl,
   parseWeekday,
   parseYesNo,
-  type Parsed,
 } from './values.js';
+import { KINDS, type TypeKind } from './kinds.js';
+import { Reader, type Setter } from './reader.js';
+import type { BucketConfig, Config, SubscriberConfig, WodleConfig } from './types.js';
 
-export interface DiscardRule {
-  field: string;
-  pattern: string;
-}
-
-export interface BucketConfig {
-  type: 'guardduty';
-  name: string;
-  /** Key prefix before `AWSLogs/` (or the Firehose date folders): '' or ending in '/'. */
-  path: string;
-  /** Prefix between `AWSLogs/` and the account folder (organisation ids): '' or ending in '/'. */
-  pathSuffix: string;
-  accountIds: string[] | null;
-  accountAlias: string;
-  awsProfile: string | null;
-  iamRoleArn: string | null;
-  iamRoleDuration: number | null;
-  externalId: string | null;
-  /** ISO date; null means: start of today (UTC) for a partition with no state yet. */
-  onlyLogsAfter: string | null;
-  regions: string[] | null;
-  removeFromBucket: boolean;
-  discardRegex: DiscardRule[];
-  stsEndpoint: string | null;
-  serviceEndpoint: string | null;
-  accessKey: string | null;
-  secretKey: string | null;
-  line: number;
-}
-
-/** `<subscriber type="buckets">`: S3 notifications of new objects, read from an SQS queue. */
-export interface SubscriberConfig {
-  type: 'buckets';
-  sqsName: string;
-  /** Credentials, role, endpoint and discard rules, used for the queue and for every bucket it names. */
-  access: BucketConfig;
-  line: number;
-}
-
-export interface WodleConfig extends Schedule {
-  disabled: boolean;
-  subscribers: SubscriberConfig[];
-  skipOnError: boolean;
-  buckets: BucketConfig[];
-  line: number;
-}
-
-export interface Config {
-  file: string;
-  wodles: WodleConfig[];
-  /** One line each, for options read but not acted on (unsupported bucket types, services …). */
-  warnings: string[];
-}
+export { KINDS } from './kinds.js';
+export type { BucketConfig, Config, SubscriberConfig, WodleConfig } from './types.js';
 
 export const DEFAULTS = {
   intervalSeconds: 600,
   runOnStart: true,
   skipOnError: true,
 } as const;
-
-type Setter<T> = (target: T, value: string, element: XmlElement) => void;
-
-type TypeKind = 'bucket' | 'service' | 'subscriber';
-
-/**
- * The types Wazuh's aws-s3 module accepts, exactly as its configuration reader compares them
- * (src/config/wmodules-aws.c, case-sensitive): the one guardduty-wodle reads, and the note for the rest.
- */
-export const KINDS: Record<TypeKind, { wazuh: readonly string[]; collected: string | null; skipped: string }> = {
-  bucket: {
-    wazuh: ['cloudtrail', 'config', 'custom', 'guardduty', 'vpcflow', 'cisco_umbrella', 'waf', 'alb', 'clb', 'nlb', 'server_access'],
-    collected: 'guardduty',
-    skipped: 'is not collected by guardduty-wodle (only type="guardduty" is)',
-  },
-  service: {
-    wazuh: ['inspector', 'cloudwatchlogs'],
-    collected: null,
-    skipped: 'is a CloudWatch/Inspector service, not collected by guardduty-wodle',
-  },
-  subscriber: {
-    wazuh: ['security_lake', 'buckets', 'security_hub'],
-    collected: 'buckets',
-    skipped: 'is not read by guardduty-wodle (only type="buckets" subscribers are)',
-  },
-};
-
-/** Edits (insertions, deletions, substitutions) between two short strings. */
-function distance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    previous = current;
-  }
-  return previous[b.length]!;
-}
-
-/** The known type the operator probably meant: the same but for case, or one or two edits away. */
-function nearest(type: string, known: readonly string[]): string | undefined {
-  const lower = type.toLowerCase();
-  const sameButCase = known.find((k) => k === lower);
-  if (sameButCase) return sameButCase;
-  const shortened = lower.length >= 3 ? known.find((k) => k.startsWith(lower) || lower.startsWith(k)) : undefined;
-  if (shortened) return shortened;
-  const scored = known.map((k) => ({ k, d: distance(lower, k) })).sort((x, y) => x.d - y.d);
-  const best = scored[0];
-  return best && best.d <= Math.max(1, Math.min(2, Math.floor(best.k.length / 3))) ? best.k : undefined;
-}
-
-class Reader {
-  constructor(readonly file: string) {}
-
-  fail(element: XmlElement, message: string): never {
-    throw new ConfigError(`${this.file}:${element.line}: <${element.tag}> ${message}`);
-  }
-
-  value<T>(element: XmlElement, parsed: Parsed<T>): T {
-    if (!parsed.ok) this.fail(element, `"${element.text}" ${parsed.reason}`);
-    return parsed.value;
-  }
-
-  /** An endpoint URL; an error quotes it with its password masked. */
-  url(element: XmlElement): string {
-    const parsed = parseUrl(this.text(element));
-    if (!parsed.ok) this.fail(element, `"${maskUrl(element.text)}" ${parsed.reason}`);
-    return parsed.value;
-  }
-
-  text(element: XmlElement): string {
-    if (element.text === '') this.fail(element, 'is empty');
-    return element.text;
-  }
-
-  /** The type attribute of a <bucket>, <service> or <subscriber>: one Wazuh knows, else an error naming it. */
-  typeOf(element: XmlElement, kind: TypeKind): string {
-    const { wazuh, collected } = KINDS[kind];
-    const type = element.attributes['type'];
-    const example = collected ?? wazuh[0]!;
-    if (type === undefined || type.trim() === '') this.fail(element, `needs a type attribute (type="${example}")`);
-    if (wazuh.includes(type)) return type;
-    const guess = nearest(type, wazuh);
-    this.fail(
-      element,
-      `type="${type}" is not a ${kind} type of Wazuh's aws-s3 module${guess ? ` (did you mean type="${guess}"?)` : ''}; ` +
-        `the ${kind} types are ${wazuh.join(', ')}${collected ? `, and guardduty-wodle reads type="${collected}"` : ''}`,
-    );
-  }
-
-  /** Applies one setter per child tag; unknown and repeated tags are errors naming them. */
-  apply<T>(parent: XmlElement, target: T, setters: Record<string, Setter<T>>, repeatable: string[] = []): void {
-    const seen = new Set<string>();
-    for (const child of parent.children) {
-      const setter = setters[child.tag];
-      if (!setter) {
-        const known = Object.keys(setters).join(', ');
-        this.fail(child, `is not a known option of <${parent.tag}> (known: ${known})`);
-      }
-      if (seen.has(child.tag) && !repeatable.includes(child.tag)) this.fail(child, 'is given more than once');
-      seen.add(child.tag);
-      setter(target, child.text, child);
-    }
-  }
-}
 
 function bucketSetters(r: Reader): Record<string, Setter<BucketConfig>> {
   return {
@@ -297,8 +141,8 @@ function readSubscriber(r: Reader, element: XmlElement): SubscriberConfig {
   return subscriber;
 }
 
-function readWodle(r: Reader, element: XmlElement, warnings: string[], reportedTypes: Set<string>): WodleConfig {
-  const wodle: WodleConfig = {
+function emptyWodle(line: number): WodleConfig {
+  return {
     disabled: false,
     subscribers: [],
     intervalSeconds: DEFAULTS.intervalSeconds,
@@ -309,11 +153,49 @@ function readWodle(r: Reader, element: XmlElement, warnings: string[], reportedT
     runOnStart: DEFAULTS.runOnStart,
     skipOnError: DEFAULTS.skipOnError,
     buckets: [],
-    line: element.line,
+    line,
   };
-  // Wazuh's other types are noted once and skipped; a type Wazuh does not know either is a typo, and
-  // an error: skipping it would leave the operator's bucket unread without a word.
-  const typed = (kind: TypeKind, read: (w: WodleConfig, e: XmlElement) => void): Setter<WodleConfig> => (w, _v, e) => {
+}
+
+function wodleOptionSetters(r: Reader): Record<string, Setter<WodleConfig>> {
+  return {
+    disabled: (w, _v, e) => {
+      w.disabled = r.value(e, parseYesNo(r.text(e)));
+    },
+    interval: (w, _v, e) => {
+      w.intervalSeconds = r.value(e, parseInterval(r.text(e)));
+      w.intervalMonths = intervalMonths(r.text(e));
+    },
+    day: (w, _v, e) => {
+      w.day = r.value(e, parseIntegerRange(r.text(e), 1, 31));
+    },
+    wday: (w, _v, e) => {
+      w.wday = r.value(e, parseWeekday(r.text(e)));
+    },
+    time: (w, _v, e) => {
+      w.time = r.value(e, parseTimeOfDay(r.text(e)));
+    },
+    run_on_start: (w, _v, e) => {
+      w.runOnStart = r.value(e, parseYesNo(r.text(e)));
+    },
+    skip_on_error: (w, _v, e) => {
+      w.skipOnError = r.value(e, parseYesNo(r.text(e)));
+    },
+  };
+}
+
+/**
+ * Wazuh's other types are noted once and skipped; a type Wazuh does not know either is a typo, and
+ * an error: skipping it would leave the operator's bucket unread without a word.
+ */
+function typedSetter(
+  r: Reader,
+  kind: TypeKind,
+  read: (w: WodleConfig, e: XmlElement) => void,
+  warnings: string[],
+  reportedTypes: Set<string>,
+): Setter<WodleConfig> {
+  return (w, _v, e) => {
     const type = r.typeOf(e, kind);
     if (type === KINDS[kind].collected) {
       read(w, e);
@@ -325,32 +207,16 @@ function readWodle(r: Reader, element: XmlElement, warnings: string[], reportedT
       warnings.push(`${r.file}:${e.line}: ${label} ${KINDS[kind].skipped}; skipped`);
     }
   };
+}
+
+function readWodle(r: Reader, element: XmlElement, warnings: string[], reportedTypes: Set<string>): WodleConfig {
+  const wodle = emptyWodle(element.line);
+  const typed = (kind: TypeKind, read: (w: WodleConfig, e: XmlElement) => void) => typedSetter(r, kind, read, warnings, reportedTypes);
   r.apply(
     element,
     wodle,
     {
-      disabled: (w, _v, e) => {
-        w.disabled = r.value(e, parseYesNo(r.text(e)));
-      },
-      interval: (w, _v, e) => {
-        w.intervalSeconds = r.value(e, parseInterval(r.text(e)));
-        w.intervalMonths = intervalMonths(r.text(e));
-      },
-      day: (w, _v, e) => {
-        w.day = r.value(e, parseIntegerRange(r.text(e), 1, 31));
-      },
-      wday: (w, _v, e) => {
-        w.wday = r.value(e, parseWeekday(r.text(e)));
-      },
-      time: (w, _v, e) => {
-        w.time = r.value(e, parseTimeOfDay(r.text(e)));
-      },
-      run_on_start: (w, _v, e) => {
-        w.runOnStart = r.value(e, parseYesNo(r.text(e)));
-      },
-      skip_on_error: (w, _v, e) => {
-        w.skipOnError = r.value(e, parseYesNo(r.text(e)));
-      },
+      ...wodleOptionSetters(r),
       bucket: typed('bucket', (w, e) => w.buckets.push(readBucket(r, e))),
       service: typed('service', () => undefined),
       subscriber: typed('subscriber', (w, e) => w.subscribers.push(readSubscriber(r, e))),

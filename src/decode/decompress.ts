@@ -1,7 +1,7 @@
 import { createGunzip, gunzipSync } from 'node:zlib';
 import { ObjectError } from '../errors.js';
 import { ByteReader } from './bytes.js';
-import { throughTransform } from './transform.js';
+import { throughTransform, zlibFailure } from './transform.js';
 import {
   SNAPPY_FRAMED_MAGIC,
   SNAPPY_JAVA_MAGIC,
@@ -12,15 +12,9 @@ import {
 } from './snappy.js';
 import { ZIP_MAGIC, zipEntryStream } from './zip.js';
 
-/** The object's bytes could not be read from S3 (connection reset, body cut off): worth another try. */
-export class FetchError extends Error {
-  override name = 'FetchError';
-}
-
 export type Encoding = 'gzip' | 'zip' | 'snappy-java' | 'snappy-framed' | 'hadoop-snappy' | 'plain';
 
 export const DEFAULT_MAX_OBJECT_BYTES = 1024 * 1024 * 1024;
-const DEFAULT_IDLE_MS = 60_000;
 
 const GZIP_MAGIC = Buffer.from([0x1f, 0x8b]);
 const SNIFF_BYTES = 16;
@@ -40,46 +34,6 @@ export function sniff(head: Buffer): Encoding | null {
   if (looksLikeHadoopSnappy(head)) return 'hadoop-snappy';
   if (isJsonStart(head[0])) return 'plain';
   return null;
-}
-
-/**
- * Reads the body, turning its errors into FetchError, and checks it was not cut short. A body that
- * stays silent for `idleMs` fails too: a stalled connection must not hold the pass forever.
- */
-async function* readBody(body: AsyncIterable<Buffer>, expectedBytes: number | undefined, idleMs: number): AsyncGenerator<Buffer> {
-  let received = 0;
-  const chunks = body[Symbol.asyncIterator]();
-  const stop = () => {
-    (body as { destroy?: () => void }).destroy?.();
-    void chunks.return?.();
-  };
-  let complete = false;
-  try {
-    for (;;) {
-      let timer: NodeJS.Timeout | undefined;
-      const silence = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no data for ${idleMs / 1000} s`)), idleMs);
-      });
-      let next: IteratorResult<Buffer>;
-      try {
-        next = await Promise.race([chunks.next(), silence]);
-      } finally {
-        clearTimeout(timer);
-      }
-      if (next.done) break;
-      received += next.value.length;
-      yield next.value;
-    }
-    complete = true;
-  } catch (err) {
-    throw new FetchError(`reading the object body failed after ${received} bytes: ${(err as Error).message}`, { cause: err });
-  } finally {
-    // Failed, or the reader gave up on the object: let go of the connection rather than leave it busy.
-    if (!complete) stop();
-  }
-  if (expectedBytes !== undefined && received < expectedBytes) {
-    throw new FetchError(`object body cut off after ${received} of ${expectedBytes} bytes`);
-  }
 }
 
 // A GuardDuty export is a few kilobytes of gzip holding some tens of kilobytes of JSON. Such an object
@@ -104,7 +58,7 @@ async function* gunzip(reader: ByteReader, maxBytes: number): AsyncGenerator<Buf
     }
     yield* throughTransform(createGunzip({ chunkSize: ZLIB_CHUNK_BYTES }), whole !== null ? once(whole) : reader.rest());
   } catch (err) {
-    if (err instanceof FetchError) throw err;
+    if (!zlibFailure(err)) throw err;
     throw new ObjectError(`not valid gzip: ${(err as Error).message}`);
   }
 }
@@ -150,11 +104,8 @@ export interface Decompressed {
  * by the HTTP layer (Content-Encoding is left alone), so each object is inflated exactly once, here.
  * Content past `maxBytes` fails the object: a small object must not be able to inflate without bound.
  */
-export async function decompress(
-  body: AsyncIterable<Buffer>,
-  options: { expectedBytes?: number; maxBytes?: number; idleMs?: number } = {},
-): Promise<Decompressed> {
-  const reader = new ByteReader(readBody(body, options.expectedBytes, options.idleMs ?? DEFAULT_IDLE_MS)[Symbol.asyncIterator]());
+export async function decompress(body: AsyncIterable<Buffer>, options: { maxBytes?: number } = {}): Promise<Decompressed> {
+  const reader = new ByteReader(body[Symbol.asyncIterator]());
   const head = await reader.peek(SNIFF_BYTES);
   const encoding = head.length === 0 ? 'plain' : sniff(head);
   if (encoding === null) {

@@ -1,6 +1,5 @@
 import { createRequire } from 'node:module';
 import type { RE2JS } from 're2js';
-import type { DiscardRule } from '../config/load.js';
 import { isObject, type JsonObject } from './finding.js';
 
 // discard_regex keeps Wazuh's meaning: the pattern must match at the start of the value (Python's
@@ -42,6 +41,11 @@ export function compileStartMatcher(pattern: string): StartMatcher {
     return (text) => re.test(text);
   }
   return (text) => bare.matcher(text).lookingAt();
+}
+
+export interface DiscardRule {
+  field: string;
+  pattern: string;
 }
 
 export interface CompiledDiscardRule {

@@ -26,12 +26,9 @@ export interface DecodeOptions {
   deliver(events: EncodedEvent[]): Promise<void>;
   malformed(line: number, reason: string): void;
   skipped(line: number, reason: string): void;
-  expectedBytes?: number;
   batchBytes?: number;
   maxDocumentBytes?: number;
   maxObjectBytes?: number;
-  /** A body silent this long fails the read (a stalled connection). */
-  bodyIdleMs?: number;
   /**
    * Leading events not to deliver again: a retry of an object that failed part-way, whose first
    * events already reached the outputs. Decoding the same bytes yields the same events in order.
@@ -97,7 +94,7 @@ export async function decodeObject(body: AsyncIterable<Buffer>, options: DecodeO
     await options.deliver(events);
   };
 
-  const { encoding, content } = await decompress(body, { expectedBytes: options.expectedBytes, maxBytes: options.maxObjectBytes, idleMs: options.bodyIdleMs });
+  const { encoding, content } = await decompress(body, { maxBytes: options.maxObjectBytes });
   counts.encoding = encoding;
   for await (const chunk of content) {
     splitter.push(chunk);

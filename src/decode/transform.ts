@@ -48,3 +48,12 @@ function nextEvent(transform: Transform, events: string[]): Promise<void> {
     for (const event of events) transform.on(event, wake);
   });
 }
+
+/**
+ * Whether an error was raised by zlib itself (bad data, a truncated stream: its codes start with Z_),
+ * rather than by the stream that feeds it, whose errors pass through untouched.
+ */
+export function zlibFailure(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.startsWith('Z_');
+}

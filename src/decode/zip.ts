@@ -1,5 +1,5 @@
 import { createInflateRaw, crc32 } from 'node:zlib';
-import { throughTransform } from './transform.js';
+import { throughTransform, zlibFailure } from './transform.js';
 import { ObjectError } from '../errors.js';
 import type { ByteReader } from './bytes.js';
 
@@ -71,7 +71,7 @@ export async function* zipEntryStream(reader: ByteReader): AsyncGenerator<Buffer
         yield data;
       }
     } catch (err) {
-      if (err instanceof ObjectError || (err as Error).name === 'FetchError') throw err;
+      if (!zlibFailure(err)) throw err;
       throw new ObjectError(`zip entry does not inflate: ${(err as Error).message}`);
     }
     // The inflater stops at the end of the deflate stream: read what remains for the directory.

@@ -10,9 +10,9 @@ import {
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { createBucketReader, credentialsFor, startRegion, type BucketReader } from '../aws/s3.js';
-import { BucketCollector, type ObjectOutcome } from '../collector.js';
+import { BucketCollector } from '../collector.js';
 import type { SubscriberConfig } from '../config/load.js';
-import type { RunContext } from '../daemon.js';
+import type { ObjectOutcome, RunContext } from '../run.js';
 import { describe } from '../errors.js';
 import { locateKey } from '../walk/locate.js';
 import { parseNotification } from './notifications.js';

@@ -1,69 +1,13 @@
-import Database from 'better-sqlite3';
-import { chmodSync, closeSync, mkdirSync, openSync, statSync } from 'node:fs';
-import { dirname } from 'node:path';
+import type Database from 'better-sqlite3';
+import { statSync } from 'node:fs';
 import { StateError } from '../errors.js';
 import type { FailureKind } from '../failure.js';
+import { fromStored } from '../walk/partition.js';
 import type { FolderTime } from '../walk/window.js';
-import { migrate } from './migrations.js';
+import { openState } from './open.js';
+import type { KnownObject, ObjectRecord, ObjectRow, ObjectStatus, PartitionOutcome, PartitionPass, PartitionRef } from './rows.js';
 
-export type ObjectStatus = 'done' | 'failed';
-
-export interface ObjectRecord {
-  bucket: string;
-  /** The configured `path` the key was found under. */
-  path: string;
-  account: string;
-  region: string;
-  key: string;
-  etag: string;
-  size: number;
-  events: number;
-  malformed: number;
-}
-
-export interface KnownObject {
-  status: ObjectStatus;
-  /** remove_from_bucket asked for a delete that has not succeeded yet. */
-  deletePending: boolean;
-  etag: string;
-  /** Passes that failed on this object. */
-  attempts: number;
-  /** Events of a failed object that reached every output before it failed. */
-  delivered: number;
-}
-
-interface ObjectRow {
-  status: ObjectStatus;
-  delete_pending: number;
-  etag: string;
-  attempts: number;
-  delivered: number;
-}
-
-/** How one pass over a partition went, as `status` and the metrics report it. */
-export interface PartitionPass {
-  at: number;
-  ok: boolean;
-  error: string | null;
-  /** The newest object (by LastModified) read to the end this pass, if any. */
-  newest: { key: string; modified: number } | null;
-}
-
-/** What one pass over a partition settled: its pass, and where its next listing starts if that moved. */
-export interface PartitionOutcome {
-  partition: PartitionRef;
-  pass: PartitionPass;
-  /** Set when the start moved; rows of keys in folders before `pruneBefore` are then forgotten. */
-  moved?: { windowStart: FolderTime; pruneBefore: string };
-}
-
-export interface PartitionRef {
-  bucket: string;
-  /** The partition's key prefix; it names account, region and configured path at once. */
-  prefix: string;
-  account: string;
-  region: string;
-}
+export type { KnownObject, ObjectRecord, ObjectStatus, PartitionOutcome, PartitionPass, PartitionRef } from './rows.js';
 
 /** Why a write or read of an open state failed, in words: the disk, the directory, the file. */
 function describeUseError(err: unknown): string {
@@ -75,21 +19,6 @@ function describeUseError(err: unknown): string {
     return `the file system failed, or the state directory was removed (${code}: ${message})`;
   }
   return `${code || 'error'}: ${message}`;
-}
-
-function describeOpenError(path: string, err: unknown): string {
-  const code = (err as { code?: string }).code ?? '';
-  const message = (err as Error).message;
-  if (code.startsWith('SQLITE_BUSY') || /locked/.test(message)) {
-    return `state ${path} is in use by another guardduty-wodle process (one collector per state file)`;
-  }
-  if (code === 'SQLITE_READONLY' || code.startsWith('SQLITE_CANTOPEN') || code === 'EACCES' || code === 'EROFS') {
-    return `state ${path} cannot be opened for writing: ${message}`;
-  }
-  if (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT') {
-    return `state ${path} is not a valid guardduty-wodle database (${message}); move it aside to start afresh`;
-  }
-  return `state ${path}: ${message}`;
 }
 
 /**
@@ -108,36 +37,8 @@ export class StateStore {
 
   /** Opens (creating it, mode 0600 in a 0700 directory, if missing) and locks the state database. */
   static open(path: string, warn: (message: string) => void = () => {}): StateStore {
-    let lock: Database.Database | undefined;
-    let db: Database.Database | undefined;
-    try {
-      const directory = dirname(path);
-      mkdirSync(directory, { recursive: true, mode: 0o700 });
-      const directoryMode = statSync(directory).mode & 0o777;
-      if (directoryMode & 0o077) {
-        warn(`state directory ${directory} is open to other users (mode ${directoryMode.toString(8)}); chmod 700 it`);
-      }
-      for (const file of [path, `${path}.lock`]) closeSync(openSync(file, 'a', 0o600));
-      lock = new Database(`${path}.lock`, { timeout: 0 });
-      lock.pragma('locking_mode = EXCLUSIVE');
-      lock.exec('BEGIN EXCLUSIVE; COMMIT;');
-      db = new Database(path, { timeout: 5000 });
-      db.pragma('journal_mode = WAL');
-      db.pragma('synchronous = NORMAL');
-      migrate(db);
-      for (const file of [path, `${path}-wal`, `${path}-shm`]) {
-        try {
-          chmodSync(file, 0o600);
-        } catch {
-          // The WAL and shared-memory files exist only while the database is open in WAL mode.
-        }
-      }
-      return new StateStore(db, lock, path, statSync(path).ino);
-    } catch (err) {
-      db?.close();
-      lock?.close();
-      throw new StateError(describeOpenError(path, err), { cause: err });
-    }
+    const { db, lock, inode } = openState(path, warn);
+    return new StateStore(db, lock, path, inode);
   }
 
   /**
@@ -239,8 +140,9 @@ export class StateStore {
    */
   knownLayout(bucket: string, path: string): 'native' | 'firehose' | null {
     const rows = this.guard('read the bucket\'s partitions', () => this.bucketPartitions(bucket));
-    if (rows.some((p) => p.account !== '' && p.prefix.startsWith(`${path}AWSLogs/`))) return 'native';
-    if (rows.some((p) => p.account === '' && p.region === '' && p.prefix === path)) return 'firehose';
+    const partitions = rows.map(fromStored);
+    if (partitions.some((p) => p.kind === 'native' && p.prefix.startsWith(`${path}AWSLogs/`))) return 'native';
+    if (partitions.some((p) => p.kind === 'firehose' && p.prefix === path)) return 'firehose';
     return null;
   }
 

@@ -1,12 +1,13 @@
+import { retryable } from '../failure.js';
+import type { Exclusion } from '../walk/native.js';
 import { toMs, type FolderTime } from '../walk/window.js';
-import type { KnownObject } from './store.js';
+import type { KnownObject } from './rows.js';
 
 // The one answer to "read this key, or not, and why", for the collector's listing, the SQS subscriber
 // and `explain` alike. Pure: what the layout, the configuration, the state row and the window say of
 // a key goes in, a verdict comes out.
 
-/** Why the configuration leaves a key's partition out. */
-export type Exclusion = 'account-not-configured' | 'region-not-configured' | 'not-a-region';
+export type { Exclusion };
 
 export interface KeyFacts {
   /** The folder the key sits in within its partition; null for a key outside the bucket's layout. */
@@ -24,6 +25,8 @@ export interface KeyFacts {
   rescan: boolean;
 }
 
+export { retryable };
+
 export type Verdict =
   | { read: false; why: 'outside-layout' | Exclusion | 'before-only-logs-after' | 'before-window' }
   /** Settled already; a delete remove_from_bucket asked for may still be pending. */
@@ -31,11 +34,6 @@ export type Verdict =
   | { read: false; why: 'failed-final' }
   /** `resume` is what an earlier attempt left (events already delivered); undefined for a new key. */
   | { read: true; why: 'new' | 'retry'; resume: KnownObject | undefined };
-
-/** Whether a failed object gets another try: always without skip_on_error, else up to `maxAttempts` passes. */
-export function retryable(skipOnError: boolean, attempts: number, maxAttempts: number): boolean {
-  return !skipOnError || attempts < maxAttempts;
-}
 
 /** The checks run in the order the collector meets them; the first that stops the key is the answer. */
 export function judgeKey(facts: KeyFacts): Verdict {

@@ -34,3 +34,17 @@ export function parseIsoDay(text: string): string | null {
   const match = /^(\d{4})-(\d{2})-(\d{2})$/.exec(text);
   return match ? dayFromFolder(match[1]!, match[2]!, match[3]!) : null;
 }
+
+const DATE_FOLDERS = /^(\d{4})\/(\d{2})\/(\d{2})\//;
+/** A key under no known partition: its last `YYYY/MM/DD/` folders (Firehose adds an `HH/` after them). */
+const LOOSE_DATE_FOLDERS = /(?:^|\/)(\d{4})\/(\d{2})\/(\d{2})\/(?:\d{2}\/)?[^/]+$/;
+
+/**
+ * The day of a key from its date folders, right after its partition's prefix (native and Firehose
+ * keys both start their dates there), or, with no prefix known, from its last date folders; null when
+ * it has none, or they name no real day.
+ */
+export function dayOfKey(key: string, prefix: string | null): string | null {
+  const match = prefix === null ? LOOSE_DATE_FOLDERS.exec(key) : DATE_FOLDERS.exec(key.slice(prefix.length));
+  return match ? dayFromFolder(match[1]!, match[2]!, match[3]!) : null;
+}

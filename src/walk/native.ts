@@ -1,23 +1,19 @@
 import type { BucketConfig } from '../config/load.js';
 import { parseRegion } from '../config/values.js';
-import type { Exclusion } from '../state/verdict.js';
 import { dayFromFolder } from './dates.js';
+import type { Partition } from './partition.js';
 
 // Native GuardDuty export layout:
 //   <path>AWSLogs/<path_suffix><account>/GuardDuty/<region>/YYYY/MM/DD/<uuid>.jsonl.gz
-
-export interface Partition {
-  account: string;
-  region: string;
-  /** `<path>AWSLogs/<suffix><account>/GuardDuty/<region>/`: every key of the partition starts with it. */
-  prefix: string;
-}
 
 export interface NativeKey {
   account: string;
   region: string;
   day: string;
 }
+
+/** Why the configuration leaves a key's partition out. */
+export type Exclusion = 'account-not-configured' | 'region-not-configured' | 'not-a-region';
 
 type Layout = Pick<BucketConfig, 'path' | 'pathSuffix'>;
 type Selection = Pick<BucketConfig, 'accountIds' | 'regions'>;
@@ -30,8 +26,8 @@ export function accountPrefix(bucket: Layout, account: string): string {
   return `${logsRoot(bucket)}${account}/GuardDuty/`;
 }
 
-export function partitionOf(bucket: Layout, account: string, region: string): Partition {
-  return { account, region, prefix: `${accountPrefix(bucket, account)}${region}/` };
+export function partitionOf(bucket: Layout, account: string, region: string): Partition & { kind: 'native' } {
+  return { kind: 'native', account, region, prefix: `${accountPrefix(bucket, account)}${region}/` };
 }
 
 /** Reads account, region and day out of a key; null for a key outside the native layout. */

@@ -3,7 +3,7 @@ import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import unix from 'unix-dgram';
-import { CLI } from './paths.js';
+import { CLI } from '../../support/paths.js';
 
 export interface CliResult {
   code: number | null;

@@ -1,6 +1,6 @@
 import { gzipSync } from 'node:zlib';
 import { randomUUID } from 'node:crypto';
-import { readSample } from './paths.js';
+import { readSample } from '../../support/paths.js';
 
 /** A bare finding derived from a public sample, with the identity fields a test needs to tell them apart. */
 export function makeFinding(account: string, region: string, id: string, template = 'SEKOIA-IO__UnauthorizedAccess-EC2-TorRelay.json') {

@@ -1,3 +1,4 @@
+// Shared by the tests and the benchmark: the repository's paths and the public samples.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';

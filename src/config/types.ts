@@ -1,0 +1,51 @@
+import type { DiscardRule } from '../decode/discard.js';
+import type { Schedule } from '../schedule.js';
+
+export interface BucketConfig {
+  type: 'guardduty';
+  name: string;
+  /** Key prefix before `AWSLogs/` (or the Firehose date folders): '' or ending in '/'. */
+  path: string;
+  /** Prefix between `AWSLogs/` and the account folder (organisation ids): '' or ending in '/'. */
+  pathSuffix: string;
+  accountIds: string[] | null;
+  accountAlias: string;
+  awsProfile: string | null;
+  iamRoleArn: string | null;
+  iamRoleDuration: number | null;
+  externalId: string | null;
+  /** ISO date; null means: start of today (UTC) for a partition with no state yet. */
+  onlyLogsAfter: string | null;
+  regions: string[] | null;
+  removeFromBucket: boolean;
+  discardRegex: DiscardRule[];
+  stsEndpoint: string | null;
+  serviceEndpoint: string | null;
+  accessKey: string | null;
+  secretKey: string | null;
+  line: number;
+}
+
+/** `<subscriber type="buckets">`: S3 notifications of new objects, read from an SQS queue. */
+export interface SubscriberConfig {
+  type: 'buckets';
+  sqsName: string;
+  /** Credentials, role, endpoint and discard rules, used for the queue and for every bucket it names. */
+  access: BucketConfig;
+  line: number;
+}
+
+export interface WodleConfig extends Schedule {
+  disabled: boolean;
+  subscribers: SubscriberConfig[];
+  skipOnError: boolean;
+  buckets: BucketConfig[];
+  line: number;
+}
+
+export interface Config {
+  file: string;
+  wodles: WodleConfig[];
+  /** One line each, for options read but not acted on (unsupported bucket types, services …). */
+  warnings: string[];
+}

@@ -5,7 +5,7 @@ import { fromIni, fromNodeProviderChain, fromTemporaryCredentials } from '@aws-s
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@aws-sdk/types';
 import type { HttpRequest } from '@smithy/types';
 import { getProfileName, loadSharedConfigFiles } from '@smithy/shared-ini-file-loader';
-import type { BucketConfig } from '../config/load.js';
+import type { AwsAccess, BucketConfig } from '../config/load.js';
 import { readBody } from './body.js';
 import { DirectS3, NO_ROUTE, type ListPage, type ListQuery } from './direct.js';
 import type { S3Operation } from './errors.js';
@@ -44,7 +44,7 @@ export interface BucketReader {
  * the profile's `region`, else the first configured region, else us-east-1. Whichever it is decides the
  * partition, so GovCloud and China work when the environment, the profile or `regions` says so.
  */
-export async function startRegion(bucket: BucketConfig): Promise<string> {
+export async function startRegion(bucket: Pick<AwsAccess, 'awsProfile' | 'regions'>): Promise<string> {
   const fromEnv = process.env['AWS_REGION'] || process.env['AWS_DEFAULT_REGION'];
   if (fromEnv) return fromEnv;
   try {
@@ -58,7 +58,7 @@ export async function startRegion(bucket: BucketConfig): Promise<string> {
 }
 
 /** Credentials as Wazuh's module chooses them: keys, else profile, else the default chain; then the role. */
-export function credentialsFor(bucket: BucketConfig, region: string): AwsCredentialIdentity | AwsCredentialIdentityProvider {
+export function credentialsFor(bucket: AwsAccess, region: string): AwsCredentialIdentity | AwsCredentialIdentityProvider {
   let base: AwsCredentialIdentity | AwsCredentialIdentityProvider;
   if (bucket.accessKey !== null && bucket.secretKey !== null) {
     base = { accessKeyId: bucket.accessKey, secretAccessKey: bucket.secretKey };
@@ -82,7 +82,7 @@ export function credentialsFor(bucket: BucketConfig, region: string): AwsCredent
   });
 }
 
-function stsClientConfig(bucket: BucketConfig, region: string) {
+function stsClientConfig(bucket: Pick<AwsAccess, 'stsEndpoint'>, region: string) {
   return { region, ...(bucket.stsEndpoint !== null ? { endpoint: bucket.stsEndpoint } : {}) };
 }
 
@@ -97,11 +97,9 @@ export interface ReaderOptions {
   onFallback?(what: string, why: string): void;
 }
 
-export async function createBucketReader(bucket: BucketConfig, options: ReaderOptions): Promise<BucketReader> {
-  const region = await startRegion(bucket);
-  const agentOptions = { keepAlive: true, maxSockets: options.maxSockets };
-  const agents = { http: new HttpAgent(agentOptions), https: new HttpsAgent(agentOptions) };
-  const client = new S3Client({
+/** The SDK's client for one bucket: its redirects, retries and clock-skew correction, on the given sockets. */
+function s3ClientFor(bucket: BucketConfig, region: string, agents: { http: HttpAgent; https: HttpsAgent }, timeoutMs: number): S3Client {
+  return new S3Client({
     region,
     credentials: credentialsFor(bucket, region),
     // A bucket in another region answers with a redirect the client follows, without configuration.
@@ -114,16 +112,19 @@ export async function createBucketReader(bucket: BucketConfig, options: ReaderOp
       httpAgent: agents.http,
       httpsAgent: agents.https,
       connectionTimeout: 10_000,
-      requestTimeout: options.timeoutMs,
+      requestTimeout: timeoutMs,
     },
   });
-  const name = bucket.name;
+}
+
+/** Direct requests that follow the route of the client's own successful listings and reads. */
+function directBeside(client: S3Client, agents: { http: HttpAgent; https: HttpsAgent }, timeoutMs: number): DirectS3 {
   const direct = new DirectS3({
     credentials: client.config.credentials,
     sha256: client.config.sha256,
     clockOffset: () => client.config.systemClockOffset ?? 0,
     agents,
-    timeoutMs: options.timeoutMs,
+    timeoutMs,
   });
   // The request of each successful listing, as signed and sent (innermost, after redirects and retries).
   client.middlewareStack.add(
@@ -136,6 +137,38 @@ export async function createBucketReader(bucket: BucketConfig, options: ReaderOp
     },
     { step: 'deserialize', priority: 'low', name: 'learnBucketRoute' },
   );
+  return direct;
+}
+
+/** One ListObjectsV2 page through the SDK, in the shape a direct listing gives. */
+async function sdkListPage(client: S3Client, bucket: string, query: ListQuery): Promise<ListPage> {
+  const page = await client.send(
+    new ListObjectsV2Command({
+      Bucket: bucket,
+      Prefix: query.prefix,
+      Delimiter: query.delimiter,
+      ContinuationToken: query.continuationToken,
+      StartAfter: query.startAfter,
+      MaxKeys: query.maxKeys,
+    }),
+  );
+  return {
+    contents: (page.Contents ?? []).flatMap((object) =>
+      object.Key === undefined ? [] : [{ key: object.Key, size: object.Size ?? 0, etag: object.ETag ?? '', lastModified: object.LastModified }],
+    ),
+    prefixes: (page.CommonPrefixes ?? []).flatMap((common) => (common.Prefix ? [common.Prefix] : [])),
+    keyCount: page.KeyCount ?? page.Contents?.length ?? 0,
+    nextToken: page.IsTruncated ? page.NextContinuationToken : undefined,
+  };
+}
+
+export async function createBucketReader(bucket: BucketConfig, options: ReaderOptions): Promise<BucketReader> {
+  const region = await startRegion(bucket);
+  const agentOptions = { keepAlive: true, maxSockets: options.maxSockets };
+  const agents = { http: new HttpAgent(agentOptions), https: new HttpsAgent(agentOptions) };
+  const client = s3ClientFor(bucket, region, agents, options.timeoutMs);
+  const direct = directBeside(client, agents, options.timeoutMs);
+  const name = bucket.name;
 
   /** One page: directly when the route is known and S3 answers 200, through the SDK otherwise. */
   async function listPage(query: ListQuery): Promise<ListPage> {
@@ -146,24 +179,7 @@ export async function createBucketReader(bucket: BucketConfig, options: ReaderOp
       options.onFallback?.(`${query.prefix} (listing)`, answer.fallback);
       options.onRequest?.('list');
     }
-    const page = await client.send(
-      new ListObjectsV2Command({
-        Bucket: name,
-        Prefix: query.prefix,
-        Delimiter: query.delimiter,
-        ContinuationToken: query.continuationToken,
-        StartAfter: query.startAfter,
-        MaxKeys: query.maxKeys,
-      }),
-    );
-    return {
-      contents: (page.Contents ?? []).flatMap((object) =>
-        object.Key === undefined ? [] : [{ key: object.Key, size: object.Size ?? 0, etag: object.ETag ?? '', lastModified: object.LastModified }],
-      ),
-      prefixes: (page.CommonPrefixes ?? []).flatMap((common) => (common.Prefix ? [common.Prefix] : [])),
-      keyCount: page.KeyCount ?? page.Contents?.length ?? 0,
-      nextToken: page.IsTruncated ? page.NextContinuationToken : undefined,
-    };
+    return sdkListPage(client, name, query);
   }
 
   async function* pages(prefix: string, delimiter: string | undefined, startAfter?: string) {

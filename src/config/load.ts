@@ -23,7 +23,7 @@ import { Reader, type Setter } from './reader.js';
 import type { BucketConfig, Config, SubscriberConfig, WodleConfig } from './types.js';
 
 export { KINDS } from './kinds.js';
-export type { BucketConfig, Config, SubscriberConfig, WodleConfig } from './types.js';
+export type { AwsAccess, BucketConfig, Config, SubscriberConfig, WodleConfig } from './types.js';
 
 export const DEFAULTS = {
   intervalSeconds: 600,

@@ -26,6 +26,12 @@ export interface BucketConfig {
   line: number;
 }
 
+/** What reaching AWS takes: credentials or a profile, a role, the endpoints, the regions to start from. */
+export type AwsAccess = Pick<
+  BucketConfig,
+  'accessKey' | 'secretKey' | 'awsProfile' | 'iamRoleArn' | 'iamRoleDuration' | 'externalId' | 'stsEndpoint' | 'serviceEndpoint' | 'regions'
+>;
+
 /** `<subscriber type="buckets">`: S3 notifications of new objects, read from an SQS queue. */
 export interface SubscriberConfig {
   type: 'buckets';

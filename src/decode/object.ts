@@ -39,44 +39,69 @@ export interface DecodeOptions {
 // Objects whose events fit in one batch reach the outputs all at once or not at all.
 const DEFAULT_BATCH_BYTES = 64 * 1024;
 
+/** Events shaped from the documents of one object, gathered into the next batch. */
+class EventGatherer {
+  batch: EncodedEvent[] = [];
+  pendingBytes = 0;
+  private toSkip: number;
+
+  constructor(
+    private readonly counts: ObjectCounts,
+    private readonly options: DecodeOptions,
+  ) {
+    this.toSkip = options.skipEvents ?? 0;
+  }
+
+  /** One JSON document: its findings become events, unless discarded or delivered by an earlier attempt. */
+  document(value: unknown, line: number): void {
+    const { counts, options } = this;
+    const { findings, skipped, malformed } = unwrap(value);
+    for (const reason of skipped) {
+      counts.skipped++;
+      options.skipped(line, reason);
+    }
+    for (const reason of malformed) {
+      counts.malformed++;
+      options.malformed(line, reason);
+    }
+    for (const { finding, source } of findings) {
+      counts.findings++;
+      if (discardedBy(finding, options.discard)) {
+        counts.discarded++;
+        continue;
+      }
+      const id = findingId(finding);
+      for (const json of findingToEvents(finding, source, options.origin)) {
+        if (this.toSkip > 0) {
+          this.toSkip--;
+          counts.events++;
+          continue;
+        }
+        this.batch.push({ json, findingId: id });
+        this.pendingBytes += json.length;
+      }
+    }
+  }
+
+  /** Hands the batch gathered so far to the outputs (and waits for them). */
+  async flush(): Promise<void> {
+    if (this.batch.length === 0) return;
+    const events = this.batch;
+    this.batch = [];
+    this.pendingBytes = 0;
+    this.counts.events += events.length;
+    await this.options.deliver(events);
+  }
+}
+
 /** Streams one object's body through decompression, framing, unwrapping and shaping to the outputs. */
 export async function decodeObject(body: AsyncIterable<Buffer>, options: DecodeOptions): Promise<ObjectCounts> {
   const counts: ObjectCounts = { findings: 0, events: 0, discarded: 0, skipped: 0, malformed: 0, encoding: null };
-  let toSkip = options.skipEvents ?? 0;
   const batchBytes = options.batchBytes ?? DEFAULT_BATCH_BYTES;
-  let batch: EncodedEvent[] = [];
-  let pendingBytes = 0;
-
+  const events = new EventGatherer(counts, options);
   const splitter = new DocumentSplitter(
     {
-      value(value, line) {
-        const { findings, skipped, malformed } = unwrap(value);
-        for (const reason of skipped) {
-          counts.skipped++;
-          options.skipped(line, reason);
-        }
-        for (const reason of malformed) {
-          counts.malformed++;
-          options.malformed(line, reason);
-        }
-        for (const { finding, source } of findings) {
-          counts.findings++;
-          if (discardedBy(finding, options.discard)) {
-            counts.discarded++;
-            continue;
-          }
-          const id = findingId(finding);
-          for (const json of findingToEvents(finding, source, options.origin)) {
-            if (toSkip > 0) {
-              toSkip--;
-              counts.events++;
-              continue;
-            }
-            batch.push({ json, findingId: id });
-            pendingBytes += json.length;
-          }
-        }
-      },
+      value: (value, line) => events.document(value, line),
       malformed(line, reason) {
         counts.malformed++;
         options.malformed(line, reason);
@@ -84,26 +109,16 @@ export async function decodeObject(body: AsyncIterable<Buffer>, options: DecodeO
     },
     options.maxDocumentBytes ?? DEFAULT_MAX_DOCUMENT_BYTES,
   );
-
-  const flush = async () => {
-    if (batch.length === 0) return;
-    const events = batch;
-    batch = [];
-    pendingBytes = 0;
-    counts.events += events.length;
-    await options.deliver(events);
-  };
-
   const { encoding, content } = await decompress(body, { maxBytes: options.maxObjectBytes });
   counts.encoding = encoding;
   for await (const chunk of content) {
     splitter.push(chunk);
-    if (pendingBytes >= batchBytes) await flush();
+    if (events.pendingBytes >= batchBytes) await events.flush();
   }
   splitter.end();
   if (counts.malformed > 0 && counts.findings === 0 && counts.skipped === 0) {
     throw new ObjectError(`no document in the object is valid JSON (${counts.malformed} bad)`);
   }
-  await flush();
+  await events.flush();
   return counts;
 }

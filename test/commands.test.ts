@@ -9,7 +9,7 @@ import { planReset } from '../src/commands/reset.js';
 import { humanDuration } from '../src/commands/format.js';
 import { StateStore, type ObjectRecord, type PartitionRef } from '../src/state/store.js';
 import { dayOfKey } from '../src/walk/dates.js';
-import { FAKE_AWS_ENV, eventsFromLines, runCli, startCli, tempDir, writeConfig } from './helpers/cli.js';
+import { FAKE_AWS_ENV, bucketOnDisk, eventsFromLines, runCli, startCli, tempDir, writeConfig } from './helpers/cli.js';
 import { daysAgo, firehoseKey, jsonlGz, makeFinding, nativeKey, today } from './helpers/findings.js';
 import { CLI } from '../support/paths.js';
 import { useFakeS3 } from '../support/s3.js';
@@ -49,18 +49,11 @@ interface Collected {
 
 /** A bucket on the S3 emulator, an ossec.conf naming it, and a state file the real collector fills. */
 function collected(bucket: string, extra: string): Collected {
-  const dir = tempDir();
-  fake.s3.createBucket(bucket);
-  const config = writeConfig(dir, [{ name: bucket, endpoint: fake.s3.endpoint, extra }]);
-  const state = join(dir, 'state.db');
-  const out = join(dir, 'events.jsonl');
+  const { once, ...files } = bucketOnDisk(fake.s3, bucket, extra);
   return {
-    dir,
-    config,
-    state,
-    out,
+    ...files,
     async pass(more = []) {
-      const result = await runCli(['--config', config, '--once', '--state', state, '--output', `file:${out}`, ...more]);
+      const result = await once(more);
       if (result.code !== 0) process.stderr.write(`# collector pass exited ${result.code}:\n${result.stderr}`);
       return result.code ?? -1;
     },

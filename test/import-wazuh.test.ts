@@ -10,7 +10,7 @@ import { gzipSync } from 'node:zlib';
 import { describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { StateStore } from '../src/state/store.js';
-import { eventsFromLines, runCli, tempDir, writeConfig } from './helpers/cli.js';
+import { bucketOnDisk, eventsFromLines, runCli, tempDir, writeConfig } from './helpers/cli.js';
 import { daysAgo, firehoseKey, jsonlGz, makeFinding, nativeKey, today } from './helpers/findings.js';
 import { useFakeS3 } from '../support/s3.js';
 import { stateRows } from './helpers/state.js';
@@ -103,18 +103,12 @@ interface Switch {
 }
 
 function switchOver(bucket: string, extra: string): Switch {
-  const dir = tempDir();
-  fake.s3.createBucket(bucket);
-  const config = writeConfig(dir, [{ name: bucket, endpoint: fake.s3.endpoint, extra }]);
-  const state = join(dir, 'state.db');
-  const out = join(dir, 'events.jsonl');
+  const { once, ...files } = bucketOnDisk(fake.s3, bucket, extra);
+  const { config, state } = files;
   return {
-    dir,
-    config,
-    state,
-    out,
+    ...files,
     async pass() {
-      const result = await runCli(['--config', config, '--once', '--state', state, '--output', `file:${out}`]);
+      const result = await once();
       assert.equal(result.code, 0, result.stderr);
     },
     importWazuh: (db, ...more) => runCli(['import-wazuh', '--config', config, '--state', state, '--wazuh-db', db, ...more]),

@@ -7,8 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import Database from 'better-sqlite3';
-import pino from 'pino';
-import { DEFAULT_LIMITS } from '../src/run.js';
+import { inProcessRun } from './helpers/run.js';
 import { parseConfig, type Config } from '../src/config/load.js';
 import { runPass } from '../src/daemon.js';
 import type { RunContext } from '../src/run.js';
@@ -25,7 +24,6 @@ import { stateRows } from './helpers/state.js';
 
 const fake = useFakeS3();
 const DAY0 = '2026-10-01';
-const never = new AbortController().signal;
 
 const isList = (r: SeenRequest) => r.method === 'GET' && r.url.includes('list-type=2');
 const isGet = (r: SeenRequest) => r.method === 'GET' && !r.url.includes('list-type=');
@@ -54,18 +52,7 @@ async function harness(bucket: string, bucketXml: (endpoint: string) => string) 
     proxy.reset();
     try {
       const now = new Date(at);
-      const result = await runPass(config.wodles, {
-        log: pino({ level: 'silent' }),
-        state,
-        outputs,
-        concurrency: 8,
-        limits: DEFAULT_LIMITS,
-        s3TimeoutMs: 10_000,
-        stop: never,
-        abandon: never,
-        now: () => now,
-        ...extra,
-      });
+      const result = await runPass(config.wodles, inProcessRun(state, outputs, now, 8, extra));
       assert.ok(result.ok, `pass at ${at}`);
       return {
         summary: result.buckets[0]!,

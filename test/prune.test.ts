@@ -4,8 +4,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import pino from 'pino';
-import { DEFAULT_LIMITS } from '../src/run.js';
+import { inProcessRun } from './helpers/run.js';
 import { parseConfig } from '../src/config/load.js';
 import { runPass } from '../src/daemon.js';
 import { Outputs } from '../src/emit/index.js';
@@ -43,7 +42,6 @@ test(`a ${DAYS}-day run keeps the state O(window) and reads every key exactly on
   const out = join(dir, 'events.jsonl');
   const state = StateStore.open(join(dir, 'state.db'));
   const outputs = new Outputs([new FileOutput(out)]);
-  const never = new AbortController().signal;
   let largest = 0;
   try {
     for (let d = 0; d < DAYS; d++) {
@@ -51,17 +49,7 @@ test(`a ${DAYS}-day run keeps the state O(window) and reads every key exactly on
       for (const [half, hour] of ['11:00', '23:59'].entries()) {
         for (let n = half * (PER_DAY / 2); n < (half + 1) * (PER_DAY / 2); n++) await arrive(addDays(FIRST_DAY, d), n);
         const now = new Date(`${addDays(FIRST_DAY, d)}T${hour}:00Z`);
-        const result = await runPass(config.wodles, {
-          log: pino({ level: 'silent' }),
-          state,
-          outputs,
-          concurrency: 4,
-          limits: DEFAULT_LIMITS,
-          s3TimeoutMs: 10_000,
-          stop: never,
-          abandon: never,
-          now: () => now,
-        });
+        const result = await runPass(config.wodles, inProcessRun(state, outputs, now, 4));
         assert.ok(result.ok, `pass on ${now.toISOString()}`);
         largest = Math.max(largest, state.countObjects());
       }

@@ -399,7 +399,7 @@ describe('config/guardduty-wodle.service', () => {
     assert.deepEqual(withoutFlags(variant.args, METRICS_FLAGS), active.args);
     assert.equal(flagValue(variant.args, '--metrics-port'), '9464');
     assert.equal(flagValue(variant.args, '--metrics-host'), undefined, 'metrics stay on loopback (the default)');
-    // Needs the --metrics-port flag in src/cli.ts.
+    // Needs the --metrics-port flag in src/cli-options.ts.
     assert.doesNotThrow(() => parseCli(variant.args));
   });
 

@@ -108,6 +108,25 @@ export function decideFailure(kind: FailureKind, attempts: number, limits: Failu
   }
 }
 
+/**
+ * Whether an object read to the end with bad lines stops its bucket: its good findings were delivered
+ * and the bad lines cannot be mended by reading again, so it is recorded done either way; without
+ * skip_on_error the operator still hears of it, through the pass failing.
+ */
+export function badLinesStopBucket(malformed: number, skipOnError: boolean): boolean {
+  return malformed > 0 && !skipOnError;
+}
+
+/** What the error line of a failed read says happens next to the object (after `decideFailure`). */
+export function nextForFailure(kind: FailureKind, decision: FailureDecision, attempts: number, limits: FailureLimits): string {
+  if (kind !== 'content') {
+    return `not the object's fault (${kind}): no attempt spent; ${decision.halt === 'bucket' ? 'this bucket stops, and it' : 'it'} is read again next pass`;
+  }
+  if (!limits.skipOnError) return 'stopping this bucket (skip_on_error is no), it is read again next pass';
+  if (decision.next === 'retry') return `skipped (skip_on_error), attempt ${attempts} of ${limits.maxAttempts}, tried again next pass`;
+  return `skipped (skip_on_error), left failed after ${attempts} attempts`;
+}
+
 /** How explain and status name a recorded failure. */
 export const FAILURE_TEXT: Record<FailureKind, string> = {
   transient: 'transient (network, timeout, S3 5xx or throttling, credentials): read again next pass, no attempt spent',

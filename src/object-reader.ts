@@ -7,7 +7,7 @@ import { forEachLimit, type ChildAborts } from './concurrency.js';
 import type { CompiledDiscardRule } from './decode/discard.js';
 import { decodeObject } from './decode/object.js';
 import { OutputError, StateError, describe } from './errors.js';
-import { classifyFailure, decideFailure } from './failure.js';
+import { badLinesStopBucket, classifyFailure, decideFailure, nextForFailure } from './failure.js';
 import type { BucketPassSummary, CollectorContext, ObjectOutcome } from './run.js';
 import type { KnownObject, ObjectRecord } from './state/store.js';
 
@@ -84,9 +84,7 @@ export class ObjectReader {
         this.pass.summary.skipped += counts.skipped;
         this.pass.summary.malformed += counts.malformed;
         await this.commit({ ...record, events: counts.events, malformed: counts.malformed });
-        // The good findings were delivered and the bad lines cannot be mended by reading again; without
-        // skip_on_error the operator still hears about it through the exit status.
-        if (counts.malformed > 0 && !this.ctx.skipOnError) {
+        if (badLinesStopBucket(counts.malformed, this.ctx.skipOnError)) {
           this.pass.summary.ok = false;
           this.pass.halt(`${where} has ${counts.malformed} bad line(s) and skip_on_error is no: this bucket stopped`);
         }
@@ -113,7 +111,8 @@ export class ObjectReader {
    */
   private readFailed(record: ObjectRecord, previous: KnownObject | undefined, err: unknown, delivered: number, log: Logger): ObjectOutcome {
     const kind = classifyFailure(err);
-    const decision = decideFailure(kind, previous?.attempts ?? 0, { skipOnError: this.ctx.skipOnError, maxAttempts: this.ctx.limits.maxAttempts });
+    const limits = { skipOnError: this.ctx.skipOnError, maxAttempts: this.ctx.limits.maxAttempts };
+    const decision = decideFailure(kind, previous?.attempts ?? 0, limits);
     if (!decision.passOk) this.pass.summary.ok = false;
     if (decision.halt === 'bucket') {
       this.pass.halt(`${kind} failure reading s3://${this.bucket.name}/${record.key}: this bucket stopped`);
@@ -136,17 +135,7 @@ export class ObjectReader {
     }
     this.pass.summary.failed++;
     const attempts = (previous?.attempts ?? 0) + (decision.countsAttempt ? 1 : 0);
-    let next: string;
-    if (kind !== 'content') {
-      next = `not the object's fault (${kind}): no attempt spent; ${decision.halt === 'bucket' ? 'this bucket stops, and it' : 'it'} is read again next pass`;
-    } else if (!this.ctx.skipOnError) {
-      next = 'stopping this bucket (skip_on_error is no), it is read again next pass';
-    } else if (decision.next === 'retry') {
-      next = `skipped (skip_on_error), attempt ${attempts} of ${this.ctx.limits.maxAttempts}, tried again next pass`;
-    } else {
-      next = `skipped (skip_on_error), left failed after ${attempts} attempts`;
-    }
-    log.error({ err: describe(err), kind, attempts }, `${cause}; ${next}`);
+    log.error({ err: describe(err), kind, attempts }, `${cause}; ${nextForFailure(kind, decision, attempts, limits)}`);
     return decision.next === 'give-up' ? 'failed' : 'unfinished';
   }
 

@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, truncateSync, writeFileSyn
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
-import { classifyFailure, decideFailure } from '../src/failure.js';
+import { badLinesStopBucket, classifyFailure, decideFailure, nextForFailure } from '../src/failure.js';
 import { ChildAborts } from '../src/concurrency.js';
 import { FetchError } from '../src/aws/body.js';
 import { ObjectError, OutputError, StateError } from '../src/errors.js';
@@ -91,6 +91,21 @@ describe('the failure policy', () => {
     assert.deepEqual(decideFailure('content', 1, limits), { countsAttempt: true, halt: 'none', passOk: true, next: 'give-up' });
     assert.deepEqual(decideFailure('content', 9, { skipOnError: false, maxAttempts: 2 }), { countsAttempt: true, halt: 'bucket', passOk: false, next: 'retry' });
     assert.deepEqual(decideFailure('gone', 0, limits), { countsAttempt: false, halt: 'none', passOk: true, next: 'nothing' });
+  });
+
+  test('bad lines stop the bucket only without skip_on_error; the error line says what happens next, case by case', () => {
+    assert.equal(badLinesStopBucket(0, false), false);
+    assert.equal(badLinesStopBucket(3, false), true);
+    assert.equal(badLinesStopBucket(3, true), false);
+    const skip = { skipOnError: true, maxAttempts: 3 };
+    const strict = { skipOnError: false, maxAttempts: 3 };
+    const next = (kind: Parameters<typeof decideFailure>[0], earlier: number, limits: typeof skip) =>
+      nextForFailure(kind, decideFailure(kind, earlier, limits), earlier + (decideFailure(kind, earlier, limits).countsAttempt ? 1 : 0), limits);
+    assert.equal(next('transient', 0, skip), "not the object's fault (transient): no attempt spent; this bucket stops, and it is read again next pass");
+    assert.equal(next('denied', 0, skip), "not the object's fault (denied): no attempt spent; it is read again next pass");
+    assert.equal(next('content', 0, strict), 'stopping this bucket (skip_on_error is no), it is read again next pass');
+    assert.equal(next('content', 0, skip), 'skipped (skip_on_error), attempt 1 of 3, tried again next pass');
+    assert.equal(next('content', 2, skip), 'skipped (skip_on_error), left failed after 3 attempts');
   });
 
   test('reads share one listener on the run\'s abandon signal, removed when they end', () => {

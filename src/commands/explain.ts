@@ -1,110 +1,21 @@
 import { PRUNE_MARGIN_DAYS } from '../run.js';
 import type { BucketConfig, Config } from '../config/load.js';
 import { ConfigError } from '../errors.js';
-import { StateReader, type ObjectRow, type PartitionRow } from '../state/report.js';
-import { FAILURE_TEXT, type FailureKind } from '../failure.js';
+import { StateReader, type ObjectRow } from '../state/report.js';
+import { FAILURE_TEXT } from '../failure.js';
 import { judgeKey, type Verdict } from '../state/verdict.js';
 import { parseFirehoseKey } from '../walk/firehose.js';
 import { logsRoot, parseNativeKey, partitionExclusion, partitionOf } from '../walk/native.js';
 import { GRACE_HOURS, folderTime, listingStart, rescanStart, type Granularity } from '../walk/window.js';
 import { humanTime, isoTime, plural, withoutLocation } from './format.js';
 import { fromStored } from '../walk/partition.js';
+import { OUTCOME, type Decision, type ExplainInput, type Explanation, type Outcome, type StateFact } from './explain-types.js';
+
+export type { Decision, ExplainInput, Explanation, Outcome, StateFact } from './explain-types.js';
 
 // `guardduty-wodle explain <bucket> <key>`: whether the collector read that key or would read it, and
 // if not, why — from the configuration and the state only, never from S3. The checks run in the order
 // the collector applies them; the first that stops the key is the answer.
-
-export type Decision =
-  | 'disabled'
-  | 'outside-layout'
-  | 'account-not-configured'
-  | 'region-not-configured'
-  | 'before-only-logs-after'
-  | 'done'
-  | 'failed-final'
-  | 'failed-retry'
-  | 'before-window'
-  | 'will-read';
-
-export type Outcome = 'processed' | 'will-be-read' | 'not-read';
-
-const OUTCOME: Record<Decision, Outcome> = {
-  disabled: 'not-read',
-  'outside-layout': 'not-read',
-  'account-not-configured': 'not-read',
-  'region-not-configured': 'not-read',
-  'before-only-logs-after': 'not-read',
-  done: 'processed',
-  'failed-final': 'not-read',
-  'failed-retry': 'will-be-read',
-  'before-window': 'not-read',
-  'will-read': 'will-be-read',
-};
-
-export interface ExplainInput {
-  bucket: BucketConfig;
-  /** Where the bucket block is: `file:line`. */
-  where: string;
-  /** Other blocks naming the same bucket. */
-  otherBlocks: number;
-  wodle: { disabled: boolean; skipOnError: boolean };
-  key: string;
-  /** The state's partitions of this bucket. */
-  partitions: PartitionRow[];
-  /** The state's row for this key, if any. */
-  object: ObjectRow | undefined;
-  maxAttempts: number;
-  now: Date;
-  /** As given to the collector with `--rescan-since`. */
-  rescanSince: string | null;
-}
-
-export interface StateFact {
-  status: 'done' | 'failed';
-  at: string;
-  events: number;
-  malformed: number;
-  deletePending: boolean;
-  attempts: number;
-  delivered: number;
-  failure: FailureKind | null;
-  error: string | null;
-  etag: string;
-  size: number;
-}
-
-export interface Explanation {
-  bucket: string;
-  key: string;
-  decision: Decision;
-  outcome: Outcome;
-  /** The decision in one line. */
-  reason: string;
-  notes: string[];
-  facts: {
-    config: string;
-    skipOnError: boolean;
-    maxAttempts: number;
-    layout: 'native' | 'firehose' | null;
-    /** Why that layout: explain never asks S3, so it is inferred from the key and the state. */
-    layoutBasis: string;
-    account: string | null;
-    region: string | null;
-    day: string | null;
-    /** The key's folder: its day (native) or day and hour (Firehose). */
-    folder: string | null;
-    accountIds: string[] | null;
-    regions: string[] | null;
-    onlyLogsAfter: string | null;
-    partition: string | null;
-    /** Where the state keeps the partition's next listing starting; null when never listed to the end. */
-    windowStart: string | null;
-    rescanSince: string | null;
-    /** The folder the next pass lists from, to the end of the listing. */
-    window: { first: string } | null;
-    state: StateFact | null;
-  };
-}
 
 const NATIVE_SHAPE = 'AWSLogs/<path_suffix><account>/GuardDuty/<region>/YYYY/MM/DD/<name>';
 const FIREHOSE_SHAPE = 'YYYY/MM/DD/HH/<stream>-<version>-YYYY-MM-DD-HH-MM-SS-<uuid>[ext]';
@@ -126,13 +37,10 @@ function stateFact(row: ObjectRow | undefined): StateFact | null {
   };
 }
 
-
-export function explainKey(input: ExplainInput): Explanation {
-  const { bucket, key } = input;
-  const root = logsRoot(bucket);
-  const natives = input.partitions.filter((p) => fromStored(p).kind === 'native' && p.prefix.startsWith(root));
-  const firehose = input.partitions.find((p) => fromStored(p).kind === 'firehose' && p.prefix === bucket.path);
-  const facts: Explanation['facts'] = {
+/** Every fact, in the order `explain --json` prints them whatever the decision; placing the key fills in the nulls. */
+function configFacts(input: ExplainInput): Explanation['facts'] {
+  const { bucket } = input;
+  return {
     config: input.where,
     skipOnError: input.wodle.skipOnError,
     maxAttempts: input.maxAttempts,
@@ -151,23 +59,30 @@ export function explainKey(input: ExplainInput): Explanation {
     window: null,
     state: stateFact(input.object),
   };
+}
+
+/** Notes that hold whatever the decision: a bucket configured twice, and discard_regex, which no key escapes. */
+function configNotes(input: ExplainInput): string[] {
+  const { bucket } = input;
   const notes: string[] = [];
   if (input.otherBlocks > 0) notes.push(`the bucket is configured ${input.otherBlocks + 1} times; this answer is for the block at ${input.where}`);
   if (bucket.discardRegex.length > 0) {
     const rules = bucket.discardRegex.map((r) => `${r.field} ~ ${r.pattern}`).join(', ');
     notes.push(`discard_regex applies to each finding, not to the key: findings of this object matching ${rules} are dropped, the others delivered`);
   }
-  const answer = (decision: Decision, reason: string): Explanation => ({
-    bucket: bucket.name,
-    key,
-    decision,
-    outcome: OUTCOME[decision],
-    reason,
-    notes,
-    facts,
-  });
+  return notes;
+}
 
-  // Layout: native when <path>AWSLogs/ holds anything, which it does if this key is there.
+type NativeKey = NonNullable<ReturnType<typeof parseNativeKey>>;
+type FirehoseKey = NonNullable<ReturnType<typeof parseFirehoseKey>>;
+
+/** The key parsed in each layout, and the layout the bucket is read in, which may not be the key's. */
+function inferLayout(input: ExplainInput, facts: Explanation['facts']): { native: NativeKey | null; hose: FirehoseKey | null } {
+  const { bucket, key } = input;
+  const root = logsRoot(bucket);
+  const natives = input.partitions.filter((p) => fromStored(p).kind === 'native' && p.prefix.startsWith(root));
+  const firehose = input.partitions.find((p) => fromStored(p).kind === 'firehose' && p.prefix === bucket.path);
+  // Native when <path>AWSLogs/ holds anything, which it does if this key is there.
   const native = parseNativeKey(bucket, key);
   const hose = native ? null : parseFirehoseKey(bucket.path, key);
   if (native) {
@@ -184,24 +99,26 @@ export function explainKey(input: ExplainInput): Explanation {
   } else {
     facts.layoutBasis = natives.length > 0 ? 'native (from the state)' : firehose ? 'firehose (from the state)' : 'unknown (nothing in the state yet)';
   }
+  return { native, hose };
+}
 
-  if (input.wodle.disabled) return answer('disabled', `not read: the <wodle name="aws-s3"> block holding this bucket is disabled`);
-  const inLayout = facts.layout === 'native' ? native : facts.layout === 'firehose' ? hose : null;
-  if (inLayout === null) {
-    if (hose) {
-      return answer('outside-layout', `not read: the key is in the Firehose layout, but the bucket is read as native exports (${facts.layoutBasis}); the collector ignores it`);
-    }
-    const where = key.startsWith(bucket.path) ? '' : ` (it does not start with the bucket's path "${bucket.path}")`;
-    return answer(
-      'outside-layout',
-      `not read: the key is outside both layouts, neither ${bucket.path}${NATIVE_SHAPE} nor ${bucket.path}${FIREHOSE_SHAPE}${where}; the collector ignores it`,
-    );
+/** Why a key the bucket's layout does not parse is ignored. */
+function outsideLayoutReason(input: ExplainInput, facts: Explanation['facts'], hose: FirehoseKey | null): string {
+  const { bucket, key } = input;
+  if (hose) {
+    return `not read: the key is in the Firehose layout, but the bucket is read as native exports (${facts.layoutBasis}); the collector ignores it`;
   }
+  const where = key.startsWith(bucket.path) ? '' : ` (it does not start with the bucket's path "${bucket.path}")`;
+  return `not read: the key is outside both layouts, neither ${bucket.path}${NATIVE_SHAPE} nor ${bucket.path}${FIREHOSE_SHAPE}${where}; the collector ignores it`;
+}
 
+/** The key's folder and partition, and where the partition's next listing starts, as the collector would compute them. */
+function placeKey(input: ExplainInput, facts: Explanation['facts'], native: NativeKey | null, hose: FirehoseKey | null) {
+  const { bucket } = input;
   const granularity: Granularity = native ? 'day' : 'hour';
   const prefix = native ? partitionOf(bucket, native.account, native.region).prefix : bucket.path;
   const folder = native ? folderTime(native.day, null) : folderTime(hose!.day, hose!.hour);
-  facts.day = inLayout.day;
+  facts.day = native ? native.day : hose!.day;
   facts.folder = folder;
   if (native) {
     facts.account = native.account;
@@ -213,11 +130,31 @@ export function explainKey(input: ExplainInput): Explanation {
   const normal = listingStart(facts.windowStart, bucket.onlyLogsAfter, input.now, granularity);
   const first = rescanStart(normal, input.rescanSince, bucket.onlyLogsAfter, granularity);
   facts.window = { first };
+  return { folder, excluded, first, normal };
+}
 
+export function explainKey(input: ExplainInput): Explanation {
+  const facts = configFacts(input);
+  const notes = configNotes(input);
+  const answer = (decision: Decision, reason: string): Explanation => ({
+    bucket: input.bucket.name,
+    key: input.key,
+    decision,
+    outcome: OUTCOME[decision],
+    reason,
+    notes,
+    facts,
+  });
+  const { native, hose } = inferLayout(input, facts);
+  if (input.wodle.disabled) return answer('disabled', `not read: the <wodle name="aws-s3"> block holding this bucket is disabled`);
+  const inLayout = facts.layout === 'native' ? native : facts.layout === 'firehose' ? hose : null;
+  if (inLayout === null) return answer('outside-layout', outsideLayoutReason(input, facts, hose));
+
+  const { folder, excluded, first, normal } = placeKey(input, facts, native, hose);
   const verdict = judgeKey({
     folder,
     excluded,
-    onlyLogsAfter: bucket.onlyLogsAfter,
+    onlyLogsAfter: input.bucket.onlyLogsAfter,
     known: input.object,
     windowStart: first,
     skipOnError: input.wodle.skipOnError,
@@ -237,12 +174,57 @@ interface VerdictContext {
   normal: string;
 }
 
-/** The verdict in words, naming the fact that decided it. */
-function explainVerdict(verdict: Verdict, { input, facts, notes, answer, first, normal }: VerdictContext): Explanation {
-  const { bucket, key } = input;
+function lastError(row: ObjectRow, { bucket, key }: ExplainInput): string {
+  return row.error === null ? 'none recorded' : withoutLocation(row.error, bucket.name, key);
+}
+
+function doneReason(done: ObjectRow, { input, facts, first }: VerdictContext): string {
+  const bad = done.malformed > 0 ? ` and ${plural(done.malformed, 'bad line')}` : '';
+  let deletion = '';
+  if (done.deletePending) {
+    deletion = input.bucket.removeFromBucket
+      ? facts.folder! >= first
+        ? '; its delete (remove_from_bucket) is pending and is tried again on the next pass'
+        : '; its delete (remove_from_bucket) is pending, but its folder is no longer listed, so it will not be tried again'
+      : '; a delete was pending, but remove_from_bucket is now no: it stays in the bucket';
+  }
+  return `processed: done at ${humanTime(done.processedAt)} with ${plural(done.events, 'event')}${bad}${deletion}`;
+}
+
+/** Names what put the listing's start past the key's folder; notes a pruned row, whose absence looks like a key never read. */
+function beforeWindowReason({ input, facts, notes, first, normal }: VerdictContext): string {
+  const { bucket } = input;
   const row = input.object;
-  const folder = facts.folder!;
-  const lastError = (r: ObjectRow) => (r.error === null ? 'none recorded' : withoutLocation(r.error, bucket.name, key));
+  const why =
+    input.rescanSince !== null && first !== normal
+      ? `the rescan from ${input.rescanSince}`
+      : facts.windowStart === null
+        ? `the partition was never listed to the end, so its first pass lists from ${bucket.onlyLogsAfter === null ? 'today (only_logs_after is not set)' : 'only_logs_after'}`
+        : `the newest object settled there less ${plural(GRACE_HOURS / 24, 'day')} of grace, or where it was first listed or imported from Wazuh if later`;
+  const failed = row?.status === 'failed' ? `; it failed ${plural(row.attempts, 'time')} (${lastError(row, input)}) and is not retried` : '';
+  if (!row && facts.windowStart !== null) {
+    notes.push(`the state has no row for this key: if it was read, its row was pruned since (rows are kept ${PRUNE_MARGIN_DAYS} days behind the window)`);
+  }
+  return (
+    `not read: its folder ${facts.folder} is before where the partition's listing starts (${first}; ${why}): it will not be listed again ` +
+    `unless a --rescan-since on or before ${facts.day} asks${failed}`
+  );
+}
+
+function retryReason(row: ObjectRow, input: ExplainInput): string {
+  const next = input.rescanSince !== null && row.attempts >= input.maxAttempts && input.wodle.skipOnError
+    ? `the rescan gives it one more read after ${plural(row.attempts, 'attempt')}`
+    : input.wodle.skipOnError
+      ? `attempt ${row.attempts + 1} of ${input.maxAttempts}`
+      : 'every pass until it succeeds, since skip_on_error is no';
+  return `will be read again on the next pass (${next}): failed ${plural(row.attempts, 'time')}, last error: ${lastError(row, input)}`;
+}
+
+/** The verdict in words, naming the fact that decided it. */
+function explainVerdict(verdict: Verdict, context: VerdictContext): Explanation {
+  const { input, facts, answer, first } = context;
+  const { bucket } = input;
+  const row = input.object;
   switch (verdict.why) {
     case 'outside-layout':
       return answer('outside-layout', 'not read: the key is outside the layout; the collector ignores it');
@@ -254,52 +236,20 @@ function explainVerdict(verdict: Verdict, { input, facts, notes, answer, first, 
       return answer('region-not-configured', `not read: the folder "${facts.region}" is not a region name, and region discovery (regions is not set) skips it`);
     case 'before-only-logs-after':
       return answer('before-only-logs-after', `not read: its day ${facts.day} is before only_logs_after ${bucket.onlyLogsAfter}`);
-    case 'done': {
-      const done = row!;
-      const bad = done.malformed > 0 ? ` and ${plural(done.malformed, 'bad line')}` : '';
-      let deletion = '';
-      if (done.deletePending) {
-        deletion = bucket.removeFromBucket
-          ? folder >= first
-            ? '; its delete (remove_from_bucket) is pending and is tried again on the next pass'
-            : '; its delete (remove_from_bucket) is pending, but its folder is no longer listed, so it will not be tried again'
-          : '; a delete was pending, but remove_from_bucket is now no: it stays in the bucket';
-      }
-      return answer('done', `processed: done at ${humanTime(done.processedAt)} with ${plural(done.events, 'event')}${bad}${deletion}`);
-    }
+    case 'done':
+      return answer('done', doneReason(row!, context));
     case 'failed-final':
       return answer(
         'failed-final',
         `not read: failed ${plural(row!.attempts, 'time')}, the most --max-attempts (${input.maxAttempts}) allows under skip_on_error: ` +
-          `it stays failed and is not read again; last error: ${lastError(row!)} (a --rescan-since gives it one more read)`,
+          `it stays failed and is not read again; last error: ${lastError(row!, input)} (a --rescan-since gives it one more read)`,
       );
-    case 'before-window': {
-      const why =
-        input.rescanSince !== null && first !== normal
-          ? `the rescan from ${input.rescanSince}`
-          : facts.windowStart === null
-            ? `the partition was never listed to the end, so its first pass lists from ${bucket.onlyLogsAfter === null ? 'today (only_logs_after is not set)' : 'only_logs_after'}`
-            : `the newest object settled there less ${plural(GRACE_HOURS / 24, 'day')} of grace, or where it was first listed or imported from Wazuh if later`;
-      const failed = row?.status === 'failed' ? `; it failed ${plural(row.attempts, 'time')} (${lastError(row)}) and is not retried` : '';
-      if (!row && facts.windowStart !== null) {
-        notes.push(`the state has no row for this key: if it was read, its row was pruned since (rows are kept ${PRUNE_MARGIN_DAYS} days behind the window)`);
-      }
-      return answer(
-        'before-window',
-        `not read: its folder ${folder} is before where the partition's listing starts (${first}; ${why}): it will not be listed again ` +
-          `unless a --rescan-since on or before ${facts.day} asks${failed}`,
-      );
-    }
-    case 'retry': {
-      const next = input.rescanSince !== null && row!.attempts >= input.maxAttempts && input.wodle.skipOnError
-        ? `the rescan gives it one more read after ${plural(row!.attempts, 'attempt')}`
-        : input.wodle.skipOnError
-          ? `attempt ${row!.attempts + 1} of ${input.maxAttempts}`
-          : 'every pass until it succeeds, since skip_on_error is no';
-      return answer('failed-retry', `will be read again on the next pass (${next}): failed ${plural(row!.attempts, 'time')}, last error: ${lastError(row!)}`);
-    }
+    case 'before-window':
+      return answer('before-window', beforeWindowReason(context));
+    case 'retry':
+      return answer('failed-retry', retryReason(row!, input));
     case 'new':
-      return answer('will-read', `would be read on the next pass: its folder ${folder} is inside the listing window (from ${first} to the end of the listing) and the state has no row for it`);
+      return answer('will-read', `would be read on the next pass: its folder ${facts.folder} is inside the listing window (from ${first} to the end of the listing) and the state has no row for it`);
   }
 }
 

@@ -77,21 +77,29 @@ function layoutOf(account: string, region: string): 'native' | 'firehose' {
   return fromStored({ prefix: '', account, region }).kind;
 }
 
-/** The report, from plain rows of the state and the time it is made. */
-export function buildStatus(input: StatusInput, now: number): StatusReport {
-  const buckets = new Map<string, BucketStatus>();
-  const partitionsOf = new Map<string, Map<string, PartitionStatus>>();
-  const bucketOf = (name: string): BucketStatus => {
-    let bucket = buckets.get(name);
-    if (!bucket) {
-      bucket = { bucket: name, done: 0, failed: 0, deletePending: 0, partitions: [], failedObjects: [] };
-      buckets.set(name, bucket);
-      partitionsOf.set(name, new Map());
-    }
-    return bucket;
-  };
-  const id = (prefix: string | null, account: string, region: string) => (prefix === null ? `?\u0000${account}\u0000${region}` : `=${prefix}`);
-  const blank = (prefix: string | null, account: string, region: string): PartitionStatus => ({
+/** A bucket's report while rows are added, with its partitions by id so each row finds its own. */
+interface BucketEntry {
+  status: BucketStatus;
+  partitions: Map<string, PartitionStatus>;
+}
+
+/** Buckets appear on first mention by any kind of row: a bucket may have counts or failures but no partition row. */
+function entryOf(entries: Map<string, BucketEntry>, name: string): BucketEntry {
+  let entry = entries.get(name);
+  if (!entry) {
+    entry = { status: { bucket: name, done: 0, failed: 0, deletePending: 0, partitions: [], failedObjects: [] }, partitions: new Map() };
+    entries.set(name, entry);
+  }
+  return entry;
+}
+
+/** Rows under no partition the state knows share a null prefix, so they are told apart by account and region. */
+function partitionId(prefix: string | null, account: string, region: string): string {
+  return prefix === null ? `?\u0000${account}\u0000${region}` : `=${prefix}`;
+}
+
+function blankPartition(prefix: string | null, account: string, region: string): PartitionStatus {
+  return {
     prefix,
     layout: prefix === null ? null : layoutOf(account, region),
     account,
@@ -105,44 +113,52 @@ export function buildStatus(input: StatusInput, now: number): StatusReport {
     done: 0,
     failed: 0,
     deletePending: 0,
-  });
+  };
+}
 
-  for (const row of input.partitions) {
-    const partition = blank(row.prefix, row.account, row.region);
-    partition.windowStart = row.windowStart;
-    if (row.lastPassAt !== null) partition.lastPass = { at: isoTime(row.lastPassAt), ok: row.lastPassOk === true, error: row.lastError };
-    if (row.newestKey !== null && row.newestModified !== null) {
-      partition.newest = { key: row.newestKey, lastModified: isoTime(row.newestModified) };
-      partition.lagSeconds = Math.max(0, Math.round((now - row.newestModified) / 1000));
-      partition.lag = humanDuration(partition.lagSeconds);
-    }
-    bucketOf(row.bucket);
-    partitionsOf.get(row.bucket)!.set(id(row.prefix, row.account, row.region), partition);
+/** A partition as the state records it: its last pass, and the newest object read with its lag behind now. */
+function partitionStatus(row: PartitionRow, now: number): PartitionStatus {
+  const partition = blankPartition(row.prefix, row.account, row.region);
+  partition.windowStart = row.windowStart;
+  if (row.lastPassAt !== null) partition.lastPass = { at: isoTime(row.lastPassAt), ok: row.lastPassOk === true, error: row.lastError };
+  if (row.newestKey !== null && row.newestModified !== null) {
+    partition.newest = { key: row.newestKey, lastModified: isoTime(row.newestModified) };
+    // A LastModified ahead of this host's clock is skew, not negative lag.
+    partition.lagSeconds = Math.max(0, Math.round((now - row.newestModified) / 1000));
+    partition.lag = humanDuration(partition.lagSeconds);
   }
-  for (const row of input.counts) {
-    const bucket = bucketOf(row.bucket);
-    const known = partitionsOf.get(row.bucket)!;
-    const key = id(row.prefix, row.account, row.region);
-    if (!known.has(key)) known.set(key, blank(row.prefix, row.account, row.region));
-    const partition = known.get(key)!;
+  return partition;
+}
+
+function addCounts(entries: Map<string, BucketEntry>, counts: ObjectCountRow[]): void {
+  for (const row of counts) {
+    const { status: bucket, partitions } = entryOf(entries, row.bucket);
+    const key = partitionId(row.prefix, row.account, row.region);
+    if (!partitions.has(key)) partitions.set(key, blankPartition(row.prefix, row.account, row.region));
+    const partition = partitions.get(key)!;
     partition[row.status] += row.count;
     partition.deletePending += row.deletePending;
     bucket[row.status] += row.count;
     bucket.deletePending += row.deletePending;
   }
-  for (const [name, bucket] of buckets) {
-    bucket.partitions = [...partitionsOf.get(name)!.values()].sort((a, b) =>
-      a.prefix === b.prefix ? a.label.localeCompare(b.label) : a.prefix === null ? 1 : b.prefix === null ? -1 : a.prefix < b.prefix ? -1 : 1,
-    );
-    // The same account and region under two configured paths: name them by prefix instead.
-    const labels = bucket.partitions.map((p) => p.label);
-    for (const partition of bucket.partitions) {
-      if (partition.prefix !== null && labels.filter((l) => l === partition.label).length > 1) partition.label = partition.prefix;
-    }
+}
+
+/** Sorted by prefix, the partitions under no known prefix last; labels made unique before failed objects take them. */
+function orderPartitions({ status: bucket, partitions }: BucketEntry): void {
+  bucket.partitions = [...partitions.values()].sort((a, b) =>
+    a.prefix === b.prefix ? a.label.localeCompare(b.label) : a.prefix === null ? 1 : b.prefix === null ? -1 : a.prefix < b.prefix ? -1 : 1,
+  );
+  // The same account and region under two configured paths: name them by prefix instead.
+  const labels = bucket.partitions.map((p) => p.label);
+  for (const partition of bucket.partitions) {
+    if (partition.prefix !== null && labels.filter((l) => l === partition.label).length > 1) partition.label = partition.prefix;
   }
-  for (const row of input.failed) {
-    const bucket = bucketOf(row.bucket);
-    const partition = partitionsOf.get(row.bucket)!.get(id(row.prefix, row.account, row.region));
+}
+
+function addFailed(entries: Map<string, BucketEntry>, failed: ObjectRow[]): void {
+  for (const row of failed) {
+    const { status: bucket, partitions } = entryOf(entries, row.bucket);
+    const partition = partitions.get(partitionId(row.prefix, row.account, row.region));
     bucket.failedObjects.push({
       key: row.key,
       partition: partition?.label ?? partitionLabel(row.prefix, row.account, row.region),
@@ -153,11 +169,26 @@ export function buildStatus(input: StatusInput, now: number): StatusReport {
       failure: row.failure,
     });
   }
-  const list = [...buckets.values()].sort((a, b) => (a.bucket < b.bucket ? -1 : a.bucket > b.bucket ? 1 : 0));
-  const daemon = input.daemon?.running
-    ? { pid: input.daemon.pid, startedAt: isoTime(input.daemon.startedAt), nextPassAt: input.daemon.nextPassAt === null ? null : isoTime(input.daemon.nextPassAt) }
+}
+
+/** A daemon record whose process is gone is a collector that stopped, not one running. */
+function daemonStatus(daemon: StatusInput['daemon']): StatusReport['daemon'] {
+  return daemon?.running
+    ? { pid: daemon.pid, startedAt: isoTime(daemon.startedAt), nextPassAt: daemon.nextPassAt === null ? null : isoTime(daemon.nextPassAt) }
     : null;
-  return { state: input.state, at: isoTime(now), schemaVersion: input.schemaVersion, empty: list.length === 0, daemon, buckets: list };
+}
+
+/** The report, from plain rows of the state and the time it is made. */
+export function buildStatus(input: StatusInput, now: number): StatusReport {
+  const entries = new Map<string, BucketEntry>();
+  for (const row of input.partitions) {
+    entryOf(entries, row.bucket).partitions.set(partitionId(row.prefix, row.account, row.region), partitionStatus(row, now));
+  }
+  addCounts(entries, input.counts);
+  for (const entry of entries.values()) orderPartitions(entry);
+  addFailed(entries, input.failed);
+  const list = [...entries.values()].map((e) => e.status).sort((a, b) => (a.bucket < b.bucket ? -1 : a.bucket > b.bucket ? 1 : 0));
+  return { state: input.state, at: isoTime(now), schemaVersion: input.schemaVersion, empty: list.length === 0, daemon: daemonStatus(input.daemon), buckets: list };
 }
 
 export function formatStatus(report: StatusReport, options: { all: boolean } = { all: false }): string {

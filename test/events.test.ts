@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { gzipSync } from 'node:zlib';
 import { describe, test } from 'node:test';
-import { decodeObject, type EncodedEvent } from '../src/decode/object.js';
 import { compileDiscardRules, discardedBy } from '../src/decode/discard.js';
 import { findingToEvents, type JsonObject } from '../src/decode/finding.js';
 import { readSample } from '../support/paths.js';
+import { decodeAll } from './helpers/decode.js';
 
 const ORIGIN = { bucket: 'gd-bucket', key: 'AWSLogs/111111111111/GuardDuty/eu-west-2/2026/11/29/x.jsonl.gz', accountAlias: 'prod' };
 
@@ -124,17 +124,7 @@ function handDerived(sample: string): any[] {
 }
 
 async function decode(bytes: Buffer, discard = compileDiscardRules([])) {
-  const events: EncodedEvent[] = [];
-  const malformed: Array<[number, string]> = [];
-  const counts = await decodeObject((async function* () { yield bytes; })(), {
-    origin: ORIGIN,
-    discard,
-    deliver: async (batch) => {
-      events.push(...batch);
-    },
-    malformed: (line, reason) => malformed.push([line, reason]),
-    skipped: () => {},
-  });
+  const { events, malformed, counts } = await decodeAll(bytes, ORIGIN, { discard });
   return { events: events.map((e) => JSON.parse(e.json)), raw: events, malformed, counts };
 }
 

@@ -10,13 +10,13 @@ import { MAX_NESTING_DEPTH, nestedDeeperThan } from '../src/decode/depth.js';
 import { compileDiscardRules } from '../src/decode/discard.js';
 import { DocumentSplitter } from '../src/decode/documents.js';
 import { findingToEvents, type EventOrigin, type JsonObject } from '../src/decode/finding.js';
-import { decodeObject, type EncodedEvent } from '../src/decode/object.js';
 import { eventsFromLines, runCli, tempDir, writeConfig } from './helpers/cli.js';
 import { daysAgo, firehoseKey, makeFinding, nativeKey, today } from './helpers/findings.js';
 import { sampleNames } from '../support/paths.js';
 import { random } from './helpers/random.js';
 import { useFakeS3 } from '../support/s3.js';
 import { stateRows } from './helpers/state.js';
+import { decodeAll } from './helpers/decode.js';
 
 const fake = useFakeS3();
 
@@ -55,22 +55,7 @@ function expected(findings: JsonObject[], origin = ORIGIN): string[] {
 }
 
 async function decode(bytes: Buffer, chunkBytes = 64 * 1024, discard = compileDiscardRules([])) {
-  const events: EncodedEvent[] = [];
-  const malformed: Array<[number, string]> = [];
-  const counts = await decodeObject(
-    (async function* () {
-      for (let i = 0; i < bytes.length; i += chunkBytes) yield bytes.subarray(i, i + chunkBytes);
-    })(),
-    {
-      origin: ORIGIN,
-      discard,
-      deliver: async (batch) => {
-        events.push(...batch);
-      },
-      malformed: (line, reason) => malformed.push([line, reason]),
-      skipped: () => {},
-    },
-  );
+  const { events, malformed, counts } = await decodeAll(bytes, ORIGIN, { discard, chunkBytes });
   return { events: events.map((e) => e.json), malformed, counts };
 }
 

@@ -22,7 +22,6 @@ export interface ObjectSummary {
 export interface ObjectBody {
   /** Checked as it is read (body.ts): a connection lost, a body cut short or silent is a FetchError. */
   body: AsyncIterable<Buffer>;
-  contentLength: number | undefined;
 }
 
 /** The S3 operations a bucket pass needs, over one client per bucket. */
@@ -206,7 +205,7 @@ export async function createBucketReader(bucket: BucketConfig, options: ReaderOp
     async getObject(key, signal) {
       options.onRequest?.('get');
       const answer = await direct.get(key, signal);
-      if ('body' in answer) return { body: readBody(answer.body, answer.contentLength, options.timeoutMs), contentLength: answer.contentLength };
+      if ('body' in answer) return { body: readBody(answer.body, answer.contentLength, options.timeoutMs) };
       if (answer.fallback !== NO_ROUTE) {
         options.onFallback?.(key, answer.fallback);
         options.onRequest?.('get');
@@ -214,7 +213,7 @@ export async function createBucketReader(bucket: BucketConfig, options: ReaderOp
       const response = await client.send(new GetObjectCommand({ Bucket: name, Key: key }), { abortSignal: signal });
       if (!response.Body) throw new Error(`GetObject ${key} returned no body`);
       const body = response.Body as unknown as AsyncIterable<Buffer>;
-      return { body: readBody(body, response.ContentLength, options.timeoutMs), contentLength: response.ContentLength };
+      return { body: readBody(body, response.ContentLength, options.timeoutMs) };
     },
     async deleteObject(key) {
       options.onRequest?.('delete');

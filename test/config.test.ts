@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { KINDS, parseConfig } from '../src/config/load.js';
+import { KINDS, notifiedBucket, parseConfig } from '../src/config/load.js';
 import { parseDate, parseInterval, parseRegion, parseRoleArn } from '../src/config/values.js';
 import { runCli, tempDir } from './helpers/cli.js';
 import { ROOT } from '../support/paths.js';
@@ -159,12 +159,29 @@ describe('configuration values', () => {
     assert.equal(subscriber.sqsName, 'q');
     assert.equal(subscriber.access.iamRoleArn, 'arn:aws:iam::123456789012:role/r');
     assert.equal(subscriber.access.serviceEndpoint, 'http://127.0.0.1:4566');
-    assert.deepEqual(subscriber.access.discardRegex, [{ field: 'type', pattern: 'Canary' }]);
+    assert.deepEqual(subscriber.discardRegex, [{ field: 'type', pattern: 'Canary' }]);
     assert.throws(() => parseConfig(wodle('<subscriber type="buckets"><aws_profile>p</aws_profile></subscriber>'), 'x.conf'), /x\.conf:2: <subscriber> has no <sqs_name>/);
     assert.throws(() => parseConfig(wodle('<subscriber type="buckets"><sqs_name>q</sqs_name><regions>us-east-1</regions></subscriber>'), 'x.conf'), /<regions> is not a known option of <subscriber>/);
     const other = parseConfig(wodle('<subscriber type="security_lake"><sqs_name>q</sqs_name></subscriber>'), 'x.conf');
     assert.deepEqual(other.wodles[0]!.subscribers, []);
     assert.match(other.warnings[0]!, /x\.conf:2: <subscriber type="security_lake"> is not read by guardduty-wodle/);
+  });
+
+  test('a bucket named by a notification is read with the subscriber\'s access and discard rules, and nothing else of a <bucket>', () => {
+    const config = parseConfig(
+      '<ossec_config><wodle name="aws-s3">\n<subscriber type="buckets"><sqs_name>q</sqs_name><aws_profile>p</aws_profile>' +
+        '<external_id>x</external_id><sts_endpoint>https://sts.example.com</sts_endpoint>' +
+        '<discard_regex field="severity">^2</discard_regex></subscriber>\n</wodle></ossec_config>',
+      'x.conf',
+    );
+    const bucket = notifiedBucket(config.wodles[0]!.subscribers[0]!, 'findings-eu');
+    assert.equal(bucket.name, 'findings-eu');
+    assert.equal(bucket.awsProfile, 'p');
+    assert.equal(bucket.externalId, 'x');
+    assert.equal(bucket.stsEndpoint, 'https://sts.example.com');
+    assert.deepEqual(bucket.discardRegex, [{ field: 'severity', pattern: '^2' }]);
+    assert.deepEqual([bucket.path, bucket.pathSuffix, bucket.accountIds, bucket.onlyLogsAfter, bucket.removeFromBucket], ['', '', null, null, false]);
+    assert.equal(bucket.line, 2);
   });
 
   test('an option given twice and keys without their secret are errors naming the line', () => {

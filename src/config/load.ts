@@ -20,7 +20,8 @@ import {
 } from './values.js';
 import { KINDS, type TypeKind } from './kinds.js';
 import { Reader, type Setter } from './reader.js';
-import type { BucketConfig, Config, SubscriberConfig, WodleConfig } from './types.js';
+import type { DiscardRule } from '../decode/discard.js';
+import type { AwsAccess, BucketConfig, Config, SubscriberConfig, WodleConfig } from './types.js';
 
 export { KINDS } from './kinds.js';
 export type { AwsAccess, BucketConfig, Config, SubscriberConfig, WodleConfig } from './types.js';
@@ -30,6 +31,47 @@ export const DEFAULTS = {
   runOnStart: true,
   skipOnError: true,
 } as const;
+
+/** The options that say how to reach AWS: shared by `<bucket>` and `<subscriber>`. */
+function accessSetters(r: Reader): Record<string, Setter<AwsAccess>> {
+  return {
+    aws_profile: (a, _v, e) => {
+      a.awsProfile = r.text(e);
+    },
+    iam_role_arn: (a, _v, e) => {
+      a.iamRoleArn = r.value(e, parseRoleArn(r.text(e)));
+    },
+    iam_role_duration: (a, _v, e) => {
+      a.iamRoleDuration = r.value(e, parseIntegerRange(r.text(e), 900, 43200));
+    },
+    external_id: (a, _v, e) => {
+      a.externalId = r.text(e);
+    },
+    regions: (a, _v, e) => {
+      a.regions = r.value(e, parseList(r.text(e), parseRegion));
+    },
+    sts_endpoint: (a, _v, e) => {
+      a.stsEndpoint = r.url(e);
+    },
+    service_endpoint: (a, _v, e) => {
+      a.serviceEndpoint = r.url(e);
+    },
+    access_key: (a, _v, e) => {
+      a.accessKey = r.text(e);
+    },
+    secret_key: (a, _v, e) => {
+      a.secretKey = r.text(e);
+    },
+  };
+}
+
+function discardSetter(r: Reader): Setter<{ discardRegex: DiscardRule[] }> {
+  return (target, _v, e) => {
+    const field = e.attributes['field'];
+    if (field === undefined || field.trim() === '') r.fail(e, 'needs a field attribute naming the finding field to match');
+    target.discardRegex.push({ field: field.trim(), pattern: r.value(e, parseRegex(r.text(e))) });
+  };
+}
 
 function bucketSetters(r: Reader): Record<string, Setter<BucketConfig>> {
   return {
@@ -48,44 +90,28 @@ function bucketSetters(r: Reader): Record<string, Setter<BucketConfig>> {
     aws_account_alias: (b, v) => {
       b.accountAlias = v;
     },
-    aws_profile: (b, _v, e) => {
-      b.awsProfile = r.text(e);
-    },
-    iam_role_arn: (b, _v, e) => {
-      b.iamRoleArn = r.value(e, parseRoleArn(r.text(e)));
-    },
-    iam_role_duration: (b, _v, e) => {
-      b.iamRoleDuration = r.value(e, parseIntegerRange(r.text(e), 900, 43200));
-    },
-    external_id: (b, _v, e) => {
-      b.externalId = r.text(e);
-    },
     only_logs_after: (b, _v, e) => {
       b.onlyLogsAfter = r.value(e, parseDate(r.text(e)));
-    },
-    regions: (b, _v, e) => {
-      b.regions = r.value(e, parseList(r.text(e), parseRegion));
     },
     remove_from_bucket: (b, _v, e) => {
       b.removeFromBucket = r.value(e, parseYesNo(r.text(e)));
     },
-    discard_regex: (b, _v, e) => {
-      const field = e.attributes['field'];
-      if (field === undefined || field.trim() === '') r.fail(e, 'needs a field attribute naming the finding field to match');
-      b.discardRegex.push({ field: field.trim(), pattern: r.value(e, parseRegex(r.text(e))) });
-    },
-    sts_endpoint: (b, _v, e) => {
-      b.stsEndpoint = r.url(e);
-    },
-    service_endpoint: (b, _v, e) => {
-      b.serviceEndpoint = r.url(e);
-    },
-    access_key: (b, _v, e) => {
-      b.accessKey = r.text(e);
-    },
-    secret_key: (b, _v, e) => {
-      b.secretKey = r.text(e);
-    },
+    discard_regex: discardSetter(r),
+    ...accessSetters(r),
+  };
+}
+
+function emptyAccess(): AwsAccess {
+  return {
+    awsProfile: null,
+    iamRoleArn: null,
+    iamRoleDuration: null,
+    externalId: null,
+    regions: null,
+    stsEndpoint: null,
+    serviceEndpoint: null,
+    accessKey: null,
+    secretKey: null,
   };
 }
 
@@ -97,20 +123,20 @@ function emptyBucket(line: number): BucketConfig {
     pathSuffix: '',
     accountIds: null,
     accountAlias: '',
-    awsProfile: null,
-    iamRoleArn: null,
-    iamRoleDuration: null,
-    externalId: null,
     onlyLogsAfter: null,
-    regions: null,
     removeFromBucket: false,
     discardRegex: [],
-    stsEndpoint: null,
-    serviceEndpoint: null,
-    accessKey: null,
-    secretKey: null,
+    ...emptyAccess(),
     line,
   };
+}
+
+/**
+ * The bucket a notification names, read with the subscriber's access and discard rules. Its keys are
+ * located from the key itself, so no path, account filter or start date applies, and objects stay.
+ */
+export function notifiedBucket(subscriber: SubscriberConfig, name: string): BucketConfig {
+  return { ...emptyBucket(subscriber.line), ...subscriber.access, discardRegex: subscriber.discardRegex, name };
 }
 
 function readBucket(r: Reader, element: XmlElement): BucketConfig {
@@ -124,18 +150,18 @@ function readBucket(r: Reader, element: XmlElement): BucketConfig {
   return bucket;
 }
 
-const SUBSCRIBER_OPTIONS = ['aws_profile', 'iam_role_arn', 'iam_role_duration', 'external_id', 'sts_endpoint', 'service_endpoint', 'discard_regex'];
+const SUBSCRIBER_ACCESS = ['aws_profile', 'iam_role_arn', 'iam_role_duration', 'external_id', 'sts_endpoint', 'service_endpoint'];
 
 function readSubscriber(r: Reader, element: XmlElement): SubscriberConfig {
-  const access = emptyBucket(element.line);
-  const subscriber: SubscriberConfig = { type: 'buckets', sqsName: '', access, line: element.line };
-  const bucketOptions = bucketSetters(r);
+  const subscriber: SubscriberConfig = { type: 'buckets', sqsName: '', access: emptyAccess(), discardRegex: [], line: element.line };
+  const access = accessSetters(r);
   const setters: Record<string, Setter<SubscriberConfig>> = {
     sqs_name: (sub, _v, e) => {
       sub.sqsName = r.text(e);
     },
+    discard_regex: discardSetter(r),
   };
-  for (const option of SUBSCRIBER_OPTIONS) setters[option] = (sub, value, e) => bucketOptions[option]!(sub.access, value, e);
+  for (const option of SUBSCRIBER_ACCESS) setters[option] = (sub, value, e) => access[option]!(sub.access, value, e);
   r.apply(element, subscriber, setters, ['discard_regex']);
   if (subscriber.sqsName === '') r.fail(element, 'has no <sqs_name> (the SQS queue receiving the bucket notifications)');
   return subscriber;

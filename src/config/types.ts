@@ -36,8 +36,10 @@ export type AwsAccess = Pick<
 export interface SubscriberConfig {
   type: 'buckets';
   sqsName: string;
-  /** Credentials, role, endpoint and discard rules, used for the queue and for every bucket it names. */
-  access: BucketConfig;
+  /** Credentials, role and endpoints, used for the queue and for every bucket it names. */
+  access: AwsAccess;
+  /** Applied to the findings of every bucket it names. */
+  discardRegex: DiscardRule[];
   line: number;
 }
 

@@ -11,7 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { createBucketReader, credentialsFor, startRegion, type BucketReader } from '../aws/s3.js';
 import { BucketCollector } from '../collector.js';
-import type { SubscriberConfig } from '../config/load.js';
+import { notifiedBucket, type SubscriberConfig } from '../config/load.js';
 import type { ObjectOutcome, RunContext } from '../run.js';
 import { describe } from '../errors.js';
 import { locateKey } from '../walk/locate.js';
@@ -148,12 +148,12 @@ export class SqsSubscriber {
       let reader = this.readers.get(bucket);
       if (!reader) {
         reader = await createBucketReader(
-          { ...this.config.access, name: bucket },
+          notifiedBucket(this.config, bucket),
           { maxSockets: this.ctx.concurrency + 4, timeoutMs: this.ctx.s3TimeoutMs, onRequest: (op) => this.ctx.telemetry?.s3Request?.(bucket, op) },
         );
         this.readers.set(bucket, reader);
       }
-      collector = new BucketCollector({ ...this.config.access, name: bucket }, reader, { ...this.ctx, skipOnError: true });
+      collector = new BucketCollector(notifiedBucket(this.config, bucket), reader, { ...this.ctx, skipOnError: true });
       collectors.set(bucket, collector);
     }
     return collector;

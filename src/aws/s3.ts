@@ -161,10 +161,22 @@ async function sdkListPage(client: S3Client, bucket: string, query: ListQuery): 
   };
 }
 
+/** The sockets a bucket's requests share, SDK and direct alike. */
+function keepAliveAgents(maxSockets: number): { http: HttpAgent; https: HttpsAgent } {
+  const agentOptions = { keepAlive: true, maxSockets };
+  return { http: new HttpAgent(agentOptions), https: new HttpsAgent(agentOptions) };
+}
+
+async function sdkGetObject(client: S3Client, bucket: string, key: string, signal: AbortSignal | undefined, timeoutMs: number): Promise<ObjectBody> {
+  const response = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: signal });
+  if (!response.Body) throw new Error(`GetObject ${key} returned no body`);
+  const body = response.Body as unknown as AsyncIterable<Buffer>;
+  return { body: readBody(body, response.ContentLength, timeoutMs) };
+}
+
 export async function createBucketReader(bucket: BucketConfig, options: ReaderOptions): Promise<BucketReader> {
   const region = await startRegion(bucket);
-  const agentOptions = { keepAlive: true, maxSockets: options.maxSockets };
-  const agents = { http: new HttpAgent(agentOptions), https: new HttpsAgent(agentOptions) };
+  const agents = keepAliveAgents(options.maxSockets);
   const client = s3ClientFor(bucket, region, agents, options.timeoutMs);
   const direct = directBeside(client, agents, options.timeoutMs);
   const name = bucket.name;
@@ -210,10 +222,7 @@ export async function createBucketReader(bucket: BucketConfig, options: ReaderOp
         options.onFallback?.(key, answer.fallback);
         options.onRequest?.('get');
       }
-      const response = await client.send(new GetObjectCommand({ Bucket: name, Key: key }), { abortSignal: signal });
-      if (!response.Body) throw new Error(`GetObject ${key} returned no body`);
-      const body = response.Body as unknown as AsyncIterable<Buffer>;
-      return { body: readBody(body, response.ContentLength, options.timeoutMs) };
+      return sdkGetObject(client, name, key, signal, options.timeoutMs);
     },
     async deleteObject(key) {
       options.onRequest?.('delete');

@@ -175,7 +175,7 @@ export class DocumentSplitter {
         }
         if (isSpace(byte)) continue;
         if (byte === OPEN_BRACE || byte === OPEN_BRACKET) {
-          if (this.retryBase >= 0 && this.cutOffAt.length > 0 && this.knownCutOff(this.retryBase + i)) {
+          if (this.knownCutOffAt(i)) {
             // Read again to the end, this document would be cut off and rewound to its next line.
             this.cutOff(this.line);
             this.inGarbage = true;
@@ -186,15 +186,7 @@ export class DocumentSplitter {
             i = end - 1;
             continue;
           }
-          this.depth = 1;
-          this.docDepth = 1;
-          if (this.openAt.length > 4096) this.openAt = new Int32Array(64);
-          this.openAt[1] = 0;
-          this.docRoot = this.retryBase >= 0 ? this.retryBase + i : 0;
-          this.inString = false;
-          this.escaped = false;
-          this.docLine = this.line;
-          this.docBytes = 0;
+          this.openDocument(i);
           docStart = i;
         } else {
           this.report(this.line, 'text outside a JSON document');
@@ -209,12 +201,8 @@ export class DocumentSplitter {
         continue;
       }
       if (byte === QUOTE) this.inString = true;
-      else if (byte === OPEN_BRACE || byte === OPEN_BRACKET) {
-        const depth = ++this.depth;
-        if (depth > this.docDepth) this.docDepth = depth;
-        if (depth >= this.openAt.length) this.growOpenAt();
-        this.openAt[depth] = this.docBytes + i - docStart;
-      } else if (byte === CLOSE_BRACE || byte === CLOSE_BRACKET) {
+      else if (byte === OPEN_BRACE || byte === OPEN_BRACKET) this.openLevel(this.docBytes + i - docStart);
+      else if (byte === CLOSE_BRACE || byte === CLOSE_BRACKET) {
         if (--this.depth === 0) {
           const retry = this.finishDocument(chunk.subarray(docStart, i + 1));
           if (retry) {
@@ -231,10 +219,34 @@ export class DocumentSplitter {
     return null;
   }
 
-  private growOpenAt(): void {
-    const grown = new Int32Array(this.openAt.length * 2);
-    grown.set(this.openAt);
-    this.openAt = grown;
+  /** The byte scanner takes the document opening at `at` in the chunk being scanned. */
+  private openDocument(at: number): void {
+    this.depth = 1;
+    this.docDepth = 1;
+    if (this.openAt.length > 4096) this.openAt = new Int32Array(64);
+    this.openAt[1] = 0;
+    this.docRoot = this.retryBase >= 0 ? this.retryBase + at : 0;
+    this.inString = false;
+    this.escaped = false;
+    this.docLine = this.line;
+    this.docBytes = 0;
+  }
+
+  /** Whether a document opening at `at` in the chunk being scanned is one an earlier retry found never closed. */
+  private knownCutOffAt(at: number): boolean {
+    return this.retryBase >= 0 && this.cutOffAt.length > 0 && this.knownCutOff(this.retryBase + at);
+  }
+
+  /** A bracket inside the document, `at` bytes into its text, opens one level deeper. */
+  private openLevel(at: number): void {
+    const depth = ++this.depth;
+    if (depth > this.docDepth) this.docDepth = depth;
+    if (depth >= this.openAt.length) {
+      const grown = new Int32Array(this.openAt.length * 2);
+      grown.set(this.openAt);
+      this.openAt = grown;
+    }
+    this.openAt[depth] = at;
   }
 
   /**

@@ -70,6 +70,11 @@ export interface CliOptions {
   version: boolean;
 }
 
+/** Flags given once, each with a value (checked and converted after parsing). */
+function takingValues<const Name extends string>(names: readonly Name[]): Record<Name, { type: 'string' }> {
+  return Object.fromEntries(names.map((name) => [name, { type: 'string' }])) as Record<Name, { type: 'string' }>;
+}
+
 /** The flags as given, strings still; an unknown flag or a missing value is a usage error. */
 function readFlags(argv: string[]) {
   try {
@@ -78,23 +83,25 @@ function readFlags(argv: string[]) {
       strict: true,
       allowPositionals: false,
       options: {
-        config: { type: 'string' },
-        once: { type: 'boolean' },
-        state: { type: 'string' },
+        ...takingValues([
+          'config',
+          'state',
+          'log-level',
+          'concurrency',
+          'max-attempts',
+          'output-timeout',
+          's3-timeout',
+          'max-object-bytes',
+          'max-document-bytes',
+          'metrics-port',
+          'sqs-wait',
+          'metrics-host',
+          'max-lag',
+          'max-empty-passes',
+          'rescan-since',
+        ]),
         output: { type: 'string', multiple: true },
-        'log-level': { type: 'string' },
-        concurrency: { type: 'string' },
-        'max-attempts': { type: 'string' },
-        'output-timeout': { type: 'string' },
-        's3-timeout': { type: 'string' },
-        'max-object-bytes': { type: 'string' },
-        'max-document-bytes': { type: 'string' },
-        'metrics-port': { type: 'string' },
-        'sqs-wait': { type: 'string' },
-        'metrics-host': { type: 'string' },
-        'max-lag': { type: 'string' },
-        'max-empty-passes': { type: 'string' },
-        'rescan-since': { type: 'string' },
+        once: { type: 'boolean' },
         'check-config': { type: 'boolean' },
         'check-access': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },

@@ -16,11 +16,14 @@ import { ConfigError } from '../errors.js';
 //   the reading identity (STS GetCallerIdentity): the key alone says where a row belongs.
 // - Wazuh keeps the newest 500 rows (by key) per bucket_path and aws_account_id and deletes the rest.
 
-export const DEFAULT_WAZUH_DB = '/var/ossec/wodles/aws/s3_cloudtrail.db';
-/** How long to wait for Wazuh's wodle to let go of its database (it locks it only while committing). */
-export const WAZUH_DB_TIMEOUT_MS = 5000;
-/** Wazuh's MAX_RECORD_RETENTION: rows kept per bucket_path and aws_account_id. */
-export const WAZUH_RETENTION = 500;
+/** Facts of Wazuh's aws-s3 wodle and its database that the import relies on. */
+export const WAZUH_DB = {
+  defaultPath: '/var/ossec/wodles/aws/s3_cloudtrail.db',
+  /** How long to wait for the wodle to let go of its database (it locks it only while committing). */
+  lockTimeoutMs: 5000,
+  /** Wazuh's MAX_RECORD_RETENTION: rows kept per bucket_path and aws_account_id. */
+  rowsKept: 500,
+} as const;
 
 export interface WazuhRow {
   bucketPath: string;
@@ -47,7 +50,7 @@ function describeWazuhError(path: string, err: unknown): string {
   if (code === 'SQLITE_CORRUPT') return `Wazuh database ${path} is damaged (${message}); nothing imported`;
   if (code.startsWith('SQLITE_BUSY') || /locked/.test(message)) {
     return (
-      `Wazuh database ${path} stayed locked for ${WAZUH_DB_TIMEOUT_MS / 1000} s (Wazuh's aws-s3 wodle is writing to it): ` +
+      `Wazuh database ${path} stayed locked for ${WAZUH_DB.lockTimeoutMs / 1000} s (Wazuh's aws-s3 wodle is writing to it): ` +
       'run import-wazuh again once its run is over; nothing imported'
     );
   }
@@ -59,7 +62,7 @@ function describeWazuhError(path: string, err: unknown): string {
  * Reads Wazuh's `guardduty` rows, opening the database read-only (Wazuh may be using it: a lock held
  * while it commits is waited for, briefly). Throws a WazuhDatabaseError naming what is wrong.
  */
-export function readWazuhDatabase(path: string, timeoutMs = WAZUH_DB_TIMEOUT_MS): WazuhRecords {
+export function readWazuhDatabase(path: string, timeoutMs = WAZUH_DB.lockTimeoutMs): WazuhRecords {
   requireDatabaseFile(path);
   let db: Database.Database | undefined;
   try {
@@ -84,7 +87,7 @@ function requireDatabaseFile(path: string): void {
     if (err instanceof WazuhDatabaseError) throw err;
     const code = (err as { code?: string }).code;
     if (code === 'ENOENT') {
-      throw new WazuhDatabaseError(`Wazuh database ${path} does not exist: give the path of Wazuh's s3_cloudtrail.db with --wazuh-db (default ${DEFAULT_WAZUH_DB})`);
+      throw new WazuhDatabaseError(`Wazuh database ${path} does not exist: give the path of Wazuh's s3_cloudtrail.db with --wazuh-db (default ${WAZUH_DB.defaultPath})`);
     }
     if (code === 'EACCES') throw new WazuhDatabaseError(`Wazuh database ${path} cannot be reached by this user (run as root, or copy it where this user can read it)`);
     throw new WazuhDatabaseError(`Wazuh database ${path}: ${(err as Error).message}`);

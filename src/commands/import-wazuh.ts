@@ -5,11 +5,11 @@ import { parseFirehoseKey } from '../walk/firehose.js';
 import { parseNativeKey, partitionExclusion, partitionOf } from '../walk/native.js';
 import { folderTime, listingStart, pruneBefore, toMs, type FolderTime, type Granularity } from '../walk/window.js';
 import { partitionLabel, plural, table } from './format.js';
-import { WAZUH_RETENTION, wazuhBucketPath, type WazuhRecords, type WazuhRow } from './import-wazuh-db.js';
+import { WAZUH_DB, wazuhBucketPath, type WazuhRecords, type WazuhRow } from './import-wazuh-db.js';
 import type { StateView } from './import-wazuh-state.js';
 import { toStored } from '../walk/partition.js';
 
-export { DEFAULT_WAZUH_DB, readWazuhDatabase } from './import-wazuh-db.js';
+export { WAZUH_DB, readWazuhDatabase } from './import-wazuh-db.js';
 export { openForImport, readOnlyView, storeView } from './import-wazuh-state.js';
 
 // `guardduty-wodle import-wazuh`: switch over from Wazuh's aws-s3 wodle without a gap or a duplicate.
@@ -253,11 +253,11 @@ function planPartition(
 function partitionRetentionNotes(bucketPath: string, ref: PartitionRef, found: LocatedRow[], newestDay: string, groups: Map<string, RetentionGroup>): string[] {
   const notes: string[] = [];
   for (const [account, group] of groups) {
-    if (group.rows < WAZUH_RETENTION || !group.oldest.startsWith(ref.prefix)) continue;
+    if (group.rows < WAZUH_DB.rowsKept || !group.oldest.startsWith(ref.prefix)) continue;
     const oldest = found.find((r) => r.row.key === group.oldest);
     if (oldest && oldest.day === newestDay) {
       notes.push(
-        `Wazuh had dropped older rows of ${bucketPath} account ${account} (it keeps ${WAZUH_RETENTION}) down into ${newestDay}: ` +
+        `Wazuh had dropped older rows of ${bucketPath} account ${account} (it keeps ${WAZUH_DB.rowsKept}) down into ${newestDay}: ` +
           `keys of that day sorting before ${group.oldest} that Wazuh read are no longer recorded and will be sent again`,
       );
     }
@@ -268,11 +268,11 @@ function partitionRetentionNotes(bucketPath: string, ref: PartitionRef, found: L
 function accountRetentionNotes(groups: Map<string, RetentionGroup>, planned: PartitionImport[]): string[] {
   const notes: string[] = [];
   for (const [account, group] of groups) {
-    if (group.rows < WAZUH_RETENTION || !/^\d{12}$/.test(account)) continue;
+    if (group.rows < WAZUH_DB.rowsKept || !/^\d{12}$/.test(account)) continue;
     const first = planned.find((p) => group.oldest.startsWith(p.partition.prefix) && p.granularity === 'day');
     if (!first) continue;
     notes.push(
-      `Wazuh reached its ${WAZUH_RETENTION}-row limit for account ${account} and dropped its oldest rows (by key): a region of that account ` +
+      `Wazuh reached its ${WAZUH_DB.rowsKept}-row limit for account ${account} and dropped its oldest rows (by key): a region of that account ` +
         `sorting before ${first.partition.region} whose rows were all dropped looks never reached and starts at only_logs_after, ` +
         'so what Wazuh sent from it would be sent again (an only_logs_after no later than the earliest LISTED FROM above bounds that)',
     );

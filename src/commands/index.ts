@@ -6,7 +6,7 @@ import { ConfigError, StateError, describe } from '../errors.js';
 import { StateStore } from '../state/store.js';
 import { parseIsoDay } from '../walk/dates.js';
 import { formatExplanation, readExplanation } from './explain.js';
-import { applyImport, DEFAULT_WAZUH_DB, formatImport, openForImport, planImport, readOnlyView, readWazuhDatabase, storeView } from './import-wazuh.js';
+import { applyImport, formatImport, openForImport, planImport, readOnlyView, readWazuhDatabase, storeView, WAZUH_DB } from './import-wazuh.js';
 import { applyPlan, formatPlan, openForReset, planIsEmpty, planReset } from './reset.js';
 import { plural } from './format.js';
 import { formatStatus, readStatus } from './status.js';
@@ -49,7 +49,7 @@ exit status: 0 done (or nothing to do), 1 not confirmed, 2 usage error, state mi
   window at the day of the newest key Wazuh read there, so the first pass sends exactly what Wazuh had not sent
   --config PATH    ossec.conf with the <bucket type="guardduty"> blocks to import (default ${DEFAULT_CONFIG})
   --state PATH     the state database (default ${DEFAULT_STATE}); created if missing; the collector must be stopped
-  --wazuh-db PATH  Wazuh's database, opened read-only (default ${DEFAULT_WAZUH_DB}, table guardduty)
+  --wazuh-db PATH  Wazuh's database, opened read-only (default ${WAZUH_DB.defaultPath}, table guardduty)
   --dry-run        print what would be imported and where each window would start; write nothing
 exit status: 0 imported (or nothing to import), 2 usage error, bad configuration, not a Wazuh database, collector running`,
 };
@@ -165,7 +165,7 @@ async function importWazuh(args: string[]): Promise<number> {
   if (values['help']) return help('import-wazuh');
   if (values['wazuh-db'] === '') throw new UsageError('--wazuh-db needs a path');
   const config = loadConfig((values['config'] as string | undefined) ?? DEFAULT_CONFIG);
-  const wazuh = readWazuhDatabase((values['wazuh-db'] as string | undefined) ?? DEFAULT_WAZUH_DB);
+  const wazuh = readWazuhDatabase((values['wazuh-db'] as string | undefined) ?? WAZUH_DB.defaultPath);
   const statePath = (values['state'] as string | undefined) ?? DEFAULT_STATE;
   const dryRun = values['dry-run'] === true;
   if (dryRun) {

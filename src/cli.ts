@@ -281,12 +281,29 @@ function invokedDirectly(): boolean {
   return script !== undefined && import.meta.url === pathToFileURL(realpathSync(script)).href;
 }
 
+/** How long the process may stay after main returned before a handle left open is named and cut. */
+const EXIT_GRACE_MS = 5_000;
+
+/**
+ * Ends the process by letting its event loop run dry, not with process.exit: process.exit shuts Node's
+ * platform down while the isolate still lives, and a V8 background compile that waits for a garbage
+ * collection then blocks the exit for ever (nodejs/node#64274; seen on Node 24 with this shebang's
+ * small young generation). A natural exit tears the isolate down first, which releases such a job,
+ * and lets what stdout still holds for a pipe be written. A handle left open would keep the process
+ * alive: after the grace it is named in a warning and the process exits anyway.
+ */
+export function endProcess(code: number, graceMs = EXIT_GRACE_MS): void {
+  process.exitCode = Math.max(code, Number(process.exitCode ?? 0));
+  setTimeout(() => {
+    const open = process.getActiveResourcesInfo().filter((resource) => resource !== 'Timeout');
+    createLogger('warn').warn({ open }, `still running ${graceMs / 1000} s after its work ended (open: ${open.join(', ') || 'nothing'}); exiting`);
+    process.exit();
+  }, graceMs).unref();
+}
+
 if (invokedDirectly()) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(Math.max(code, Number(process.exitCode ?? 0))),
-    (err: unknown) => {
-      process.stderr.write(`guardduty-wodle: ${describe(err)}\n`);
-      process.exit(EXIT_FAILED);
-    },
-  );
+  main(process.argv.slice(2)).then(endProcess, (err: unknown) => {
+    process.stderr.write(`guardduty-wodle: ${describe(err)}\n`);
+    endProcess(EXIT_FAILED);
+  });
 }

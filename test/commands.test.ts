@@ -14,6 +14,7 @@ import { daysAgo, firehoseKey, jsonlGz, makeFinding, nativeKey, today } from './
 import { CLI } from '../support/paths.js';
 import { useFakeS3 } from '../support/s3.js';
 import { stateRows } from './helpers/state.js';
+import { waitForProcess } from './helpers/wait.js';
 
 const fake = useFakeS3();
 const ACCOUNT = '565656565656';
@@ -546,8 +547,7 @@ describe('reset', () => {
     await fake.s3.put(bucket, nativeKey(ACCOUNT, EAST, today()), jsonlGz([makeFinding(ACCOUNT, EAST, 'daemon')]));
     const daemon = startCli(['--config', c.config, '--state', c.state, '--output', `file:${c.out}`]);
     try {
-      const deadline = Date.now() + 20_000;
-      while (idsIn(c.out).length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+      await waitForProcess(daemon, () => idsIn(c.out).length > 0, { what: 'the first event delivered', timeoutMs: 20_000, intervalMs: 100 });
       assert.equal(idsIn(c.out).length, 1, daemon.stderrSoFar());
       let status = await runCli(['status', '--state', c.state]);
       for (let n = 0; n < 50 && !/ok/.test(status.stdout); n++) status = await runCli(['status', '--state', c.state]);

@@ -4,7 +4,6 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, test } from 'node:test';
 import { parseRegex } from '../src/config/values.js';
 import { compileDiscardRules, compileStartMatcher, discardedBy } from '../src/decode/discard.js';
@@ -13,6 +12,7 @@ import { eventsFromLines, runCli, startCli, tempDir, writeConfig, type Running }
 import { jsonlGz, makeFinding, nativeKey, today } from './helpers/findings.js';
 import { readSample, sampleNames } from '../support/paths.js';
 import { useFakeS3 } from '../support/s3.js';
+import { waitForValue } from './helpers/wait.js';
 
 const ACCOUNT = '424242424242';
 const REGION = 'eu-west-3';
@@ -258,15 +258,8 @@ describe('a pattern that backtracking engines never finish, in a real run', () =
     assert.ok(elapsed < 30_000, `the run took ${elapsed.toFixed(0)} ms`);
   });
 
-  async function until<T>(running: Running, what: string, probe: () => Promise<T | undefined> | T | undefined): Promise<T> {
-    for (let i = 0; i < 300; i++) {
-      const value = await probe();
-      if (value !== undefined) return value;
-      await sleep(50);
-    }
-    running.child.kill('SIGKILL');
-    return assert.fail(`${what} did not happen: ${(await running.done).stderr}`);
-  }
+  const until = <T>(running: Running, what: string, probe: () => Promise<T | undefined> | T | undefined): Promise<T> =>
+    waitForValue(running, probe, { what, timeoutMs: 15_000, intervalMs: 50 });
 
   test('the daemon matching such titles answers /health and exits 0 on SIGTERM at once', { timeout: 60_000 }, async () => {
     const bucket = 'gd-redos-daemon';

@@ -9,6 +9,7 @@ import { cliUnreachableByOthers, runCli, startCli, tempDir, writeConfig, type Ru
 import { jsonlGz, makeFinding, nativeKey, today } from './helpers/findings.js';
 import { S3Proxy, type SeenRequest } from './helpers/proxy.js';
 import { useFakeS3 } from '../support/s3.js';
+import { waitFor } from './helpers/wait.js';
 
 const ACCOUNT = '141414141414';
 const REGION = 'ca-central-1';
@@ -28,13 +29,7 @@ function logsOf(running: Running): Array<Record<string, unknown>> {
     .map((line) => JSON.parse(line) as Record<string, unknown>);
 }
 
-async function until(what: string, check: () => boolean | Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    if (await check()) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  assert.fail(`${what} did not happen within 10 s`);
-}
+const until = (what: string, check: () => boolean | Promise<boolean>): Promise<void> => waitFor(check, { what, intervalMs: 50 });
 
 const passLine = (logs: Array<Record<string, unknown>>) => logs.find((l) => String(l['msg']).startsWith('bucket pass'));
 

@@ -16,6 +16,7 @@ import { eventsFromLines, runCli, startCli, tempDir, writeConfig, type CliResult
 import { jsonlGz, makeFinding, nativeKey, today } from './helpers/findings.js';
 import { S3Proxy, s3Error, type SeenRequest } from './helpers/proxy.js';
 import { useFakeS3 } from '../support/s3.js';
+import { waitForProcess } from './helpers/wait.js';
 
 const ACCOUNT = '131313131313';
 const REGION = 'eu-west-3';
@@ -272,7 +273,7 @@ describe('the state disk', () => {
     try {
       const running = startCli(args);
       // The first GET is held; meanwhile someone removes the state directory.
-      for (let i = 0; i < 250 && gets === 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+      await waitForProcess(running, () => gets > 0, { what: 'the first GET', timeoutMs: 5_000, intervalMs: 20 });
       assert.equal(gets, 1, 'the first read is in flight');
       rmSync(stateDir, { recursive: true, force: true });
       const result = await running.done;

@@ -1,13 +1,13 @@
 // /metrics and /health of a running daemon: before, during and after a pass, and with an output down.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { runCli, startCli, tempDir, writeConfig, type Running } from './helpers/cli.js';
 import { jsonlGz, makeFinding, nativeKey, today } from './helpers/findings.js';
 import { S3Proxy } from './helpers/proxy.js';
 import { useFakeS3 } from '../support/s3.js';
+import { waitForValue } from './helpers/wait.js';
 
 const ACCOUNT = '666666666666';
 const REGION = 'us-east-2';
@@ -21,15 +21,8 @@ function logs(running: Running): Array<Record<string, unknown>> {
     .map((line) => JSON.parse(line) as Record<string, unknown>);
 }
 
-async function eventually<T>(running: Running, what: string, probe: () => Promise<T | undefined> | T | undefined): Promise<T> {
-  for (let i = 0; i < 150; i++) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    await sleep(50);
-  }
-  running.child.kill('SIGKILL');
-  return assert.fail(`${what} did not happen: ${(await running.done).stderr}`);
-}
+const eventually = <T>(running: Running, what: string, probe: () => Promise<T | undefined> | T | undefined): Promise<T> =>
+  waitForValue(running, probe, { what, timeoutMs: 7_500, intervalMs: 50 });
 
 async function metricsPort(running: Running): Promise<number> {
   return eventually(running, 'the metrics server', () => {

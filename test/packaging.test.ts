@@ -20,6 +20,7 @@ import { WAZUH_QUEUE } from '../src/emit/wazuh.js';
 import { FAKE_AWS_ENV, runCli, startCli, tempDir, writeConfig } from './helpers/cli.js';
 import { useFakeS3 } from '../support/s3.js';
 import { CLI, ROOT } from '../support/paths.js';
+import { waitFor } from './helpers/wait.js';
 
 const UNIT_FILE = join(ROOT, 'config', 'guardduty-wodle.service');
 const DOCKERFILE = join(ROOT, 'Dockerfile');
@@ -784,12 +785,7 @@ describe('config/docker-entrypoint.sh', () => {
           .stderrSoFar()
           .split('\n')
           .some((line) => /^\{.*"msg":"metrics on /.test(line) && (JSON.parse(line) as { port?: number }).port === port);
-      let listening = false;
-      for (let i = 0; i < 200 && !listening; i++) {
-        listening = announced();
-        if (!listening) await sleep(50);
-      }
-      assert.ok(listening, `the metrics server on ${port}: ${daemon.stderrSoFar()}`);
+      await waitFor(announced, { what: `the metrics server on ${port}`, intervalMs: 50 }).catch((err: Error) => assert.fail(`${err.message}: ${daemon.stderrSoFar()}`));
       assert.deepEqual(daemon.argv(), ['--metrics-port', String(port), '--metrics-host', '0.0.0.0', ...args]);
       assert.equal(parseCli(daemon.argv()!).metricsPort, port);
       // The container's environment is the health check's: the same variable, the same port.

@@ -2,7 +2,6 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, test } from 'node:test';
 import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import Database from 'better-sqlite3';
@@ -12,6 +11,7 @@ import { S3Proxy } from './helpers/proxy.js';
 import { useFakeS3 } from '../support/s3.js';
 import { parseNotification } from '../src/sqs/notifications.js';
 import { locateKey } from '../src/walk/locate.js';
+import { waitForProcess } from './helpers/wait.js';
 
 const ACCOUNT = '888888888888';
 const REGION = 'ap-northeast-1';
@@ -127,7 +127,7 @@ describe('SQS subscriber', () => {
     });
     const doomed = replica('gd-killed', [], slow.endpoint);
     const running = startCli(doomed.args);
-    for (let i = 0; i < 100 && gets < 5; i++) await sleep(50);
+    await waitForProcess(running, () => gets >= 5, { what: 'five objects in flight', timeoutMs: 5_000, intervalMs: 50 });
     running.child.kill('SIGKILL');
     await running.done;
     await slow.stop();

@@ -81,6 +81,13 @@ export async function waitForProcess(running: Running, condition: () => boolean 
   }
 }
 
+/** The first value `probe` gives (anything but undefined) while a CLI runs, waited for (see waitForProcess). */
+export async function waitForValue<T>(running: Running, probe: () => T | undefined | Promise<T | undefined>, options: WaitOptions): Promise<T> {
+  let value: T | undefined;
+  await waitForProcess(running, async () => (value = await probe()) !== undefined, options);
+  return value!;
+}
+
 /** The first log line of a running CLI that matches `predicate`, waited for (see waitForProcess). */
 export async function waitForLog(
   running: Running,

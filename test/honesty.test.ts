@@ -5,11 +5,11 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { cliUnreachableByOthers, runCli, startCli, tempDir, writeConfig, type Running } from './helpers/cli.js';
+import { cliUnreachableByOthers, runCli, startCli, tempDir, writeConfig } from './helpers/cli.js';
 import { jsonlGz, makeFinding, nativeKey, today } from './helpers/findings.js';
 import { S3Proxy, type SeenRequest } from './helpers/proxy.js';
 import { useFakeS3 } from '../support/s3.js';
-import { waitFor } from './helpers/wait.js';
+import { logsSoFar, waitFor } from './helpers/wait.js';
 
 const ACCOUNT = '141414141414';
 const REGION = 'ca-central-1';
@@ -19,14 +19,6 @@ const isGet = (r: SeenRequest) => r.method === 'GET' && !r.url.includes('list-ty
 async function bucketWith(bucket: string, ids: string[]): Promise<void> {
   fake.s3.createBucket(bucket);
   for (const id of ids) await fake.s3.put(bucket, nativeKey(ACCOUNT, REGION, today(), `${id}.jsonl.gz`), jsonlGz([makeFinding(ACCOUNT, REGION, id)]));
-}
-
-function logsOf(running: Running): Array<Record<string, unknown>> {
-  return running
-    .stderrSoFar()
-    .split('\n')
-    .filter((line) => line.startsWith('{'))
-    .map((line) => JSON.parse(line) as Record<string, unknown>);
 }
 
 const until = (what: string, check: () => boolean | Promise<boolean>): Promise<void> => waitFor(check, { what, intervalMs: 50 });
@@ -181,8 +173,8 @@ describe('start and stop', () => {
     const state = join(dir, 'state.db');
     const running = startCli(['--config', config, '--state', state, '--output', `file:${join(dir, 'out')}`]);
     try {
-      await until('the first pass', () => passLine(logsOf(running)) !== undefined);
-      const start = logsOf(running)[0]!;
+      await until('the first pass', () => passLine(logsSoFar(running)) !== undefined);
+      const start = logsSoFar(running)[0]!;
       assert.match(String(start['msg']), new RegExp(`^guardduty-wodle 0\\.1\\.0 started: ${bucket} every 3600 s, next pass \\d{4}-\\d{2}-\\d{2}T`));
       const schedule = start['schedule'] as Array<{ buckets: string[]; next: string }>;
       assert.deepEqual(schedule[0]!.buckets, [bucket]);

@@ -7,26 +7,18 @@ import { runCli, startCli, tempDir, writeConfig, type Running } from './helpers/
 import { jsonlGz, makeFinding, nativeKey, today } from './helpers/findings.js';
 import { S3Proxy } from './helpers/proxy.js';
 import { useFakeS3 } from '../support/s3.js';
-import { waitForValue } from './helpers/wait.js';
+import { logsSoFar, waitForValue } from './helpers/wait.js';
 
 const ACCOUNT = '666666666666';
 const REGION = 'us-east-2';
 const fake = useFakeS3();
-
-function logs(running: Running): Array<Record<string, unknown>> {
-  return running
-    .stderrSoFar()
-    .split('\n')
-    .filter((line) => line.startsWith('{'))
-    .map((line) => JSON.parse(line) as Record<string, unknown>);
-}
 
 const eventually = <T>(running: Running, what: string, probe: () => Promise<T | undefined> | T | undefined): Promise<T> =>
   waitForValue(running, probe, { what, timeoutMs: 7_500, intervalMs: 50 });
 
 async function metricsPort(running: Running): Promise<number> {
   return eventually(running, 'the metrics server', () => {
-    const line = logs(running).find((l) => String(l['msg']).startsWith('metrics on'));
+    const line = logsSoFar(running).find((l) => String(l['msg']).startsWith('metrics on'));
     return line ? (line['port'] as number) : undefined;
   });
 }
@@ -147,7 +139,7 @@ describe('metrics and health', () => {
       assert.equal(await metric(port, 'guardduty_wodle_output_errors_total'), 0, 'there from the start, at 0');
       assert.equal(await metric(port, 'guardduty_wodle_last_pass_timestamp_seconds'), 0, 'no pass yet');
       await eventually(running, 'the pass to end', async () => ((await health(port)).body['pass'] === 'idle' ? true : undefined));
-      const pass = logs(running).find((l) => String(l['msg']).startsWith('bucket pass'))!;
+      const pass = logsSoFar(running).find((l) => String(l['msg']).startsWith('bucket pass'))!;
       assert.deepEqual([pass['discarded'], pass['malformed'], pass['events']], [2, 1, 2], JSON.stringify(pass));
       assert.equal(await metric(port, 'guardduty_wodle_findings_discarded_total', `bucket="${bucket}"`), 2);
       assert.equal(await metric(port, 'guardduty_wodle_lines_malformed_total', `bucket="${bucket}"`), 1);
@@ -167,7 +159,7 @@ describe('metrics and health', () => {
     fake.s3.createBucket(bucket);
     const dir = tempDir();
     const config = writeConfig(dir, [{ name: bucket, endpoint: fake.s3.endpoint }], '<interval>1s</interval><run_on_start>yes</run_on_start>');
-    const passes = (running: Running) => logs(running).filter((l) => String(l['msg']).startsWith('bucket pass')).length;
+    const passes = (running: Running) => logsSoFar(running).filter((l) => String(l['msg']).startsWith('bucket pass')).length;
     const watched = startCli(['--config', config, '--state', join(dir, 'watched.db'), '--output', `file:${join(dir, 'out')}`, '--metrics-port', '0', '--max-empty-passes', '2']);
     try {
       const port = await metricsPort(watched);

@@ -89,7 +89,7 @@ export class BucketCollector {
   async run(): Promise<BucketPassSummary> {
     const started = performance.now();
     try {
-      const layout = await bucketLayout(this.bucket, this.reader, this.ctx.state, this.log);
+      const layout = await bucketLayout(this.bucket, this.reader, this.ctx.state.knownLayout(this.bucket.name, this.bucket.path), this.log);
       this.summary.layout = layout.name;
       if (this.bucket.removeFromBucket) await this.objectsReader.carryOutPendingDeletes();
       const partitions = await layout.partitions();

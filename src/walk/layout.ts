@@ -3,7 +3,6 @@ import type { BucketReader } from '../aws/s3.js';
 import type { BucketConfig } from '../config/load.js';
 import { forEachLimit } from '../concurrency.js';
 import { LISTINGS_IN_FLIGHT, type LayoutName } from '../run.js';
-import type { StateStore } from '../state/store.js';
 import { parseFirehoseKey } from './firehose.js';
 import { accountPrefix, lastSegment, logsRoot, parseNativeKey, partitionExclusion, partitionOf } from './native.js';
 import type { Partition } from './partition.js';
@@ -22,13 +21,12 @@ export interface Layout {
 }
 
 /**
- * The layout the state knows the bucket by; for a bucket it never read, native exports when
+ * The layout the state knows the bucket by (`known`); for a bucket it never read, native exports when
  * `<path>AWSLogs/` holds anything, else the Firehose date folders under `<path>`. Never guessed again
  * from what happens to be listed: a bucket emptied by remove_from_bucket keeps its layout.
  */
-export async function bucketLayout(bucket: BucketConfig, reader: BucketReader, state: StateStore, log: Logger): Promise<Layout> {
+export async function bucketLayout(bucket: BucketConfig, reader: BucketReader, known: LayoutName | null, log: Logger): Promise<Layout> {
   const root = logsRoot(bucket);
-  const known = state.knownLayout(bucket.name, bucket.path);
   const native = known !== null ? known === 'native' : await reader.exists(root);
   if (native) {
     log.debug({ prefix: root, from: known ? 'state' : 'listing' }, 'native GuardDuty export layout');

@@ -82,6 +82,20 @@ export function retryable(skipOnError: boolean, attempts: number, maxAttempts: n
   return !skipOnError || attempts < maxAttempts;
 }
 
+/** Which read comes next for an object recorded failed that is read again (explain says it). */
+export type NextRead =
+  /** Given up by the policy, read once more because a --rescan-since asks. */
+  | { kind: 'rescan' }
+  /** Under skip_on_error: the attempt it will be, of how many. */
+  | { kind: 'attempt'; attempt: number; of: number }
+  /** Without skip_on_error: every pass until it succeeds. */
+  | { kind: 'every-pass' };
+
+export function nextReadOfFailed(attempts: number, limits: FailureLimits, rescan: boolean): NextRead {
+  if (rescan && !retryable(limits.skipOnError, attempts, limits.maxAttempts)) return { kind: 'rescan' };
+  return limits.skipOnError ? { kind: 'attempt', attempt: attempts + 1, of: limits.maxAttempts } : { kind: 'every-pass' };
+}
+
 /**
  * What follows from a failed read. `attempts` counts the object's earlier failed attempts. Content
  * errors spend an attempt; under skip_on_error the object is given up after `maxAttempts`, without it

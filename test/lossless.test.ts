@@ -8,10 +8,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, truncateSync, writeFileSyn
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
-import { badLinesStopBucket, classifyFailure, decideFailure, nextForFailure } from '../src/failure.js';
 import { ChildAborts } from '../src/concurrency.js';
-import { FetchError } from '../src/aws/body.js';
-import { ObjectError, OutputError, StateError } from '../src/errors.js';
 import { eventsFromLines, runCli, startCli, tempDir, writeConfig, type CliResult } from './helpers/cli.js';
 import { jsonlGz, makeFinding, nativeKey, today } from './helpers/findings.js';
 import { S3Proxy, s3Error, type SeenRequest } from './helpers/proxy.js';
@@ -62,53 +59,7 @@ function command(file: string, args: string[]): Promise<number | null> {
   });
 }
 
-describe('the failure policy', () => {
-  test('network, timeouts, 5xx, throttling and expired credentials are transient; refusals denied; only content spends attempts', () => {
-    const aws = (name: string, status: number) => Object.assign(new Error(name), { name, $metadata: { httpStatusCode: status } });
-    assert.equal(classifyFailure(Object.assign(new Error('reset'), { code: 'ECONNRESET' })), 'transient');
-    assert.equal(classifyFailure(Object.assign(new Error('refused'), { code: 'ECONNREFUSED' })), 'transient');
-    assert.equal(classifyFailure(Object.assign(new Error('t'), { name: 'TimeoutError' })), 'transient');
-    assert.equal(classifyFailure(aws('InternalError', 500)), 'transient');
-    assert.equal(classifyFailure(aws('SlowDown', 503)), 'transient');
-    assert.equal(classifyFailure(aws('ExpiredToken', 400)), 'transient');
-    assert.equal(classifyFailure(new FetchError('body cut off')), 'transient');
-    assert.equal(classifyFailure(aws('AccessDenied', 403)), 'denied');
-    assert.equal(classifyFailure(aws('NoSuchKey', 404)), 'gone');
-    assert.equal(classifyFailure(new ObjectError('not valid gzip')), 'content');
-    assert.equal(classifyFailure(new OutputError('file:x', 'ENOSPC')), 'output');
-    assert.equal(classifyFailure(new StateError('state: disk full')), 'state');
-
-    const limits = { skipOnError: true, maxAttempts: 2 };
-    for (const kind of ['transient', 'denied', 'output', 'state'] as const) {
-      const decision = decideFailure(kind, 50, limits);
-      assert.equal(decision.countsAttempt, false, kind);
-      assert.equal(decision.next, 'retry', kind);
-      assert.equal(decision.passOk, false, `${kind} fails the pass (exit 1)`);
-    }
-    assert.deepEqual(decideFailure('transient', 0, limits).halt, 'bucket');
-    assert.deepEqual(decideFailure('denied', 0, limits).halt, 'none', 'one refused object never blocks the rest');
-    assert.deepEqual(decideFailure('output', 0, limits).halt, 'pass');
-    assert.deepEqual(decideFailure('content', 0, limits), { countsAttempt: true, halt: 'none', passOk: true, next: 'retry' });
-    assert.deepEqual(decideFailure('content', 1, limits), { countsAttempt: true, halt: 'none', passOk: true, next: 'give-up' });
-    assert.deepEqual(decideFailure('content', 9, { skipOnError: false, maxAttempts: 2 }), { countsAttempt: true, halt: 'bucket', passOk: false, next: 'retry' });
-    assert.deepEqual(decideFailure('gone', 0, limits), { countsAttempt: false, halt: 'none', passOk: true, next: 'nothing' });
-  });
-
-  test('bad lines stop the bucket only without skip_on_error; the error line says what happens next, case by case', () => {
-    assert.equal(badLinesStopBucket(0, false), false);
-    assert.equal(badLinesStopBucket(3, false), true);
-    assert.equal(badLinesStopBucket(3, true), false);
-    const skip = { skipOnError: true, maxAttempts: 3 };
-    const strict = { skipOnError: false, maxAttempts: 3 };
-    const next = (kind: Parameters<typeof decideFailure>[0], earlier: number, limits: typeof skip) =>
-      nextForFailure(kind, decideFailure(kind, earlier, limits), earlier + (decideFailure(kind, earlier, limits).countsAttempt ? 1 : 0), limits);
-    assert.equal(next('transient', 0, skip), "not the object's fault (transient): no attempt spent; this bucket stops, and it is read again next pass");
-    assert.equal(next('denied', 0, skip), "not the object's fault (denied): no attempt spent; it is read again next pass");
-    assert.equal(next('content', 0, strict), 'stopping this bucket (skip_on_error is no), it is read again next pass');
-    assert.equal(next('content', 0, skip), 'skipped (skip_on_error), attempt 1 of 3, tried again next pass');
-    assert.equal(next('content', 2, skip), 'skipped (skip_on_error), left failed after 3 attempts');
-  });
-
+describe('reads and the run\'s abandon signal', () => {
   test('reads share one listener on the run\'s abandon signal, removed when they end', () => {
     const parent = new AbortController();
     const aborts = new ChildAborts(parent.signal);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { judgeKey, retryable, type KeyFacts } from '../src/state/verdict.js';
+import { judgeKey, type KeyFacts } from '../src/state/verdict.js';
 import type { KnownObject } from '../src/state/store.js';
 
 function facts(overrides: Partial<KeyFacts> = {}): KeyFacts {
@@ -24,26 +24,6 @@ function done(deletePending = false): KnownObject {
 function failed(attempts: number, delivered = 0): KnownObject {
   return { status: 'failed', deletePending: false, etag: '"failed-etag"', attempts, delivered };
 }
-
-describe('retryable', () => {
-  test('without skip_on_error a failed object is always retried', () => {
-    assert.equal(retryable(false, 0, 3), true);
-    assert.equal(retryable(false, 3, 3), true);
-    assert.equal(retryable(false, 100, 3), true);
-    assert.equal(retryable(false, 5, 0), true);
-  });
-
-  test('under skip_on_error, retried while attempts are below the limit', () => {
-    assert.equal(retryable(true, 0, 3), true);
-    assert.equal(retryable(true, 2, 3), true);
-  });
-
-  test('under skip_on_error, not retried at or past the limit', () => {
-    assert.equal(retryable(true, 3, 3), false);
-    assert.equal(retryable(true, 4, 3), false);
-    assert.equal(retryable(true, 0, 0), false);
-  });
-});
 
 describe('judgeKey: outside the layout', () => {
   test('a key with no folder is outside the layout', () => {

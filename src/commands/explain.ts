@@ -2,7 +2,7 @@ import { PRUNE_MARGIN_DAYS } from '../run.js';
 import type { BucketConfig, Config } from '../config/load.js';
 import { ConfigError } from '../errors.js';
 import { StateReader, type ObjectRow } from '../state/report.js';
-import { FAILURE_TEXT, retryable } from '../failure.js';
+import { FAILURE_TEXT, nextReadOfFailed } from '../failure.js';
 import { judgeKey, type Verdict } from '../state/verdict.js';
 import { parseFirehoseKey } from '../walk/firehose.js';
 import { logsRoot, parseNativeKey, partitionExclusion, partitionOf } from '../walk/native.js';
@@ -212,12 +212,14 @@ function beforeWindowReason({ input, facts, notes, first, normal }: VerdictConte
 }
 
 function retryReason(row: ObjectRow, input: ExplainInput): string {
-  // Read although the policy has given it up: only a rescan does that (state/verdict.ts).
-  const next = input.rescanSince !== null && !retryable(input.wodle.skipOnError, row.attempts, input.maxAttempts)
-    ? `the rescan gives it one more read after ${plural(row.attempts, 'attempt')}`
-    : input.wodle.skipOnError
-      ? `attempt ${row.attempts + 1} of ${input.maxAttempts}`
-      : 'every pass until it succeeds, since skip_on_error is no';
+  const limits = { skipOnError: input.wodle.skipOnError, maxAttempts: input.maxAttempts };
+  const read = nextReadOfFailed(row.attempts, limits, input.rescanSince !== null);
+  const next =
+    read.kind === 'rescan'
+      ? `the rescan gives it one more read after ${plural(row.attempts, 'attempt')}`
+      : read.kind === 'attempt'
+        ? `attempt ${read.attempt} of ${read.of}`
+        : 'every pass until it succeeds, since skip_on_error is no';
   return `will be read again on the next pass (${next}): failed ${plural(row.attempts, 'time')}, last error: ${lastError(row, input)}`;
 }
 

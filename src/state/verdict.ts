@@ -25,7 +25,6 @@ export interface KeyFacts {
   rescan: boolean;
 }
 
-export { retryable };
 
 export type Verdict =
   | { read: false; why: 'outside-layout' | Exclusion | 'before-only-logs-after' | 'before-window' }

@@ -43,14 +43,14 @@ export interface WazuhRecords {
 /** Wazuh's database cannot be used: one line, exit 2. */
 export class WazuhDatabaseError extends ConfigError {}
 
-function describeWazuhError(path: string, err: unknown): string {
+function describeWazuhError(path: string, err: unknown, timeoutMs: number): string {
   const code = (err as { code?: string }).code ?? '';
   const message = (err as Error).message;
   if (code === 'SQLITE_NOTADB') return `${path} is not a SQLite database, so not Wazuh's aws-s3 database (s3_cloudtrail.db): ${message}`;
   if (code === 'SQLITE_CORRUPT') return `Wazuh database ${path} is damaged (${message}); nothing imported`;
   if (code.startsWith('SQLITE_BUSY') || /locked/.test(message)) {
     return (
-      `Wazuh database ${path} stayed locked for ${WAZUH_DB.lockTimeoutMs / 1000} s (Wazuh's aws-s3 wodle is writing to it): ` +
+      `Wazuh database ${path} stayed locked for ${timeoutMs / 1000} s (Wazuh's aws-s3 wodle is writing to it): ` +
       'run import-wazuh again once its run is over; nothing imported'
     );
   }
@@ -72,7 +72,7 @@ export function readWazuhDatabase(path: string, timeoutMs = WAZUH_DB.lockTimeout
     return opened.transaction(() => readRecords(opened, path))();
   } catch (err) {
     if (err instanceof WazuhDatabaseError) throw err;
-    throw new WazuhDatabaseError(describeWazuhError(path, err), { cause: err });
+    throw new WazuhDatabaseError(describeWazuhError(path, err, timeoutMs), { cause: err });
   } finally {
     db?.close();
   }

@@ -8,13 +8,13 @@ import { pathToFileURL } from 'node:url';
 import { parseCli, USAGE, type CliOptions } from './cli-options.js';
 import { loadConfig, type Config } from './config/load.js';
 import { Daemon, runOnce, runSubscribers, subscribersOf } from './daemon.js';
-import type { RunContext } from './run.js';
+import type { RunContext, Telemetry } from './run.js';
 import { createOutput, outputLabel, Outputs } from './emit/index.js';
 import { ConfigError, StateError, describe } from './errors.js';
 import { createLogger, type Logger } from './log.js';
 import { StateStore } from './state/store.js';
 import type { MetricsServer } from './metrics.js';
-import { fanOut, type Telemetry } from './telemetry.js';
+import { fanOut } from './telemetry.js';
 import { wantsProgress } from './progress-choice.js';
 
 export { parseCli, type CliOptions };
@@ -288,9 +288,9 @@ const EXIT_GRACE_MS = 5_000;
  * Ends the process by letting its event loop run dry, not with process.exit: process.exit shuts Node's
  * platform down while the isolate still lives, and a V8 background compile that waits for a garbage
  * collection then blocks the exit for ever (nodejs/node#64274; seen on Node 24 with this shebang's
- * small young generation). A natural exit tears the isolate down first, which releases such a job,
- * and lets what stdout still holds for a pipe be written. A handle left open would keep the process
- * alive: after the grace it is named in a warning and the process exits anyway.
+ * small young generation). A natural exit tears the isolate down first, which releases such a job.
+ * A handle left open would keep the process alive: after the grace it is named in a warning and the
+ * process exits anyway.
  */
 export function endProcess(code: number, graceMs = EXIT_GRACE_MS): void {
   process.exitCode = Math.max(code, Number(process.exitCode ?? 0));

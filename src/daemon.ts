@@ -7,7 +7,6 @@ import { firstRun, nextRun } from './schedule.js';
 import type { SqsSubscriber } from './sqs/subscriber.js';
 import { LISTINGS_IN_FLIGHT, type PassOutcome, type RunContext } from './run.js';
 
-
 function enabledWodles(config: Config): WodleConfig[] {
   return config.wodles.filter((wodle) => !wodle.disabled);
 }

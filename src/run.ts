@@ -3,6 +3,8 @@
 // Telemetry) and the constants the state's readers must agree on. Types and constants only.
 import type { Logger } from 'pino';
 import type { S3Operation } from './aws/errors.js';
+import { DEFAULT_MAX_OBJECT_BYTES } from './decode/decompress.js';
+import { DEFAULT_MAX_DOCUMENT_BYTES } from './decode/documents.js';
 import type { Outputs } from './emit/index.js';
 import type { StateStore } from './state/store.js';
 
@@ -24,10 +26,9 @@ export interface Limits {
 
 export const DEFAULT_LIMITS: Limits = {
   maxAttempts: 10,
-  maxObjectBytes: 1024 * 1024 * 1024,
-  maxDocumentBytes: 16 * 1024 * 1024,
+  maxObjectBytes: DEFAULT_MAX_OBJECT_BYTES,
+  maxDocumentBytes: DEFAULT_MAX_DOCUMENT_BYTES,
 };
-
 
 export type LayoutName = 'native' | 'firehose';
 
@@ -86,7 +87,6 @@ export interface CollectorContext extends RunContext {
 
 export type ObjectOutcome = 'done' | 'failed' | 'unfinished';
 
-
 /** How one pass over the configured buckets ended, as the daemon and health checks see it. */
 export interface PassOutcome {
   ok: boolean;
@@ -114,7 +114,7 @@ export interface Telemetry {
   /** A listed object is new (or failed before) and will be read. */
   objectToRead?(bucket: string): void;
   /** An object was read to the end (done), failed, or left for the next pass. */
-  objectSettled?(bucket: string, outcome: 'done' | 'failed' | 'unfinished', bytes: number, events: number): void;
+  objectSettled?(bucket: string, outcome: ObjectOutcome, bytes: number, events: number): void;
   s3Request?(bucket: string, operation: S3Operation): void;
 }
 

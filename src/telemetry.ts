@@ -1,7 +1,5 @@
 import type { Telemetry } from './run.js';
 
-export type { PassOutcome, Telemetry } from './run.js';
-
 /** Reports to each of several receivers. */
 export function fanOut(receivers: Telemetry[]): Telemetry {
   return {

@@ -6,8 +6,6 @@ import { ObjectError } from '../errors.js';
 import { decompress, type Encoding } from './decompress.js';
 import type { EncodedEvent } from '../event-batch.js';
 
-export type { EncodedEvent } from '../event-batch.js';
-
 export interface ObjectCounts {
   findings: number;
   events: number;

@@ -7,8 +7,6 @@ import type { KnownObject } from './rows.js';
 // and `explain` alike. Pure: what the layout, the configuration, the state row and the window say of
 // a key goes in, a verdict comes out.
 
-export type { Exclusion };
-
 export interface KeyFacts {
   /** The folder the key sits in within its partition; null for a key outside the bucket's layout. */
   folder: FolderTime | null;
@@ -24,7 +22,6 @@ export interface KeyFacts {
   /** An operator's rescan: objects left failed for good get one more read. */
   rescan: boolean;
 }
-
 
 export type Verdict =
   | { read: false; why: 'outside-layout' | Exclusion | 'before-only-logs-after' | 'before-window' }

@@ -1,4 +1,5 @@
-import { decodeObject, type EncodedEvent, type ObjectCounts } from '../../src/decode/object.js';
+import type { EncodedEvent } from '../../src/event-batch.js';
+import { decodeObject, type ObjectCounts } from '../../src/decode/object.js';
 import { compileDiscardRules, type CompiledDiscardRule } from '../../src/decode/discard.js';
 import type { EventOrigin } from '../../src/decode/finding.js';
 

@@ -5,7 +5,9 @@ import type { BucketConfig } from './config/load.js';
 import { ChildAborts, Semaphore, forEachLimit } from './concurrency.js';
 import { compileDiscardRules, type CompiledDiscardRule } from './decode/discard.js';
 import { OutputError, StateError, describe } from './errors.js';
-import { ObjectReader } from './object-reader.js';
+import { ObjectReader, type CutBody } from './object-reader.js';
+import { CUT_BODIES_FOR_AN_OUTAGE, cutBodiesAreTheObjects, decideFailure, nextForFailure } from './failure.js';
+import { ListingError } from './aws/listing.js';
 import { emptySummary, reportPass, warnIfEmpty } from './pass-report.js';
 import { LISTINGS_IN_FLIGHT, PRUNE_MARGIN_DAYS, type BucketPassSummary, type CollectorContext, type ObjectOutcome } from './run.js';
 import type { KnownObject, ObjectRecord, PartitionOutcome, PartitionRef } from './state/store.js';
@@ -32,6 +34,27 @@ const PARTITIONS_PER_COMMIT = 64;
 interface PartitionProgress extends PassFindings {
   /** The newest object (by LastModified) read to the end, for status and the lag metric. */
   newest: { key: string; modified: number } | null;
+  /** Objects that failed and are read again by key on a later pass (they do not hold the window). */
+  failing: number;
+}
+
+/** What the pass has seen of its objects' bodies, to tell one object's cut body from an outage (failure.ts). */
+interface BodyReads {
+  whole: number;
+  cutInARow: number;
+  outage: boolean;
+  /** Cut bodies that did not stop the bucket, judged at the pass's end. */
+  cut: CutBody[];
+}
+
+/** The listing's StartAfter: the window's first folder, which sorts before every key in it. */
+function startAfter(partition: Partition, start: FolderTime): string {
+  return partition.prefix + folderPath(start);
+}
+
+function partitionTrouble(progress: PartitionProgress): string {
+  if (progress.firstUnfinished !== null) return 'objects left unfinished; read again next pass';
+  return `${progress.failing} object(s) failed; read again by key next pass`;
 }
 
 function laterFolder(a: FolderTime | null, b: FolderTime): FolderTime {
@@ -63,6 +86,7 @@ export class BucketCollector {
   /** Partition passes not yet written to the state (see recordPartitions). */
   private partitionOutcomes: PartitionOutcome[] = [];
   private readonly objectsReader: ObjectReader;
+  private readonly bodies: BodyReads = { whole: 0, cutInARow: 0, outage: false, cut: [] };
 
   constructor(
     private readonly bucket: BucketConfig,
@@ -82,6 +106,16 @@ export class BucketCollector {
         this.haltReason ??= reason;
       },
       stopRun: (err) => this.stopRun(err),
+      readWhole: () => {
+        this.bodies.whole++;
+        this.bodies.cutInARow = 0;
+      },
+      bodyCut: () => {
+        const inARow = ++this.bodies.cutInARow;
+        if (inARow >= CUT_BODIES_FOR_AN_OUTAGE) this.bodies.outage = true;
+        return inARow;
+      },
+      judgeAtEnd: (cut) => this.bodies.cut.push(cut),
     });
   }
 
@@ -89,10 +123,13 @@ export class BucketCollector {
   async run(): Promise<BucketPassSummary> {
     const started = performance.now();
     try {
-      const layout = await bucketLayout(this.bucket, this.reader, this.ctx.state.knownLayout(this.bucket.name, this.bucket.path), this.log);
+      const known = this.ctx.state.knownLayout(this.bucket.name, this.bucket.path);
+      const layout = await bucketLayout(this.bucket, this.reader, known, this.log, this.ctx.stop);
       this.summary.layout = layout.name;
       if (this.bucket.removeFromBucket) await this.objectsReader.carryOutPendingDeletes();
-      const partitions = await layout.partitions();
+      const partitions = await layout.partitions(this.ctx.stop);
+      // A stop during discovery leaves the partitions found so far: none is listed then.
+      if (this.ctx.stop.aborted) partitions.length = 0;
       this.summary.partitions = partitions.length;
       if (this.ctx.rescanSince) {
         this.log.info({ rescanSince: this.ctx.rescanSince }, `rescan: listing every partition from ${this.ctx.rescanSince}; only objects the state does not know as done are read`);
@@ -109,6 +146,7 @@ export class BucketCollector {
     }
     try {
       this.flushPartitions();
+      this.judgeCutBodies();
     } catch (err) {
       this.fail(err, 'recording the partitions failed');
     }
@@ -129,19 +167,19 @@ export class BucketCollector {
     const stored = this.ctx.state.windowStart(ref);
     const normal = listingStart(stored, this.bucket.onlyLogsAfter, now, layout.granularity);
     const start = rescanStart(normal, this.ctx.rescanSince ?? null, this.bucket.onlyLogsAfter, layout.granularity);
-    const progress: PartitionProgress = { newestSettled: null, firstUnfinished: null, newest: null };
+    const progress: PartitionProgress = { newestSettled: null, firstUnfinished: null, newest: null, failing: 0 };
     const inFlight: Promise<void>[] = [];
     let complete = true;
     let error: string | null = null;
+    const listFrom = startAfter(partition, start);
     try {
-      const startAfter = partition.prefix + folderPath(start);
-      this.log.debug({ prefix: partition.prefix, startAfter }, 'listing partition');
+      this.log.debug({ prefix: partition.prefix, startAfter: listFrom }, 'listing partition');
       // One listing from the window's first folder to the end: no request per day or hour.
-      for await (const object of this.reader.listObjects(partition.prefix, startAfter)) {
+      for await (const object of this.reader.listObjects(partition.prefix, listFrom, this.ctx.stop)) {
         this.listedAny = true;
         if (this.stopping()) break;
         if (pastDateFolders(object.key.slice(partition.prefix.length))) break;
-        const started = await this.consider(layout, object, partition, start, progress);
+        const started = await this.consider(layout, object, partition, start, progress, true);
         if (started) inFlight.push(started.settled);
       }
       if (this.stopping()) complete = false;
@@ -150,14 +188,24 @@ export class BucketCollector {
       error = this.fail(err, `listing ${partition.prefix} failed`);
     }
     if (--this.listingsLeft === 0) this.listingEnded();
+    try {
+      // Failed keys the window has moved past: read by key, their days not listed again.
+      for (const object of this.ctx.state.failedBefore(ref, listFrom)) {
+        if (this.stopping()) break;
+        const started = await this.consider(layout, { ...object, lastModified: undefined }, partition, start, progress, false);
+        if (started) inFlight.push(started.settled);
+      }
+    } catch (err) {
+      error ??= this.fail(err, `reading the failed keys of ${partition.prefix} failed`);
+    }
     await Promise.all(inFlight);
-    const ok = complete && !this.runFailure && progress.firstUnfinished === null;
+    const ok = complete && !this.runFailure && progress.firstUnfinished === null && progress.failing === 0;
     const outcome: PartitionOutcome = {
       partition: ref,
       pass: {
         at: this.ctx.now().getTime(),
         ok,
-        error: error ?? (this.runFailure ? this.runFailure.message : ok ? null : 'objects left unfinished; read again next pass'),
+        error: error ?? (this.runFailure ? this.runFailure.message : ok ? null : partitionTrouble(progress)),
         newest: progress.newest,
       },
     };
@@ -217,13 +265,17 @@ export class BucketCollector {
     return { outcome: this.objectsReader.read(record, previous).finally(() => this.objects.release()) };
   }
 
-  /** Decides what to do with one listed key; returns the read in progress when the object is read (see startRead). */
+  /**
+   * Decides what to do with one key, listed or (`listed` false) a failed one read again by key; returns
+   * the read in progress when the object is read (see startRead).
+   */
   private async consider(
     layout: Layout,
     object: ObjectSummary,
     partition: Partition,
     windowStart: FolderTime,
     progress: PartitionProgress,
+    listed: boolean,
   ): Promise<{ settled: Promise<void> } | null> {
     const folder = object.key.endsWith('/') ? null : layout.folderOf(object.key, partition);
     const verdict = await this.judge(object.key, folder, windowStart);
@@ -231,8 +283,10 @@ export class BucketCollector {
       this.log.debug({ key: object.key }, `ignoring key outside the ${layout.name} layout`);
       return null;
     }
-    this.summary.listed++;
-    this.ctx.telemetry?.objectListed?.(this.bucket.name);
+    if (listed) {
+      this.summary.listed++;
+      this.ctx.telemetry?.objectListed?.(this.bucket.name);
+    }
     if (verdict.why === 'done' || verdict.why === 'failed-final') {
       progress.newestSettled = laterFolder(progress.newestSettled, folder);
       return null;
@@ -249,6 +303,11 @@ export class BucketCollector {
     const settled = read.outcome.then((outcome) => {
       if (outcome === 'unfinished') {
         progress.firstUnfinished = earlierFolder(progress.firstUnfinished, folder);
+        this.summary.left++;
+        return;
+      }
+      if (outcome === 'retry') {
+        progress.failing++;
         this.summary.left++;
         return;
       }
@@ -284,6 +343,23 @@ export class BucketCollector {
     return read ? read.outcome : 'unfinished';
   }
 
+  /**
+   * Cut bodies that did not stop the bucket spend an attempt each when other objects were read whole in
+   * this pass and no outage stopped it (failure.ts); otherwise they stay transient.
+   */
+  private judgeCutBodies(): void {
+    const { cut, whole, outage } = this.bodies;
+    if (cut.length === 0) return;
+    this.bodies.cut = [];
+    if (!cutBodiesAreTheObjects(whole, outage)) return;
+    const limits = { skipOnError: this.ctx.skipOnError, maxAttempts: this.ctx.limits.maxAttempts };
+    for (const { record, attempts, cause } of cut) {
+      const decision = decideFailure('cut', attempts, limits);
+      this.ctx.state.markFailed(record, cause, { kind: 'cut', countsAttempt: true });
+      this.log.error({ key: record.key, kind: 'cut', attempts: attempts + 1 }, `${cause}; ${nextForFailure('cut', decision, attempts + 1, limits)}`);
+    }
+  }
+
   /** The output or state failure that stopped this collector, if one did. */
   get runFailed(): OutputError | StateError | null {
     return this.runFailure;
@@ -304,7 +380,11 @@ export class BucketCollector {
       return err.message;
     }
     this.summary.ok = false;
-    const message = isAwsFailure(err) ? explainFailure(err, this.bucket, 'list') : `s3://${this.bucket.name}: ${what}: ${describe(err)}`;
+    const message = isAwsFailure(err)
+      ? explainFailure(err, this.bucket, 'list')
+      : err instanceof ListingError
+        ? err.message
+        : `s3://${this.bucket.name}: ${what}: ${describe(err)}`;
     this.log.error({ err: describe(err) }, message);
     return message;
   }

@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { S3Operation } from './aws/errors.js';
-import type { PassOutcome, Telemetry } from './run.js';
+import type { ObjectOutcome, PassOutcome, Telemetry } from './run.js';
 
 export interface PartitionNewest {
   bucket: string;
@@ -139,8 +139,9 @@ export class Metrics implements Telemetry {
     this.listed.inc({ bucket });
   }
 
-  objectSettled(bucket: string, outcome: 'done' | 'failed' | 'unfinished', bytes: number, events: number): void {
-    this.settled.inc({ bucket, outcome });
+  objectSettled(bucket: string, outcome: ObjectOutcome, bytes: number, events: number): void {
+    // A failed read that is tried again is, to the metric as before, left for the next pass.
+    this.settled.inc({ bucket, outcome: outcome === 'retry' ? 'unfinished' : outcome });
     if (events > 0) this.events.inc({ bucket }, events);
     if (bytes > 0) this.bytes.inc({ bucket }, bytes);
   }

@@ -7,7 +7,7 @@ import { forEachLimit, type ChildAborts } from './concurrency.js';
 import type { CompiledDiscardRule } from './decode/discard.js';
 import { decodeObject } from './decode/object.js';
 import { OutputError, StateError, describe } from './errors.js';
-import { badLinesStopBucket, classifyFailure, decideFailure, nextForFailure } from './failure.js';
+import { badLinesStopBucket, classifyFailure, decideFailure, isCutBody, nextForFailure } from './failure.js';
 import type { BucketPassSummary, CollectorContext, ObjectOutcome } from './run.js';
 import type { KnownObject, ObjectRecord } from './state/store.js';
 
@@ -28,6 +28,21 @@ export interface PassControl {
   halt(reason: string): void;
   /** An output or the state failed: nothing more can be delivered or recorded in this run. */
   stopRun(err: unknown): void;
+  /** An object was read whole: the cut bodies before it were no outage. */
+  readWhole(): void;
+  /** An object's body came cut short on every read: how many have, in a row, counting this one. */
+  bodyCut(): number;
+  /** A cut body that did not stop the bucket: the pass's end decides whether it spends an attempt. */
+  judgeAtEnd(cut: CutBody): void;
+}
+
+/** An object recorded failed (transient) because its body came cut short on every read. */
+export interface CutBody {
+  /** As recorded: `events` are those delivered before the cut. */
+  record: ObjectRecord;
+  /** Attempts spent before this pass. */
+  attempts: number;
+  cause: string;
 }
 
 export class ObjectReader {
@@ -58,7 +73,7 @@ export class ObjectReader {
     for (let fetch = 1; ; fetch++) {
       const abort = this.reads.take();
       try {
-        const { body } = await this.reader.getObject(record.key, abort.signal);
+        const { body } = await this.reader.getObject(record.key, abort.signal, { size: record.size, etag: record.etag });
         await this.ctx.outputs.waitForRoom();
         const counts = await decodeObject(body, {
           origin: { bucket: this.bucket.name, key: record.key, accountAlias: this.bucket.accountAlias },
@@ -84,6 +99,7 @@ export class ObjectReader {
         this.pass.summary.skipped += counts.skipped;
         this.pass.summary.malformed += counts.malformed;
         await this.commit({ ...record, events: counts.events, malformed: counts.malformed });
+        this.pass.readWhole();
         if (badLinesStopBucket(counts.malformed, this.ctx.skipOnError)) {
           this.pass.summary.ok = false;
           this.pass.halt(`${where} has ${counts.malformed} bad line(s) and skip_on_error is no: this bucket stopped`);
@@ -112,7 +128,8 @@ export class ObjectReader {
   private readFailed(record: ObjectRecord, previous: KnownObject | undefined, err: unknown, delivered: number, log: Logger): ObjectOutcome {
     const kind = classifyFailure(err);
     const limits = { skipOnError: this.ctx.skipOnError, maxAttempts: this.ctx.limits.maxAttempts };
-    const decision = decideFailure(kind, previous?.attempts ?? 0, limits);
+    const cut = isCutBody(err);
+    const decision = decideFailure(kind, previous?.attempts ?? 0, limits, cut ? this.pass.bodyCut() : undefined);
     if (!decision.passOk) this.pass.summary.ok = false;
     if (decision.halt === 'bucket') {
       this.pass.halt(`${kind} failure reading s3://${this.bucket.name}/${record.key}: this bucket stopped`);
@@ -136,7 +153,8 @@ export class ObjectReader {
     this.pass.summary.failed++;
     const attempts = (previous?.attempts ?? 0) + (decision.countsAttempt ? 1 : 0);
     log.error({ err: describe(err), kind, attempts }, `${cause}; ${nextForFailure(kind, decision, attempts, limits)}`);
-    return decision.next === 'give-up' ? 'failed' : 'unfinished';
+    if (cut && decision.halt === 'none') this.pass.judgeAtEnd({ record: { ...record, events: delivered }, attempts: previous?.attempts ?? 0, cause });
+    return decision.next === 'give-up' ? 'failed' : 'retry';
   }
 
   /**

@@ -85,7 +85,12 @@ export interface CollectorContext extends RunContext {
   skipOnError: boolean;
 }
 
-export type ObjectOutcome = 'done' | 'failed' | 'unfinished';
+/**
+ * How one object's read ended: `done`; `failed` for good (or gone); `retry`, recorded failed and read
+ * again by key on a later pass, wherever the listing window is by then; `unfinished`, not recorded (a
+ * stop, an output or the state down), so the listing must come back for it.
+ */
+export type ObjectOutcome = 'done' | 'failed' | 'retry' | 'unfinished';
 
 /** How one pass over the configured buckets ended, as the daemon and health checks see it. */
 export interface PassOutcome {

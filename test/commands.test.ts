@@ -119,10 +119,10 @@ describe('status', () => {
     const out = text.stdout;
     assert.match(out, new RegExp(`bucket ${bucket}: 2 partitions, 4 objects done, 1 failed`));
     const row = (region: string) => out.split('\n').find((line) => line.trimStart().startsWith(`${ACCOUNT} ${region}`))!;
-    // The failed object leaves its day unfinished: the partition's pass is not ok, and says why. The
-    // window follows the newest object settled (today), less the grace day.
+    // The failed object makes the partition's pass not ok, and it says why; it does not hold the window,
+    // which follows the newest object settled (today), less the grace day.
     assert.match(row(EAST), new RegExp(`FAILED .* (\\d+s|\\d+m \\d+s) +${daysAgo(1)} +3 +1$`), row(EAST));
-    assert.ok(out.includes(`${row(EAST)}\n      last pass failed: objects left unfinished; read again next pass\n      newest: `), out);
+    assert.ok(out.includes(`${row(EAST)}\n      last pass failed: 1 object(s) failed; read again by key next pass\n      newest: `), out);
     assert.match(row(WEST), new RegExp(`ok .* ${daysAgo(1)} +1 +0$`), row(WEST));
     assert.match(out, /failed objects \(1\):/);
     assert.ok(out.includes(`    ${bad}\n      1 attempt, last `), out);
@@ -139,7 +139,7 @@ describe('status', () => {
     const byRegion = Object.fromEntries(b.partitions.map((p: { region: string }) => [p.region, p]));
     const e = byRegion[EAST];
     assert.equal(e.prefix, `AWSLogs/${ACCOUNT}/GuardDuty/${EAST}/`);
-    assert.deepEqual([e.done, e.failed, e.windowStart, e.lastPass.ok, e.lastPass.error], [3, 1, daysAgo(1), false, 'objects left unfinished; read again next pass']);
+    assert.deepEqual([e.done, e.failed, e.windowStart, e.lastPass.ok, e.lastPass.error], [3, 1, daysAgo(1), false, '1 object(s) failed; read again by key next pass']);
     assert.deepEqual([byRegion[WEST].lastPass.ok, byRegion[WEST].lastPass.error], [true, null]);
     assert.ok(east.includes(e.newest.key), e.newest.key);
     assert.ok(e.lagSeconds >= 0 && e.lagSeconds < 600, `lag ${e.lagSeconds}`);
@@ -347,8 +347,8 @@ describe('explain', () => {
     assert.deepEqual(r.decision.facts['window'], { first: WINDOW });
 
     r = await f.explain(keys.oldFailed);
-    assert.equal(r.decision.decision, 'before-window', 'retryable, but no longer listed');
-    assert.match(r.text, /it failed 1 time \(stale failure\) and is not retried/);
+    assert.equal(r.decision.decision, 'failed-retry', 'retryable, and read by key though no longer listed');
+    assert.match(r.text, new RegExp(`WILL BE READ: will be read again on the next pass \\(attempt 2 of 10\\): failed 1 time, last error: stale failure; its folder ${daysAgo(5)} is before where the listing starts \\(${WINDOW}\\), so it is read by its key`));
 
     r = await f.explain(keys.fresh);
     assert.equal(r.decision.decision, 'will-read');

@@ -240,14 +240,14 @@ describe('judgeKey: precedence against the window', () => {
     });
   });
 
-  test('a retryable failed key before the window is before-window', () => {
-    assert.deepEqual(judgeKey(facts({ folder: '2026-02-01', windowStart: '2026-03-01', known: failed(1) })), {
-      read: false,
-      why: 'before-window',
-    });
-    assert.deepEqual(judgeKey(facts({ folder: '2026-02-01', windowStart: '2026-03-01', known: failed(9), skipOnError: false })), {
-      read: false,
-      why: 'before-window',
+  test('a retryable failed key before the window is retried (by key: the window does not wait for it)', () => {
+    const once = failed(1);
+    assert.deepEqual(judgeKey(facts({ folder: '2026-02-01', windowStart: '2026-03-01', known: once })), { read: true, why: 'retry', resume: once });
+    const often = failed(9);
+    assert.deepEqual(judgeKey(facts({ folder: '2026-02-01', windowStart: '2026-03-01', known: often, skipOnError: false })), {
+      read: true,
+      why: 'retry',
+      resume: often,
     });
   });
 });

@@ -110,6 +110,8 @@ export interface ListPage {
   contents: Array<{ key: string; size: number; etag: string; lastModified: Date | undefined }>;
   prefixes: string[];
   keyCount: number;
+  /** IsTruncated: more keys follow, to be asked for with `nextToken`. */
+  truncated: boolean;
   nextToken: string | undefined;
 }
 
@@ -162,12 +164,12 @@ export function parseListPage(xml: string): ListPage | null {
     const prefix = text(entry, 'Prefix');
     if (prefix !== undefined) prefixes.push(prefix);
   }
-  const truncated = text(page, 'IsTruncated') === 'true';
   return {
     contents,
     prefixes,
     keyCount: Number(text(page, 'KeyCount') ?? contents.length + prefixes.length),
-    nextToken: truncated ? text(page, 'NextContinuationToken') : undefined,
+    truncated: text(page, 'IsTruncated') === 'true',
+    nextToken: text(page, 'NextContinuationToken'),
   };
 }
 
@@ -192,7 +194,7 @@ export interface DirectOptions {
 /** Why a GET went to the SDK without a direct try first. */
 export const NO_ROUTE = 'no route learnt yet';
 
-export type DirectAnswer = { body: IncomingMessage; contentLength: number | undefined } | { fallback: string };
+export type DirectAnswer = { body: IncomingMessage; contentLength: number | undefined; etag: string | undefined } | { fallback: string };
 export type DirectList = { page: ListPage } | { fallback: string };
 
 /** Bytes of a listing answer read at most (a page of 1,000 keys is some 300 KB). */
@@ -223,13 +225,13 @@ export class DirectS3 {
   }
 
   /** One ListObjectsV2 page when S3 answers 200 on the learnt route; otherwise why not. */
-  async list(query: ListQuery): Promise<DirectList> {
+  async list(query: ListQuery, signal?: AbortSignal): Promise<DirectList> {
     const params: Record<string, string> = { 'list-type': '2', prefix: query.prefix };
     if (query.delimiter !== undefined) params['delimiter'] = query.delimiter;
     if (query.continuationToken !== undefined) params['continuation-token'] = query.continuationToken;
     if (query.startAfter !== undefined) params['start-after'] = query.startAfter;
     if (query.maxKeys !== undefined) params['max-keys'] = String(query.maxKeys);
-    const answer = await this.send((route) => `${route.basePath}/`, params);
+    const answer = await this.send((route) => `${route.basePath}/`, params, signal);
     if ('fallback' in answer) return answer;
     const chunks: Buffer[] = [];
     let bytes = 0;
@@ -273,7 +275,8 @@ export class DirectS3 {
             return;
           }
           const length = Number(response.headers['content-length']);
-          resolve({ body: response, contentLength: Number.isFinite(length) ? length : undefined });
+          const etag = response.headers['etag'];
+          resolve({ body: response, contentLength: Number.isFinite(length) ? length : undefined, etag: typeof etag === 'string' ? etag : undefined });
         },
       );
       request.setTimeout(this.options.timeoutMs, () => request.destroy(new Error(`no answer in ${this.options.timeoutMs / 1000} s`)));

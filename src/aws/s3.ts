@@ -8,6 +8,7 @@ import { getProfileName, loadSharedConfigFiles } from '@smithy/shared-ini-file-l
 import type { AwsAccess, BucketConfig } from '../config/load.js';
 import { readBody } from './body.js';
 import { DirectS3, NO_ROUTE, type ListPage, type ListQuery } from './direct.js';
+import { checkedListing } from './listing.js';
 import type { S3Operation } from './errors.js';
 
 export const ROLE_SESSION_NAME = 'guardduty-wodle';
@@ -19,6 +20,13 @@ export interface ObjectSummary {
   lastModified: Date | undefined;
 }
 
+/** What a listing (or an S3 notification) says of an object before it is read. */
+export interface ListedObject {
+  size: number | null;
+  /** With its quotes, as S3 sends it; '' when unknown. */
+  etag: string;
+}
+
 export interface ObjectBody {
   /** Checked as it is read (body.ts): a connection lost, a body cut short or silent is a FetchError. */
   body: AsyncIterable<Buffer>;
@@ -27,13 +35,20 @@ export interface ObjectBody {
 /** The S3 operations a bucket pass needs, over one client per bucket. */
 export interface BucketReader {
   readonly bucket: string;
-  /** Common prefixes (sub-folders) directly under `prefix`, every page. */
-  listFolders(prefix: string): AsyncGenerator<string>;
-  /** Objects under `prefix` (after `startAfter`, when given), every page, in key order. */
-  listObjects(prefix: string, startAfter?: string): AsyncGenerator<ObjectSummary>;
+  /**
+   * Common prefixes (sub-folders) directly under `prefix`, every page, each once. Ends early, quietly,
+   * once `signal` is aborted; a listing that does not advance is a ListingError (listing.ts).
+   */
+  listFolders(prefix: string, signal?: AbortSignal): AsyncGenerator<string>;
+  /** Objects under `prefix` (after `startAfter`, when given), every page, in key order, each once; as listFolders. */
+  listObjects(prefix: string, startAfter?: string, signal?: AbortSignal): AsyncGenerator<ObjectSummary>;
   /** Whether anything at all exists under `prefix` (one request). */
-  exists(prefix: string): Promise<boolean>;
-  getObject(key: string, signal?: AbortSignal): Promise<ObjectBody>;
+  exists(prefix: string, signal?: AbortSignal): Promise<boolean>;
+  /**
+   * The object's body. `listed` is what the listing or notification said of it: a body shorter than its
+   * size (while the ETag is the same) is cut short, a FetchError, whatever the HTTP answer claimed.
+   */
+  getObject(key: string, signal?: AbortSignal, listed?: ListedObject): Promise<ObjectBody>;
   deleteObject(key: string): Promise<void>;
   close(): void;
 }
@@ -140,7 +155,7 @@ function directBeside(client: S3Client, agents: { http: HttpAgent; https: HttpsA
 }
 
 /** One ListObjectsV2 page through the SDK, in the shape a direct listing gives. */
-async function sdkListPage(client: S3Client, bucket: string, query: ListQuery): Promise<ListPage> {
+async function sdkListPage(client: S3Client, bucket: string, query: ListQuery, signal?: AbortSignal): Promise<ListPage> {
   const page = await client.send(
     new ListObjectsV2Command({
       Bucket: bucket,
@@ -150,6 +165,7 @@ async function sdkListPage(client: S3Client, bucket: string, query: ListQuery): 
       StartAfter: query.startAfter,
       MaxKeys: query.maxKeys,
     }),
+    { abortSignal: signal },
   );
   return {
     contents: (page.Contents ?? []).flatMap((object) =>
@@ -157,7 +173,8 @@ async function sdkListPage(client: S3Client, bucket: string, query: ListQuery): 
     ),
     prefixes: (page.CommonPrefixes ?? []).flatMap((common) => (common.Prefix ? [common.Prefix] : [])),
     keyCount: page.KeyCount ?? page.Contents?.length ?? 0,
-    nextToken: page.IsTruncated ? page.NextContinuationToken : undefined,
+    truncated: page.IsTruncated === true,
+    nextToken: page.NextContinuationToken,
   };
 }
 
@@ -167,11 +184,29 @@ function keepAliveAgents(maxSockets: number): { http: HttpAgent; https: HttpsAge
   return { http: new HttpAgent(agentOptions), https: new HttpsAgent(agentOptions) };
 }
 
-async function sdkGetObject(client: S3Client, bucket: string, key: string, signal: AbortSignal | undefined, timeoutMs: number): Promise<ObjectBody> {
+async function sdkGetObject(
+  client: S3Client,
+  bucket: string,
+  key: string,
+  signal: AbortSignal | undefined,
+  listed: ListedObject | undefined,
+  timeoutMs: number,
+): Promise<ObjectBody> {
   const response = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: signal });
   if (!response.Body) throw new Error(`GetObject ${key} returned no body`);
   const body = response.Body as unknown as AsyncIterable<Buffer>;
-  return { body: readBody(body, response.ContentLength, timeoutMs) };
+  return { body: readBody(body, expectedBytes(response.ContentLength, response.ETag, listed), timeoutMs) };
+}
+
+/**
+ * How many bytes the body must have: what the answer announced, and the size the listing gave when
+ * the answer is of the same object (same ETag, or none said). A Content-Length that is missing (a
+ * close-delimited or chunked answer) or wrong cannot then pass a cut body off as whole.
+ */
+export function expectedBytes(contentLength: number | undefined, etag: string | undefined, listed: ListedObject | undefined): number | undefined {
+  const sameObject = listed !== undefined && listed.size !== null && (etag === undefined || listed.etag === '' || etag === listed.etag);
+  if (!sameObject) return contentLength;
+  return Math.max(contentLength ?? 0, listed.size!);
 }
 
 export async function createBucketReader(bucket: BucketConfig, options: ReaderOptions): Promise<BucketReader> {
@@ -182,47 +217,38 @@ export async function createBucketReader(bucket: BucketConfig, options: ReaderOp
   const name = bucket.name;
 
   /** One page: directly when the route is known and S3 answers 200, through the SDK otherwise. */
-  async function listPage(query: ListQuery): Promise<ListPage> {
+  async function listPage(query: ListQuery, signal?: AbortSignal): Promise<ListPage> {
     options.onRequest?.('list');
-    const answer = await direct.list(query);
+    const answer = await direct.list(query, signal);
     if ('page' in answer) return answer.page;
     if (answer.fallback !== NO_ROUTE) {
       options.onFallback?.(`${query.prefix} (listing)`, answer.fallback);
       options.onRequest?.('list');
     }
-    return sdkListPage(client, name, query);
-  }
-
-  async function* pages(prefix: string, delimiter: string | undefined, startAfter?: string) {
-    let token: string | undefined;
-    do {
-      const page = await listPage({ prefix, delimiter, continuationToken: token, startAfter: token ? undefined : startAfter });
-      yield page;
-      token = page.nextToken;
-    } while (token);
+    return sdkListPage(client, name, query, signal);
   }
 
   return {
     bucket: name,
-    async *listFolders(prefix) {
-      for await (const page of pages(prefix, '/')) yield* page.prefixes;
+    listFolders(prefix, signal) {
+      return checkedListing(listPage, { bucket: name, prefix }, { prefix, delimiter: '/' }, (page) => page.prefixes, (folder) => folder, signal);
     },
-    async *listObjects(prefix, startAfter) {
-      for await (const page of pages(prefix, undefined, startAfter)) yield* page.contents;
+    listObjects(prefix, startAfter, signal) {
+      return checkedListing(listPage, { bucket: name, prefix }, { prefix, startAfter }, (page) => page.contents, (object) => object.key, signal);
     },
-    async exists(prefix) {
-      const page = await listPage({ prefix, maxKeys: 1 });
+    async exists(prefix, signal) {
+      const page = await listPage({ prefix, maxKeys: 1 }, signal);
       return page.keyCount > 0;
     },
-    async getObject(key, signal) {
+    async getObject(key, signal, listed) {
       options.onRequest?.('get');
       const answer = await direct.get(key, signal);
-      if ('body' in answer) return { body: readBody(answer.body, answer.contentLength, options.timeoutMs) };
+      if ('body' in answer) return { body: readBody(answer.body, expectedBytes(answer.contentLength, answer.etag, listed), options.timeoutMs) };
       if (answer.fallback !== NO_ROUTE) {
         options.onFallback?.(key, answer.fallback);
         options.onRequest?.('get');
       }
-      return sdkGetObject(client, name, key, signal, options.timeoutMs);
+      return sdkGetObject(client, name, key, signal, listed, options.timeoutMs);
     },
     async deleteObject(key) {
       options.onRequest?.('delete');

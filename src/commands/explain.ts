@@ -211,7 +211,7 @@ function beforeWindowReason({ input, facts, notes, first, normal }: VerdictConte
   );
 }
 
-function retryReason(row: ObjectRow, input: ExplainInput): string {
+function retryReason(row: ObjectRow, { input, facts, first }: VerdictContext): string {
   const limits = { skipOnError: input.wodle.skipOnError, maxAttempts: input.maxAttempts };
   const read = nextReadOfFailed(row.attempts, limits, input.rescanSince !== null);
   const next =
@@ -220,7 +220,8 @@ function retryReason(row: ObjectRow, input: ExplainInput): string {
       : read.kind === 'attempt'
         ? `attempt ${read.attempt} of ${read.of}`
         : 'every pass until it succeeds, since skip_on_error is no';
-  return `will be read again on the next pass (${next}): failed ${plural(row.attempts, 'time')}, last error: ${lastError(row, input)}`;
+  const byKey = facts.folder !== null && facts.folder < first ? `; its folder ${facts.folder} is before where the listing starts (${first}), so it is read by its key` : '';
+  return `will be read again on the next pass (${next}): failed ${plural(row.attempts, 'time')}, last error: ${lastError(row, input)}${byKey}`;
 }
 
 /** The verdict in words, naming the fact that decided it. */
@@ -250,7 +251,7 @@ function explainVerdict(verdict: Verdict, context: VerdictContext): Explanation 
     case 'before-window':
       return answer('before-window', beforeWindowReason(context));
     case 'retry':
-      return answer('failed-retry', retryReason(row!, input));
+      return answer('failed-retry', retryReason(row!, context));
     case 'new':
       return answer('will-read', `would be read on the next pass: its folder ${facts.folder} is inside the listing window (from ${first} to the end of the listing) and the state has no row for it`);
   }

@@ -182,7 +182,7 @@ export class SqsSubscriber {
       for (const [key, outcome] of outcomes) {
         if (outcome === 'outside') this.log.debug({ messageId: id, key }, 'key outside the GuardDuty layouts; ignored');
       }
-      left = outcomes.filter(([, outcome]) => outcome === 'failed' || outcome === 'unfinished').map(([key]) => key);
+      left = outcomes.filter(([, outcome]) => outcome === 'failed' || outcome === 'retry' || outcome === 'unfinished').map(([key]) => key);
     } catch (err) {
       left = [`message ${id}: ${describe(err)}`];
     } finally {

@@ -61,6 +61,7 @@ export class StateStore {
     windowStart: Database.Statement<[string, string], { window_start: string }>;
     setWindowStart: Database.Statement<unknown[]>;
     prune: Database.Statement<[string, string, string]>;
+    failedBefore: Database.Statement<[string, string, string], { key: string; etag: string; size: number }>;
     recordPass: Database.Statement<unknown[]>;
   };
 
@@ -87,7 +88,14 @@ export class StateStore {
          ON CONFLICT (bucket, prefix) DO UPDATE SET window_start = excluded.window_start, updated_at = excluded.updated_at`,
       ),
       // Keys of one partition sort by day, so "older than this day's folder" is a key range.
-      prune: this.db.prepare('DELETE FROM objects WHERE bucket = ? AND key >= ? AND key < ?'),
+      // Failed rows stay (but for objects found gone): a failed object is read again by key however far
+      // the window has moved.
+      prune: this.db.prepare(
+        "DELETE FROM objects WHERE bucket = ? AND key >= ? AND key < ? AND (status = 'done' OR failure IS 'gone')",
+      ),
+      failedBefore: this.db.prepare(
+        "SELECT key, etag, size FROM objects WHERE bucket = ? AND key >= ? AND key < ? AND status = 'failed' AND failure IS NOT 'gone' ORDER BY key",
+      ),
       // The newest object only moves forward: a pass that read nothing new keeps the one before.
       recordPass: this.db.prepare(
         `INSERT INTO partition_passes (bucket, prefix, account, region, last_pass_at, last_pass_ok, last_error, newest_key, newest_modified)
@@ -119,6 +127,14 @@ export class StateStore {
    */
   markFailed(record: ObjectRecord, error: string, failure: { kind: FailureKind; countsAttempt: boolean }): void {
     this.write(record, 'failed', error, failure.kind, false, failure.countsAttempt ? 1 : 0);
+  }
+
+  /**
+   * The partition's failed objects whose keys sort before `beforeKey` (its listing's start): those the
+   * window has moved past, read again by key. Kept by prune (failed rows are never pruned).
+   */
+  failedBefore(partition: PartitionRef, beforeKey: string): Array<{ key: string; etag: string; size: number }> {
+    return this.guard('read the failed objects behind the window', () => this.prepared().failedBefore.all(partition.bucket, partition.prefix, beforeKey));
   }
 
   markDeleted(bucket: string, key: string): void {

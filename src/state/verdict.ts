@@ -38,7 +38,10 @@ export function judgeKey(facts: KeyFacts): Verdict {
   if (facts.onlyLogsAfter !== null && facts.folder.slice(0, 10) < facts.onlyLogsAfter) return { read: false, why: 'before-only-logs-after' };
   const known = facts.known;
   if (known?.status === 'done') return { read: false, why: 'done', deletePending: known.deletePending };
-  if (known && !facts.rescan && !retryable(facts.skipOnError, known.attempts, facts.maxAttempts)) return { read: false, why: 'failed-final' };
+  if (known && retryable(facts.skipOnError, known.attempts, facts.maxAttempts)) return { read: true, why: 'retry', resume: known };
+  if (known && !facts.rescan) return { read: false, why: 'failed-final' };
+  // A failed key the policy still retries is read by key wherever its folder is (above): the window
+  // moves past it rather than waiting, and its day is not listed again for it.
   if (facts.windowStart !== null && toMs(facts.folder) < toMs(facts.windowStart)) return { read: false, why: 'before-window' };
   return { read: true, why: known ? 'retry' : 'new', resume: known };
 }

@@ -15,7 +15,8 @@ import { folderTime, type FolderTime, type Granularity } from './window.js';
 export interface Layout {
   name: LayoutName;
   granularity: Granularity;
-  partitions(): Promise<Partition[]>;
+  /** The partitions to list; fewer once `stop` is aborted (the pass is ending: nothing is listed then). */
+  partitions(stop?: AbortSignal): Promise<Partition[]>;
   /** The folder a key of the partition sits in, or null for a key outside the layout. */
   folderOf(key: string, partition: Partition): FolderTime | null;
 }
@@ -25,15 +26,15 @@ export interface Layout {
  * `<path>AWSLogs/` holds anything, else the Firehose date folders under `<path>`. Never guessed again
  * from what happens to be listed: a bucket emptied by remove_from_bucket keeps its layout.
  */
-export async function bucketLayout(bucket: BucketConfig, reader: BucketReader, known: LayoutName | null, log: Logger): Promise<Layout> {
+export async function bucketLayout(bucket: BucketConfig, reader: BucketReader, known: LayoutName | null, log: Logger, stop?: AbortSignal): Promise<Layout> {
   const root = logsRoot(bucket);
-  const native = known !== null ? known === 'native' : await reader.exists(root);
+  const native = known !== null ? known === 'native' : await reader.exists(root, stop);
   if (native) {
     log.debug({ prefix: root, from: known ? 'state' : 'listing' }, 'native GuardDuty export layout');
     return {
       name: 'native',
       granularity: 'day',
-      partitions: () => nativePartitions(bucket, reader, log),
+      partitions: (signal) => nativePartitions(bucket, reader, log, signal),
       folderOf: (key, partition) => {
         const parsed = parseNativeKey(bucket, key);
         const inPartition = parsed && partition.kind === 'native' && parsed.account === partition.account && parsed.region === partition.region;
@@ -54,10 +55,10 @@ export async function bucketLayout(bucket: BucketConfig, reader: BucketReader, k
 }
 
 /** The configured accounts and regions, or those the folders under AWSLogs/ show. */
-async function nativePartitions(bucket: BucketConfig, reader: BucketReader, log: Logger): Promise<Partition[]> {
+async function nativePartitions(bucket: BucketConfig, reader: BucketReader, log: Logger, stop?: AbortSignal): Promise<Partition[]> {
   const discover = async (prefix: string, accept: (name: string) => boolean, what: string): Promise<string[]> => {
     const names: string[] = [];
-    for await (const folder of reader.listFolders(prefix)) {
+    for await (const folder of reader.listFolders(prefix, stop)) {
       const name = lastSegment(folder);
       if (accept(name)) names.push(name);
       else log.debug({ folder }, `ignoring folder that is not an ${what}`);

@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { S3Operation } from './aws/errors.js';
-import type { PassOutcome, Telemetry } from './run.js';
+import type { ObjectOutcome, PassOutcome, Telemetry } from './run.js';
 
 export interface PartitionNewest {
   bucket: string;
@@ -62,7 +62,7 @@ export class Metrics implements Telemetry {
     this.listed = new Counter({ name: 'guardduty_wodle_objects_listed_total', help: 'Keys listed inside the layout and the day window', labelNames: ['bucket'], registers });
     this.settled = new Counter({
       name: 'guardduty_wodle_objects_total',
-      help: 'Objects read: done, failed, or left unfinished for the next pass',
+      help: 'Objects read: done, failed, gone (deleted before the read), or left unfinished for the next pass',
       labelNames: ['bucket', 'outcome'],
       registers,
     });
@@ -139,7 +139,7 @@ export class Metrics implements Telemetry {
     this.listed.inc({ bucket });
   }
 
-  objectSettled(bucket: string, outcome: 'done' | 'failed' | 'unfinished', bytes: number, events: number): void {
+  objectSettled(bucket: string, outcome: ObjectOutcome, bytes: number, events: number): void {
     this.settled.inc({ bucket, outcome });
     if (events > 0) this.events.inc({ bucket }, events);
     if (bytes > 0) this.bytes.inc({ bucket }, bytes);

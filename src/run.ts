@@ -85,7 +85,8 @@ export interface CollectorContext extends RunContext {
   skipOnError: boolean;
 }
 
-export type ObjectOutcome = 'done' | 'failed' | 'unfinished';
+/** `gone`: the object no longer exists (deleted since it was listed or notified); there is nothing to read. */
+export type ObjectOutcome = 'done' | 'failed' | 'unfinished' | 'gone';
 
 /** How one pass over the configured buckets ended, as the daemon and health checks see it. */
 export interface PassOutcome {
@@ -113,7 +114,7 @@ export interface Telemetry {
   listingFinished?(bucket: string): void;
   /** A listed object is new (or failed before) and will be read. */
   objectToRead?(bucket: string): void;
-  /** An object was read to the end (done), failed, or left for the next pass. */
+  /** An object was read to the end (done), failed, was gone, or was left for the next pass. */
   objectSettled?(bucket: string, outcome: ObjectOutcome, bytes: number, events: number): void;
   s3Request?(bucket: string, operation: S3Operation): void;
 }

@@ -1,4 +1,5 @@
-// S3 notifications through SQS: competing replicas, a replica killed mid-way, a poison message.
+// S3 notifications through SQS: competing replicas, a replica killed mid-way, a poison message, messages
+// that cannot be understood, EventBridge events, gone objects, a key notified several times.
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -62,7 +62,7 @@ export class Metrics implements Telemetry {
     this.listed = new Counter({ name: 'guardduty_wodle_objects_listed_total', help: 'Keys listed inside the layout and the day window', labelNames: ['bucket'], registers });
     this.settled = new Counter({
       name: 'guardduty_wodle_objects_total',
-      help: 'Objects read: done, failed, or left unfinished for the next pass',
+      help: 'Objects read: done, failed, gone (deleted before the read), or left unfinished for the next pass',
       labelNames: ['bucket', 'outcome'],
       registers,
     });

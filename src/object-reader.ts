@@ -148,7 +148,7 @@ export class ObjectReader {
     if (kind === 'output') return 'unfinished';
     if (kind === 'gone') {
       log.warn({ kind }, `${cause}; nothing to read`);
-      return 'failed';
+      return 'gone';
     }
     this.pass.summary.failed++;
     const attempts = (previous?.attempts ?? 0) + (decision.countsAttempt ? 1 : 0);

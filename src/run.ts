@@ -86,11 +86,12 @@ export interface CollectorContext extends RunContext {
 }
 
 /**
- * How one object's read ended: `done`; `failed` for good (or gone); `retry`, recorded failed and read
- * again by key on a later pass, wherever the listing window is by then; `unfinished`, not recorded (a
- * stop, an output or the state down), so the listing must come back for it.
+ * How one object's read ended: `done`; `failed` for good; `gone`, deleted since it was listed or
+ * notified (nothing to read); `retry`, recorded failed and read again by key on a later pass, wherever
+ * the listing window is by then; `unfinished`, not recorded (a stop, an output or the state down), so
+ * the listing must come back for it.
  */
-export type ObjectOutcome = 'done' | 'failed' | 'retry' | 'unfinished';
+export type ObjectOutcome = 'done' | 'failed' | 'gone' | 'retry' | 'unfinished';
 
 /** How one pass over the configured buckets ended, as the daemon and health checks see it. */
 export interface PassOutcome {
@@ -118,7 +119,7 @@ export interface Telemetry {
   listingFinished?(bucket: string): void;
   /** A listed object is new (or failed before) and will be read. */
   objectToRead?(bucket: string): void;
-  /** An object was read to the end (done), failed, or left for the next pass. */
+  /** An object was read to the end (done), failed, was gone, or was left for the next pass. */
   objectSettled?(bucket: string, outcome: ObjectOutcome, bytes: number, events: number): void;
   s3Request?(bucket: string, operation: S3Operation): void;
 }

@@ -1,4 +1,5 @@
-// S3 notifications through SQS: competing replicas, a replica killed mid-way, a poison message.
+// S3 notifications through SQS: competing replicas, a replica killed mid-way, a poison message, messages
+// that cannot be understood, EventBridge events, gone objects, a key notified several times.
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -35,11 +36,33 @@ async function depth(url: string): Promise<number> {
   return Number(Attributes!['ApproximateNumberOfMessages']) + Number(Attributes!['ApproximateNumberOfMessagesNotVisible']);
 }
 
-/** An S3 event notification as S3 sends it: keys URL-encoded, `+` for spaces. */
+/** A key as S3 events carry it: URL-encoded, `+` for spaces. */
+function encodeKey(key: string): string {
+  return encodeURIComponent(key).replaceAll('%2F', '/').replaceAll('%20', '+');
+}
+
+/** One ObjectCreated record of an S3 event, its key given as the event carries it. */
+function s3Record(bucket: string, encodedKey: string, size: number) {
+  return { eventVersion: '2.1', eventSource: 'aws:s3', eventName: 'ObjectCreated:Put', s3: { bucket: { name: bucket }, object: { key: encodedKey, size, eTag: 'abc' } } };
+}
+
+/** An S3 event notification as S3 sends it. */
 function s3Event(bucket: string, key: string, size: number): string {
-  const encoded = encodeURIComponent(key).replaceAll('%2F', '/').replaceAll('%20', '+');
+  return JSON.stringify({ Records: [s3Record(bucket, encodeKey(key), size)] });
+}
+
+/** An S3 event as an EventBridge rule delivers it to SQS. */
+function eventBridgeEvent(bucket: string, key: string, size: number, detailType = 'Object Created'): string {
   return JSON.stringify({
-    Records: [{ eventVersion: '2.1', eventSource: 'aws:s3', eventName: 'ObjectCreated:Put', s3: { bucket: { name: bucket }, object: { key: encoded, size, eTag: 'abc' } } }],
+    version: '0',
+    id: '17793124-05d4-b198-2fde-7ededc63b103',
+    'detail-type': detailType,
+    source: 'aws.s3',
+    account: ACCOUNT,
+    time: new Date().toISOString(),
+    region: REGION,
+    resources: [`arn:aws:s3:::${bucket}`],
+    detail: { version: '0', bucket: { name: bucket }, object: { key: encodeKey(key), size, etag: 'abc', sequencer: '617f08299329d189' }, reason: 'PutObject' },
   });
 }
 
@@ -49,20 +72,27 @@ async function send(url: string, bodies: string[]): Promise<void> {
   }
 }
 
+/** The key of a one-finding object under a path with a space. */
+function findingKey(id: string): string {
+  return nativeKey(ACCOUNT, REGION, today(), `${id}.jsonl.gz`, 'guard duty/');
+}
+
 /** Puts `count` one-finding objects under a path with a space, and returns their notifications. */
-async function objects(bucket: string, count: number, prefix: string): Promise<{ ids: string[]; bodies: string[] }> {
+async function objects(bucket: string, count: number, prefix: string): Promise<{ ids: string[]; bodies: string[]; stored: Array<{ key: string; size: number }> }> {
   fake.s3.createBucket(bucket);
   const ids: string[] = [];
   const bodies: string[] = [];
+  const stored: Array<{ key: string; size: number }> = [];
   for (let i = 0; i < count; i++) {
     const id = `${prefix}-${i}`;
-    const key = nativeKey(ACCOUNT, REGION, today(), `${id}.jsonl.gz`, 'guard duty/');
+    const key = findingKey(id);
     const body = jsonlGz([makeFinding(ACCOUNT, REGION, id)]);
     await fake.s3.put(bucket, key, body);
     ids.push(id);
     bodies.push(s3Event(bucket, key, body.length));
+    stored.push({ key, size: body.length });
   }
-  return { ids, bodies };
+  return { ids, bodies, stored };
 }
 
 function subscriberConfig(dir: string, queueName: string, endpoint = fake.s3.endpoint): string {
@@ -89,7 +119,7 @@ describe('notifications', () => {
   test('S3 event records, SNS-wrapped ones and the test event; keys URL-decoded; layouts found without configuration', () => {
     const key = 'guard duty/AWSLogs/888888888888/GuardDuty/ap-northeast-1/2026/11/29/a+b.jsonl.gz';
     const event = s3Event('b', key, 10);
-    assert.deepEqual(parseNotification(event), { kind: 'objects', objects: [{ bucket: 'b', key, size: 10, etag: '"abc"' }] });
+    assert.deepEqual(parseNotification(event), { kind: 'objects', objects: [{ bucket: 'b', key, size: 10, etag: '"abc"' }], unreadable: [] });
     assert.deepEqual(parseNotification(JSON.stringify({ Type: 'Notification', Message: event })), parseNotification(event));
     assert.deepEqual(parseNotification(JSON.stringify({ Service: 'Amazon S3', Event: 's3:TestEvent', Bucket: 'b' })), { kind: 'test' });
     assert.equal(parseNotification('not json').kind, 'other');
@@ -97,6 +127,23 @@ describe('notifications', () => {
     assert.equal(locateKey('x/AWSLogs/o-abc123/888888888888/GuardDuty/us-east-1/2026/11/29/f.jsonl.gz')?.layout, 'native');
     assert.deepEqual(locateKey('fh/2026/11/29/13/stream-1-2026-11-29-13-00-00-00000000-0000-4000-8000-000000000000.gz'), { layout: 'firehose', path: 'fh/', day: '2026-11-29' });
     assert.equal(locateKey('AWSLogs/888888888888/CloudTrail/us-east-1/2026/11/29/x.json.gz'), null);
+  });
+
+  test('S3 events through EventBridge: Object Created names its object, key URL-decoded; other detail-types name none', () => {
+    const key = 'guard duty/AWSLogs/888888888888/GuardDuty/ap-northeast-1/2026/11/29/a+b.jsonl.gz';
+    assert.deepEqual(parseNotification(eventBridgeEvent('b', key, 10)), { kind: 'objects', objects: [{ bucket: 'b', key, size: 10, etag: '"abc"' }], unreadable: [] });
+    assert.deepEqual(parseNotification(eventBridgeEvent('b', key, 10, 'Object Deleted')), { kind: 'other', reason: 'EventBridge "Object Deleted" event, not a new object' });
+  });
+
+  test('a record that cannot be understood is named, beside the objects the other records name', () => {
+    const good = findingKey('good');
+    const mixed = JSON.stringify({ Records: [s3Record('b', encodeKey(good), 10), s3Record('b', 'AWSLogs/bad%ZZ.jsonl.gz', 10)] });
+    const notification = parseNotification(mixed);
+    assert.equal(notification.kind, 'objects');
+    assert.deepEqual(notification.kind === 'objects' && notification.objects.map((o) => o.key), [good]);
+    assert.deepEqual(notification.kind === 'objects' && notification.unreadable, [
+      'record 2 of 2 (ObjectCreated:Put): key "AWSLogs/bad%ZZ.jsonl.gz" is not valid URL encoding (URI malformed)',
+    ]);
   });
 });
 
@@ -182,5 +229,95 @@ describe('SQS subscriber', () => {
     const dead = await sqs().send(new ReceiveMessageCommand({ QueueUrl: dlq.url, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
     assert.equal(dead.Messages?.length, 1);
     assert.match(dead.Messages![0]!.Body!, /poison\.jsonl\.gz/);
+  });
+
+  test('a message that cannot be understood (a malformed % escape) is warned about once per receive and left for its dead-letter queue; its batch is delivered and deleted', async () => {
+    const bucket = 'gd-sqs-malformed';
+    const dlq = await queue('gd-malformed-dlq');
+    const q = await queue('gd-malformed', { VisibilityTimeout: '3', RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlq.arn, maxReceiveCount: 2 }) });
+    const { ids: expected, bodies, stored } = await objects(bucket, 5, 'm');
+    const malformed = (name: string) => encodeKey(findingKey(name)).replace(name, `${name}%ZZ`);
+    const bad = JSON.stringify({ Records: [s3Record(bucket, malformed('bad'), 10)] });
+    // A malformed record among good ones: the good object is read, the message stays all the same.
+    const mixed = JSON.stringify({ Records: [s3Record(bucket, encodeKey(stored[4]!.key), stored[4]!.size), s3Record(bucket, malformed('mixed'), 10)] });
+    await send(q.url, [bodies[0]!, bad, bodies[1]!, mixed, bodies[2]!, bodies[3]!]);
+    const consumer = replica('gd-malformed', ['--once']);
+    const unreadable = (logs: Array<Record<string, unknown>>) => logs.filter((l) => l['level'] === 40 && /cannot be understood/.test(String(l['msg'])));
+
+    const first = await runCli(consumer.args);
+    assert.equal(first.code, 0, `a message that cannot be understood is not the run's failure:\n${first.stderr}`);
+    assert.deepEqual(ids(consumer.out).sort(), [...expected].sort(), 'every good object delivered once');
+    const warned = unreadable(first.logs);
+    assert.equal(warned.length, 2, 'one warning per message that cannot be understood');
+    assert.deepEqual(warned.map((l) => /(bad|mixed)%ZZ/.exec(String(l['msg']))?.[1]).sort(), ['bad', 'mixed']);
+    for (const line of warned) {
+      assert.match(String(line['msg']), new RegExp(`^SQS queue gd-malformed: message ${String(line['messageId'])} \\(received 1 times\\) cannot be understood: record \\d of \\d \\(ObjectCreated:Put\\): key ".*" is not valid URL encoding \\(URI malformed\\); left on the queue for its dead-letter queue$`));
+    }
+    assert.equal(first.logs.filter((l) => (l['level'] as number) >= 50).length, 0, 'no error');
+    assert.equal(await depth(q.url), 2, 'the good messages deleted, the two others left');
+
+    // They come back after the visibility timeout: the good object of the mixed one is not delivered
+    // again, and the redrive policy then moves both to the dead-letter queue.
+    const second = await runCli([...consumer.args, '--sqs-wait', '4']);
+    assert.equal(second.code, 0, second.stderr);
+    assert.deepEqual(ids(consumer.out).sort(), [...expected].sort(), 'nothing delivered twice');
+    assert.deepEqual(unreadable(second.logs).map((l) => l['receives']), [2, 2]);
+    assert.equal(await depth(q.url), 0);
+    assert.equal(await depth(dlq.url), 2);
+  });
+
+  test('S3 events through EventBridge are read like S3\'s own records; other detail-types are deleted unread', async () => {
+    const bucket = 'gd-sqs-eventbridge';
+    const q = await queue('gd-eventbridge');
+    const { ids: expected, stored } = await objects(bucket, 4, 'eb');
+    const created = stored.slice(0, 3).map(({ key, size }) => eventBridgeEvent(bucket, key, size));
+    const deleted = eventBridgeEvent(bucket, stored[3]!.key, stored[3]!.size, 'Object Deleted');
+    await send(q.url, [...created, deleted]);
+    const consumer = replica('gd-eventbridge', ['--once']);
+    const result = await runCli(consumer.args);
+    assert.equal(result.code, 0, result.stderr);
+    assert.deepEqual(ids(consumer.out).sort(), expected.slice(0, 3).sort(), 'the created objects read (keys URL-decoded), the deleted one not');
+    assert.equal(await depth(q.url), 0);
+  });
+
+  test('a notification for an object that is gone (NoSuchKey) is deleted with one warning naming bucket and key', async () => {
+    const bucket = 'gd-sqs-gone';
+    const q = await queue('gd-gone');
+    const { ids: expected, bodies } = await objects(bucket, 2, 'g');
+    const goneKey = findingKey('gone');
+    await send(q.url, [bodies[0]!, s3Event(bucket, goneKey, 100), bodies[1]!]);
+    const consumer = replica('gd-gone', ['--once']);
+    const result = await runCli(consumer.args);
+    assert.equal(result.code, 0, result.stderr);
+    assert.deepEqual(ids(consumer.out).sort(), [...expected].sort());
+    const warnings = result.logs.filter((l) => l['level'] === 40).map((l) => String(l['msg']));
+    assert.deepEqual(warnings, [`s3://${bucket}/${goneKey}: the object is gone (deleted since it was listed or notified); nothing to read`]);
+    assert.equal(result.logs.filter((l) => (l['level'] as number) >= 50).length, 0, 'no error');
+    assert.equal(await depth(q.url), 0, 'no message left to come back forever');
+  });
+
+  test('a key notified several times (two messages, two records of one message) is read once; every message naming it follows that one outcome', async () => {
+    const bucket = 'gd-sqs-twice';
+    const q = await queue('gd-twice');
+    const { ids: expected, bodies, stored } = await objects(bucket, 2, 't');
+    const goneKey = findingKey('gone');
+    const gone = s3Event(bucket, goneKey, 100);
+    const twoRecords = JSON.stringify({ Records: [s3Record(bucket, encodeKey(stored[1]!.key), stored[1]!.size), s3Record(bucket, encodeKey(stored[1]!.key), stored[1]!.size)] });
+    await send(q.url, [bodies[0]!, bodies[0]!, twoRecords, gone, gone]);
+    // GETs held a while, so that the reads of one key would overlap if they were not shared.
+    const isGet = (r: { method: string; url: string }) => r.method === 'GET' && r.url.includes(`/${bucket}/`) && !r.url.includes('list-type=');
+    const slow = await S3Proxy.start(fake.s3.endpoint, { delayMs: (r) => (isGet(r) ? 300 : 0) });
+    try {
+      const consumer = replica('gd-twice', ['--once'], slow.endpoint);
+      const result = await runCli(consumer.args);
+      assert.equal(result.code, 0, result.stderr);
+      assert.deepEqual(ids(consumer.out).sort(), [...expected].sort(), 'each event delivered once');
+      const gets = slow.requests.filter(isGet).map((r) => decodeURIComponent(new URL(r.url, 'http://s3').pathname).slice(`/${bucket}/`.length));
+      assert.deepEqual(gets.sort(), [stored[0]!.key, stored[1]!.key, goneKey].sort(), 'one GET per key');
+      assert.equal(result.logs.filter((l) => l['level'] === 40 && /is gone/.test(String(l['msg']))).length, 1, 'one warning for the gone key');
+      assert.equal(await depth(q.url), 0, 'every message deleted');
+    } finally {
+      await slow.stop();
+    }
   });
 });

@@ -91,7 +91,7 @@ export function explainAwsError(err: unknown, ctx: FailureContext): string {
       }
       return `${where}: access denied ${action}; grant s3:GetObject on arn:aws:s3:::${ctx.bucket}/*, and kms:Decrypt on the export's KMS key (IAM policy and key policy) (${message})`;
     case 'NoSuchKey':
-      return `${where}: the object is gone (deleted since it was listed)`;
+      return `${where}: the object is gone (deleted since it was listed or notified)`;
     default:
       return `${where}: ${action} failed: ${code}${e.$metadata?.httpStatusCode ? ` (HTTP ${e.$metadata.httpStatusCode})` : ''}: ${message}`;
   }

@@ -14,8 +14,8 @@ import { BucketCollector } from '../collector.js';
 import { notifiedBucket, type SubscriberConfig } from '../config/load.js';
 import type { ObjectOutcome, RunContext } from '../run.js';
 import { describe } from '../errors.js';
-import { locateKey } from '../walk/locate.js';
-import { parseNotification } from './notifications.js';
+import { locateKey, type LocatedKey } from '../walk/locate.js';
+import { parseNotification, type NotifiedObject } from './notifications.js';
 
 export interface SubscriberOptions {
   /** Long-poll wait of each ReceiveMessage, seconds (SQS allows up to 20). */
@@ -52,6 +52,12 @@ export class SqsSubscriber {
   private readonly readers = new Map<string, BucketReader>();
   private failed = false;
   private readonly lastPruned = new Map<string, number>();
+  /**
+   * Reads in progress by bucket and key: S3 may notify a key more than once (and several pollers take
+   * batches at once), and every message naming a key waits on its one read. Once it settles, the
+   * state's verdict answers later notifications.
+   */
+  private readonly reading = new Map<string, Promise<ObjectOutcome>>();
 
   constructor(
     private readonly config: SubscriberConfig,
@@ -159,6 +165,19 @@ export class SqsSubscriber {
     return collector;
   }
 
+  /** Reads a notified object once, however many messages of the batches in work name it. */
+  private readOnce(object: NotifiedObject, located: LocatedKey, collectors: Map<string, BucketCollector>): Promise<ObjectOutcome> {
+    const id = `${object.bucket}/${object.key}`;
+    let read = this.reading.get(id);
+    if (!read) {
+      read = this.collectorFor(object.bucket, collectors)
+        .then((collector) => collector.readNotified(object, located))
+        .finally(() => this.reading.delete(id));
+      this.reading.set(id, read);
+    }
+    return read;
+  }
+
   private async handle(message: Message, collectors: Map<string, BucketCollector>): Promise<void> {
     const id = message.MessageId ?? '?';
     const receives = Number(message.Attributes?.['ApproximateReceiveCount'] ?? 1);
@@ -168,6 +187,14 @@ export class SqsSubscriber {
       await this.delete(message);
       return;
     }
+    // Not deleted: reading it again cannot mend it, and its redrive policy moves it to the dead-letter
+    // queue for an operator. The objects it does name are still read, so when it comes back they are no-ops.
+    if (notification.unreadable.length > 0) {
+      this.log.warn(
+        { messageId: id, receives, unreadable: notification.unreadable },
+        `SQS queue ${this.config.sqsName}: message ${id} (received ${receives} times) cannot be understood: ${notification.unreadable.join('; ')}; left on the queue for its dead-letter queue`,
+      );
+    }
     const heartbeat = this.keepInvisible(message);
     let left: string[] = [];
     try {
@@ -175,8 +202,7 @@ export class SqsSubscriber {
         notification.objects.map(async (object): Promise<[string, ObjectOutcome | 'outside']> => {
           const located = locateKey(object.key);
           if (!located) return [object.key, 'outside'];
-          const collector = await this.collectorFor(object.bucket, collectors);
-          return [`s3://${object.bucket}/${object.key}`, await collector.readNotified(object, located)];
+          return [`s3://${object.bucket}/${object.key}`, await this.readOnce(object, located, collectors)];
         }),
       );
       for (const [key, outcome] of outcomes) {
@@ -189,7 +215,7 @@ export class SqsSubscriber {
       clearInterval(heartbeat);
     }
     if (left.length === 0) {
-      await this.delete(message);
+      if (notification.unreadable.length === 0) await this.delete(message);
       return;
     }
     this.failed = true;

@@ -1,6 +1,7 @@
 // AWS failures turned into one line an operator can act on: what failed, where, and the fix.
 // An endpoint's password (https://user:pass@host) never appears in it: see maskUrl.
 
+import { FetchError } from './body.js';
 import { maskUrl, maskUrlsIn } from '../config/values.js';
 import { describe } from '../errors.js';
 
@@ -99,6 +100,7 @@ export function explainAwsError(err: unknown, ctx: FailureContext): string {
 
 /** One line naming bucket, key and cause; for AWS failures, also the fix. */
 export function explainFailure(err: unknown, bucket: { name: string; serviceEndpoint: string | null }, operation: S3Operation, key?: string): string {
-  if (isAwsFailure(err)) return explainAwsError(err, { bucket: bucket.name, key, operation, endpoint: bucket.serviceEndpoint });
+  // A body cut in transit says so: the network code behind it (a reset) would read as an unreachable endpoint.
+  if (isAwsFailure(err) && !(err instanceof FetchError)) return explainAwsError(err, { bucket: bucket.name, key, operation, endpoint: bucket.serviceEndpoint });
   return `s3://${bucket.name}${key ? `/${key}` : ''}: ${describe(err)}`;
 }

@@ -17,7 +17,25 @@ export interface HttpAnswer {
 export type Answer =
   | HttpAnswer
   /** reset: drop the connection at once; cut: send half the real body, then drop; stall: half, then silence. */
-  | { fault: 'reset' | 'cut' | 'stall' };
+  | { fault: 'reset' | 'cut' | 'stall' }
+  /**
+   * The real answer cut at `cutAt(body)` (half by default) and ended as though whole, written as raw
+   * HTTP: `short-length` announces the cut length as its Content-Length; `chunked-cut` sends chunks and
+   * closes without the last one; `close-cut` sends no length and closes (a close-delimited body).
+   */
+  | { fault: 'short-length' | 'chunked-cut' | 'close-cut'; cutAt?: (body: Buffer) => number };
+
+const RAW_FAULTS = new Set(['short-length', 'chunked-cut', 'close-cut']);
+
+/** The head and body of a cut answer as raw HTTP/1.1 bytes (see Answer). */
+function rawCutAnswer(fault: string, etag: string | undefined, part: Buffer): Buffer {
+  const head = ['HTTP/1.1 200 OK', 'Content-Type: application/octet-stream', ...(etag ? [`ETag: ${etag}`] : [])];
+  if (fault === 'short-length') head.push(`Content-Length: ${part.length}`, 'Connection: close');
+  if (fault === 'chunked-cut') head.push('Transfer-Encoding: chunked');
+  if (fault === 'close-cut') head.push('Connection: close');
+  const body = fault === 'chunked-cut' ? Buffer.concat([Buffer.from(`${part.length.toString(16)}\r\n`), part, Buffer.from('\r\n')]) : part;
+  return Buffer.concat([Buffer.from(`${head.join('\r\n')}\r\n\r\n`), body]);
+}
 
 export interface ProxyOptions {
   /** Answer this request here (an S3 error, a fault) instead of forwarding it; undefined forwards. */
@@ -75,6 +93,17 @@ export class S3Proxy {
       const forward = request(
         { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers },
         (reply) => {
+          if (answer && RAW_FAULTS.has(answer.fault)) {
+            const chunks: Buffer[] = [];
+            reply.on('data', (chunk: Buffer) => chunks.push(chunk));
+            reply.on('end', () => {
+              const body = Buffer.concat(chunks);
+              const cutAt = 'cutAt' in answer && answer.cutAt ? answer.cutAt(body) : Math.floor(body.length / 2);
+              const etag = reply.headers['etag'];
+              req.socket.end(rawCutAnswer(answer.fault, typeof etag === 'string' ? etag : undefined, body.subarray(0, cutAt)));
+            });
+            return;
+          }
           res.writeHead(reply.statusCode ?? 502, options.answerHeaders ? options.answerHeaders(seen, reply.headers) : reply.headers);
           if (!answer) {
             reply.pipe(res);

@@ -7,7 +7,7 @@ import { eventsFromLines, startCli, tempDir, writeConfig, type Running } from '.
 import { daysAgo, jsonlGz, makeFinding, nativeKey, today } from './helpers/findings.js';
 import { S3Proxy } from './helpers/proxy.js';
 import { useFakeS3 } from '../support/s3.js';
-import { logsSoFar, waitForLog, waitForProcess } from './helpers/wait.js';
+import { logsSoFar, waitForLog, waitForProcess, within } from './helpers/wait.js';
 
 const ACCOUNT = '555555555555';
 const REGION = 'eu-central-1';
@@ -178,6 +178,46 @@ describe('stopping', () => {
       await proxy.stop();
     }
   });
+});
+
+describe('a stop while S3 does not answer a listing', () => {
+  // Folder discovery (the delimiter listing under AWSLogs/), then a partition's listing, each held
+  // unanswered by the proxy: SIGTERM ends the pass at once, with nothing recorded for the partition.
+  const cases = [
+    { name: 'account discovery', extra: '', stalls: (q: URLSearchParams) => q.get('delimiter') === '/' },
+    { name: 'a partition\'s listing', extra: `<aws_account_id>${ACCOUNT}</aws_account_id><regions>${REGION}</regions>`, stalls: (q: URLSearchParams) => q.has('start-after') },
+  ];
+  for (const c of cases) {
+    test(`SIGTERM ends ${c.name} that S3 leaves unanswered`, async () => {
+      const bucket = `gd-stalled-${cases.indexOf(c)}`;
+      fake.s3.createBucket(bucket);
+      await fake.s3.put(bucket, nativeKey(ACCOUNT, REGION, today()), jsonlGz([makeFinding(ACCOUNT, REGION, 'never-listed')]));
+      let stalled = 0;
+      const proxy = await S3Proxy.start(fake.s3.endpoint, {
+        intercept: (r) => {
+          const query = new URL(r.url, 'http://x').searchParams;
+          if (!query.has('list-type') || !c.stalls(query)) return undefined;
+          stalled++;
+          return { fault: 'stall' };
+        },
+      });
+      const dir = tempDir();
+      const config = writeConfig(dir, [{ name: bucket, endpoint: proxy.endpoint, extra: c.extra }]);
+      const out = join(dir, 'events.jsonl');
+      try {
+        const running = startCli(['--config', config, '--once', '--state', join(dir, 'state.db'), '--output', `file:${out}`, '--s3-timeout', '120']);
+        await until(running, 'the stalled listing', () => stalled > 0);
+        const signalled = Date.now();
+        running.child.kill('SIGTERM');
+        const result = await within(running.done, 5000, 'the process to end after SIGTERM');
+        assert.ok(Date.now() - signalled < 5000);
+        assert.ok(result.logs.some((l) => String(l['msg']).startsWith('bucket pass') && l['interrupted'] === 'stopped by a signal'), result.stderr);
+        assert.deepEqual(idsIn(out), []);
+      } finally {
+        await proxy.stop();
+      }
+    });
+  }
 });
 
 function runCliOnce(args: string[]) {

@@ -5,8 +5,8 @@ import type { BucketConfig } from './config/load.js';
 import { ChildAborts, Semaphore, forEachLimit } from './concurrency.js';
 import { compileDiscardRules, type CompiledDiscardRule } from './decode/discard.js';
 import { OutputError, StateError, describe } from './errors.js';
-import { ObjectReader, type CutBody } from './object-reader.js';
-import { CUT_BODIES_FOR_AN_OUTAGE, cutBodiesAreTheObjects, decideFailure, nextForFailure } from './failure.js';
+import { ObjectReader, type TransientFailure } from './object-reader.js';
+import { TRANSIENT_FAILURES_FOR_AN_OUTAGE, decideFailure, isolatedFailuresAreTheObjects, nextForFailure } from './failure.js';
 import { ListingError } from './aws/listing.js';
 import { emptySummary, reportPass, warnIfEmpty } from './pass-report.js';
 import { LISTINGS_IN_FLIGHT, PRUNE_MARGIN_DAYS, type BucketPassSummary, type CollectorContext, type ObjectOutcome } from './run.js';
@@ -38,13 +38,13 @@ interface PartitionProgress extends PassFindings {
   failing: number;
 }
 
-/** What the pass has seen of its objects' bodies, to tell one object's cut body from an outage (failure.ts). */
-interface BodyReads {
+/** What the pass has seen of its reads, to tell one object's trouble from an outage (failure.ts). */
+interface ReadsSeen {
   whole: number;
-  cutInARow: number;
+  transientInARow: number;
   outage: boolean;
-  /** Cut bodies that did not stop the bucket, judged at the pass's end. */
-  cut: CutBody[];
+  /** Transient failures that did not stop the bucket, judged at the pass's end. */
+  transient: TransientFailure[];
 }
 
 /** The listing's StartAfter: the window's first folder, which sorts before every key in it. */
@@ -86,7 +86,7 @@ export class BucketCollector {
   /** Partition passes not yet written to the state (see recordPartitions). */
   private partitionOutcomes: PartitionOutcome[] = [];
   private readonly objectsReader: ObjectReader;
-  private readonly bodies: BodyReads = { whole: 0, cutInARow: 0, outage: false, cut: [] };
+  private readonly seen: ReadsSeen = { whole: 0, transientInARow: 0, outage: false, transient: [] };
 
   constructor(
     private readonly bucket: BucketConfig,
@@ -107,15 +107,15 @@ export class BucketCollector {
       },
       stopRun: (err) => this.stopRun(err),
       readWhole: () => {
-        this.bodies.whole++;
-        this.bodies.cutInARow = 0;
+        this.seen.whole++;
+        this.seen.transientInARow = 0;
       },
-      bodyCut: () => {
-        const inARow = ++this.bodies.cutInARow;
-        if (inARow >= CUT_BODIES_FOR_AN_OUTAGE) this.bodies.outage = true;
+      failedTransiently: () => {
+        const inARow = ++this.seen.transientInARow;
+        if (inARow >= TRANSIENT_FAILURES_FOR_AN_OUTAGE) this.seen.outage = true;
         return inARow;
       },
-      judgeAtEnd: (cut) => this.bodies.cut.push(cut),
+      judgeAtEnd: (failure) => this.seen.transient.push(failure),
     });
   }
 
@@ -146,7 +146,7 @@ export class BucketCollector {
     }
     try {
       this.flushPartitions();
-      this.judgeCutBodies();
+      this.judgeTransientFailures();
     } catch (err) {
       this.fail(err, 'recording the partitions failed');
     }
@@ -344,19 +344,19 @@ export class BucketCollector {
   }
 
   /**
-   * Cut bodies that did not stop the bucket spend an attempt each when other objects were read whole in
-   * this pass and no outage stopped it (failure.ts); otherwise they stay transient.
+   * Transient failures that did not stop the bucket spend an attempt each when other objects were read
+   * whole in this pass and no outage stopped it (failure.ts); otherwise they stay transient.
    */
-  private judgeCutBodies(): void {
-    const { cut, whole, outage } = this.bodies;
-    if (cut.length === 0) return;
-    this.bodies.cut = [];
-    if (!cutBodiesAreTheObjects(whole, outage)) return;
+  private judgeTransientFailures(): void {
+    const { transient, whole, outage } = this.seen;
+    if (transient.length === 0) return;
+    this.seen.transient = [];
+    if (!isolatedFailuresAreTheObjects(whole, outage)) return;
     const limits = { skipOnError: this.ctx.skipOnError, maxAttempts: this.ctx.limits.maxAttempts };
-    for (const { record, attempts, cause } of cut) {
-      const decision = decideFailure('cut', attempts, limits);
-      this.ctx.state.markFailed(record, cause, { kind: 'cut', countsAttempt: true });
-      this.log.error({ key: record.key, kind: 'cut', attempts: attempts + 1 }, `${cause}; ${nextForFailure('cut', decision, attempts + 1, limits)}`);
+    for (const { record, attempts, cause } of transient) {
+      const decision = decideFailure('isolated', attempts, limits);
+      this.ctx.state.markFailed(record, cause, { kind: 'isolated', countsAttempt: true });
+      this.log.error({ key: record.key, kind: 'isolated', attempts: attempts + 1 }, `${cause}; ${nextForFailure('isolated', decision, attempts + 1, limits)}`);
     }
   }
 

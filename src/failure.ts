@@ -13,13 +13,14 @@ import { OutputError, StateError } from './errors.js';
  * - `gone`: the object was deleted between the listing and the read; there is nothing to read.
  * - `content`: the bytes cannot be turned into findings (bad compression, over a cap). Only these
  *   spend the object's attempts.
- * - `cut`: the body came cut short on every read while other objects of the bucket were read whole in
- *   the same pass. Recorded `transient` at first; the pass's end decides it was the object's own (see
- *   cutBodiesAreTheObjects), and then it spends an attempt like content does.
+ * - `isolated`: a transient failure of this object alone, other objects of the bucket read whole in the
+ *   same pass (a body always cut, one key S3 keeps failing). Recorded `transient` at first; the pass's
+ *   end decides it was the object's own (isolatedFailuresAreTheObjects), and then it spends an
+ *   attempt as content does.
  * - `output`: an output refused events.
  * - `state`: the state database cannot record (disk full, read-only, gone).
  */
-export type FailureKind = 'transient' | 'denied' | 'gone' | 'content' | 'cut' | 'output' | 'state';
+export type FailureKind = 'transient' | 'denied' | 'gone' | 'content' | 'isolated' | 'output' | 'state';
 
 const THROTTLING = new Set([
   'SlowDown',
@@ -64,22 +65,17 @@ export function classifyFailure(err: unknown): FailureKind {
   return 'content';
 }
 
-/** Whether a failure is a body cut short in transit (after S3 answered), rather than S3 or the network refusing. */
-export function isCutBody(err: unknown): boolean {
-  return err instanceof FetchError;
-}
+/**
+ * Objects in a row that fail transiently, with no object read whole between them, that make an outage
+ * rather than one object's trouble: the bucket stops at the last of them.
+ */
+export const TRANSIENT_FAILURES_FOR_AN_OUTAGE = 3;
 
 /**
- * Objects in a row whose bodies came cut short, with no object read whole between them, that make an
- * outage rather than one bad object: the bucket stops at the last of them.
+ * At the end of a bucket's pass: whether its transient failures were those objects' own. Other objects
+ * of the bucket were read whole meanwhile, and no outage stopped the bucket.
  */
-export const CUT_BODIES_FOR_AN_OUTAGE = 3;
-
-/**
- * At the end of a bucket's pass: whether the bodies that came cut short were those objects' own
- * failures. Other objects of the bucket were read whole meanwhile, and no outage stopped the bucket.
- */
-export function cutBodiesAreTheObjects(readWhole: number, outage: boolean): boolean {
+export function isolatedFailuresAreTheObjects(readWhole: number, outage: boolean): boolean {
   return readWhole > 0 && !outage;
 }
 
@@ -125,9 +121,9 @@ export function nextReadOfFailed(attempts: number, limits: FailureLimits, rescan
  * next pass and fails the pass (exit 1), so an operator hears of an outage, and a refused object never
  * blocks the rest; an outage, an output or the state failing stops what would fail the same way.
  */
-export function decideFailure(kind: FailureKind, attempts: number, limits: FailureLimits, cutBodiesInARow?: number): FailureDecision {
+export function decideFailure(kind: FailureKind, attempts: number, limits: FailureLimits, transientInARow?: number): FailureDecision {
   switch (kind) {
-    case 'cut': {
+    case 'isolated': {
       const spent = attempts + 1;
       return { countsAttempt: true, halt: 'none', passOk: false, next: retryable(limits.skipOnError, spent, limits.maxAttempts) ? 'retry' : 'give-up' };
     }
@@ -141,8 +137,9 @@ export function decideFailure(kind: FailureKind, attempts: number, limits: Failu
     case 'denied':
       return { countsAttempt: false, halt: 'none', passOk: false, next: 'retry' };
     case 'transient': {
-      // A cut body alone is not an outage: the bucket goes on unless cut bodies keep coming in a row.
-      const outage = cutBodiesInARow === undefined || cutBodiesInARow >= CUT_BODIES_FOR_AN_OUTAGE;
+      // One object failing is not an outage: the bucket goes on unless failures keep coming in a row.
+      // Without a count (a single read, as the SQS subscriber makes), every one stops the bucket.
+      const outage = transientInARow === undefined || transientInARow >= TRANSIENT_FAILURES_FOR_AN_OUTAGE;
       return { countsAttempt: false, halt: outage ? 'bucket' : 'none', passOk: false, next: 'retry' };
     }
     case 'output':
@@ -162,9 +159,9 @@ export function badLinesStopBucket(malformed: number, skipOnError: boolean): boo
 
 /** What the error line of a failed read says happens next to the object (after `decideFailure`). */
 export function nextForFailure(kind: FailureKind, decision: FailureDecision, attempts: number, limits: FailureLimits): string {
-  if (kind === 'cut') {
+  if (kind === 'isolated') {
     const next = decision.next === 'retry' ? `attempt ${attempts} of ${limits.skipOnError ? limits.maxAttempts : 'unlimited (skip_on_error is no)'}, read again next pass` : `left failed after ${attempts} attempts`;
-    return `its body came cut short on every read while other objects of this bucket were read whole: the object's own failure, ${next}`;
+    return `it failed alone while other objects of this bucket were read whole: the object's own failure, ${next}`;
   }
   if (kind === 'transient' && decision.halt === 'none') {
     return 'not the object\'s fault yet (transient): no attempt spent, the bucket goes on; it spends one if other objects of this bucket are read whole in this pass, and is read again next pass';
@@ -183,7 +180,7 @@ export const FAILURE_TEXT: Record<FailureKind, string> = {
   denied: 'refused by S3 or KMS (permissions): read again next pass, no attempt spent',
   gone: 'the object was gone when read',
   content: 'content (the bytes cannot be decoded): spends an attempt',
-  cut: 'its body came cut short on every read while other objects were read whole: spends an attempt',
+  isolated: 'transient, but alone: other objects of the bucket were read whole in the same pass: spends an attempt',
   output: 'an output was down: read again next pass, no attempt spent',
   state: 'the state could not record it: read again next pass, no attempt spent',
 };

@@ -7,7 +7,7 @@ import { forEachLimit, type ChildAborts } from './concurrency.js';
 import type { CompiledDiscardRule } from './decode/discard.js';
 import { decodeObject } from './decode/object.js';
 import { OutputError, StateError, describe } from './errors.js';
-import { badLinesStopBucket, classifyFailure, decideFailure, isCutBody, nextForFailure } from './failure.js';
+import { badLinesStopBucket, classifyFailure, decideFailure, nextForFailure } from './failure.js';
 import type { BucketPassSummary, CollectorContext, ObjectOutcome } from './run.js';
 import type { KnownObject, ObjectRecord } from './state/store.js';
 
@@ -28,17 +28,17 @@ export interface PassControl {
   halt(reason: string): void;
   /** An output or the state failed: nothing more can be delivered or recorded in this run. */
   stopRun(err: unknown): void;
-  /** An object was read whole: the cut bodies before it were no outage. */
+  /** An object was read whole: the transient failures before it were no outage. */
   readWhole(): void;
-  /** An object's body came cut short on every read: how many have, in a row, counting this one. */
-  bodyCut(): number;
-  /** A cut body that did not stop the bucket: the pass's end decides whether it spends an attempt. */
-  judgeAtEnd(cut: CutBody): void;
+  /** An object failed transiently: how many have, in a row, counting this one. */
+  failedTransiently(): number;
+  /** A transient failure that did not stop the bucket: the pass's end decides whether it spends an attempt. */
+  judgeAtEnd(failure: TransientFailure): void;
 }
 
-/** An object recorded failed (transient) because its body came cut short on every read. */
-export interface CutBody {
-  /** As recorded: `events` are those delivered before the cut. */
+/** An object recorded failed (transient) in a pass whose bucket went on. */
+export interface TransientFailure {
+  /** As recorded: `events` are those delivered before the failure. */
   record: ObjectRecord;
   /** Attempts spent before this pass. */
   attempts: number;
@@ -128,8 +128,7 @@ export class ObjectReader {
   private readFailed(record: ObjectRecord, previous: KnownObject | undefined, err: unknown, delivered: number, log: Logger): ObjectOutcome {
     const kind = classifyFailure(err);
     const limits = { skipOnError: this.ctx.skipOnError, maxAttempts: this.ctx.limits.maxAttempts };
-    const cut = isCutBody(err);
-    const decision = decideFailure(kind, previous?.attempts ?? 0, limits, cut ? this.pass.bodyCut() : undefined);
+    const decision = decideFailure(kind, previous?.attempts ?? 0, limits, kind === 'transient' ? this.pass.failedTransiently() : undefined);
     if (!decision.passOk) this.pass.summary.ok = false;
     if (decision.halt === 'bucket') {
       this.pass.halt(`${kind} failure reading s3://${this.bucket.name}/${record.key}: this bucket stopped`);
@@ -153,7 +152,7 @@ export class ObjectReader {
     this.pass.summary.failed++;
     const attempts = (previous?.attempts ?? 0) + (decision.countsAttempt ? 1 : 0);
     log.error({ err: describe(err), kind, attempts }, `${cause}; ${nextForFailure(kind, decision, attempts, limits)}`);
-    if (cut && decision.halt === 'none') this.pass.judgeAtEnd({ record: { ...record, events: delivered }, attempts: previous?.attempts ?? 0, cause });
+    if (kind === 'transient' && decision.halt === 'none') this.pass.judgeAtEnd({ record: { ...record, events: delivered }, attempts: previous?.attempts ?? 0, cause });
     return decision.next === 'give-up' ? 'failed' : 'retry';
   }
 

@@ -126,10 +126,12 @@ describe('metrics and health', () => {
     // One object with a finding discard_regex drops and a torn line between two good findings.
     await fake.s3.put(bucket, nativeKey(ACCOUNT, REGION, today()), gzipSync([good('c1'), '{"torn": ', good('drop-c2'), good('c3')].join('\n') + '\n'));
     await fake.s3.put(bucket, nativeKey(ACCOUNT, REGION, today()), jsonlGz([makeFinding(ACCOUNT, REGION, 'drop-c4')]));
+    // Reads held 1.5 s by the S3 in between, so that the metrics are looked at before the pass ends.
+    const slow = await S3Proxy.start(fake.s3.endpoint, { delayMs: (r) => (r.method === 'GET' && !r.url.includes('list-type=') ? 1500 : 0) });
     const dir = tempDir();
     const config = writeConfig(
       dir,
-      [{ name: bucket, endpoint: fake.s3.endpoint, extra: '      <discard_regex field="id">drop-</discard_regex>' }],
+      [{ name: bucket, endpoint: slow.endpoint, extra: '      <discard_regex field="id">drop-</discard_regex>' }],
       '<interval>1h</interval><skip_on_error>yes</skip_on_error>',
     );
     const started = Date.now() / 1000;
@@ -152,6 +154,7 @@ describe('metrics and health', () => {
       running.child.kill('SIGTERM');
     }
     assert.equal((await running.done).code, 0);
+    await slow.stop();
   });
 
   test('--max-empty-passes: degraded after that many passes that found nothing in any bucket; off by default', async () => {

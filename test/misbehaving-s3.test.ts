@@ -182,37 +182,60 @@ describe('bodies cut short under a 200', () => {
     });
   }
 
-  test('one object cut on every read among 120 good ones: the bucket\'s pass goes on, the object spends an attempt per pass with whole reads, then is left failed', async () => {
-    let badKey = '';
-    const h = await inProcessBucket(fake, 'cut-among-good', () => `<aws_account_id>${ACCOUNT}</aws_account_id><regions>${REGION}</regions><only_logs_after>${DAY0}</only_logs_after>`, {
-      expectOk: false,
-      proxy: { intercept: (r) => (isGet(r) && r.url.includes(badKey.split('/').pop()!) ? { fault: 'close-cut' } : undefined) },
-    });
-    const limits = { limits: { ...DEFAULT_LIMITS, maxAttempts: 2 } };
-    try {
-      badKey = nativeKey(ACCOUNT, REGION, addDays(DAY0, 1), '00000000-bad.jsonl.gz');
-      await h.put(badKey, ['bad']);
-      const good = Array.from({ length: 120 }, (_, i) => `good-${i}`);
-      for (const id of good) await h.put(nativeKey(ACCOUNT, REGION, addDays(DAY0, 1)), [id]);
-      const first = await h.pass(`${addDays(DAY0, 1)}T12:00:00Z`, limits);
-      assert.equal(first.summary.done, 120, 'every good object read in the first pass');
-      assert.equal(first.summary.interrupted, null, 'the bucket did not stop');
-      assert.equal(first.gets.filter((r) => r.url.includes(badKey.split('/').pop()!)).length, 3, 'three reads of the cut object');
-      let row = stateRows(h.statePath).find((r) => r.key === badKey)!;
-      assert.deepEqual([row.status, row.failure, row.attempts], ['failed', 'cut', 1]);
-      assert.ok(h.logs.some((l) => String(l['msg']).includes("the object's own failure, attempt 1 of 2")), 'the pass says so');
+  const alone: Array<[string, Answer]> = [
+    ['cut on every read', { fault: 'close-cut' }],
+    ['answered 500 on every read', s3Error(500, 'InternalError', 'We encountered an internal error. Please try again.')],
+  ];
+  for (const [name, fault] of alone) {
+    test(`one object ${name} among 120 good ones: the bucket's pass goes on, the object spends an attempt per pass with whole reads, then is left failed`, async () => {
+      let badKey = '';
+      const h = await inProcessBucket(fake, `alone-${alone.findIndex(([n]) => n === name)}`, () => `<aws_account_id>${ACCOUNT}</aws_account_id><regions>${REGION}</regions><only_logs_after>${DAY0}</only_logs_after>`, {
+        expectOk: false,
+        proxy: { intercept: (r) => (isGet(r) && r.url.includes(badKey.split('/').pop()!) ? fault : undefined) },
+      });
+      const limits = { limits: { ...DEFAULT_LIMITS, maxAttempts: 2 } };
+      try {
+        badKey = nativeKey(ACCOUNT, REGION, addDays(DAY0, 1), '00000000-bad.jsonl.gz');
+        await h.put(badKey, ['bad']);
+        const good = Array.from({ length: 120 }, (_, i) => `good-${i}`);
+        for (const id of good) await h.put(nativeKey(ACCOUNT, REGION, addDays(DAY0, 1)), [id]);
+        const first = await h.pass(`${addDays(DAY0, 1)}T12:00:00Z`, limits);
+        assert.equal(first.summary.done, 120, 'every good object read in the first pass');
+        assert.equal(first.summary.interrupted, null, 'the bucket did not stop');
+        let row = stateRows(h.statePath).find((r) => r.key === badKey)!;
+        assert.deepEqual([row.status, row.failure, row.attempts], ['failed', 'isolated', 1]);
+        assert.ok(h.logs.some((l) => String(l['msg']).includes("the object's own failure, attempt 1 of 2")), 'the pass says so');
 
-      // With new objects read whole beside it, its second attempt is spent and it is left failed.
-      for (const id of ['late-1', 'late-2']) await h.put(nativeKey(ACCOUNT, REGION, addDays(DAY0, 2)), [id]);
-      const second = await h.pass(`${addDays(DAY0, 2)}T12:00:00Z`, limits);
-      assert.equal(second.summary.done, 2);
-      row = stateRows(h.statePath).find((r) => r.key === badKey)!;
-      assert.deepEqual([row.status, row.failure, row.attempts], ['failed', 'cut', 2]);
-      const third = await h.pass(`${addDays(DAY0, 2)}T18:00:00Z`, limits);
-      assert.equal(third.ok, true, 'given up under skip_on_error: the pass is clean');
-      assert.equal(third.gets.length, 0, 'not read again');
-      assert.deepEqual([...counts(h.ids()).keys()].sort(), [...good, 'late-1', 'late-2'].sort());
-      assert.ok([...counts(h.ids()).values()].every((n) => n === 1));
+        // With new objects read whole beside it, its second attempt is spent and it is left failed.
+        for (const id of ['late-1', 'late-2']) await h.put(nativeKey(ACCOUNT, REGION, addDays(DAY0, 2)), [id]);
+        const second = await h.pass(`${addDays(DAY0, 2)}T12:00:00Z`, limits);
+        assert.equal(second.summary.done, 2);
+        row = stateRows(h.statePath).find((r) => r.key === badKey)!;
+        assert.deepEqual([row.status, row.failure, row.attempts], ['failed', 'isolated', 2]);
+        const third = await h.pass(`${addDays(DAY0, 2)}T18:00:00Z`, limits);
+        assert.equal(third.ok, true, 'given up under skip_on_error: the pass is clean');
+        assert.equal(third.gets.length, 0, 'not read again');
+        assert.deepEqual([...counts(h.ids()).keys()].sort(), [...good, 'late-1', 'late-2'].sort());
+        assert.ok([...counts(h.ids()).values()].every((n) => n === 1));
+      } finally {
+        await h.stop();
+      }
+    });
+  }
+
+  test('failing objects in a row with none read whole are an outage: the bucket stops and no attempt is spent', async () => {
+    const h = await inProcessBucket(fake, 'outage-in-a-row', () => `<aws_account_id>${ACCOUNT}</aws_account_id><regions>${REGION}</regions><only_logs_after>${DAY0}</only_logs_after>`, {
+      expectOk: false,
+      proxy: { intercept: (r) => (isGet(r) ? { fault: 'close-cut' } : undefined) },
+    });
+    try {
+      for (let i = 0; i < 12; i++) await h.put(nativeKey(ACCOUNT, REGION, addDays(DAY0, 1)), [`o-${i}`]);
+      const pass = await h.pass(`${addDays(DAY0, 1)}T12:00:00Z`, { concurrency: 1 });
+      assert.equal(pass.summary.done, 0);
+      assert.match(String(pass.summary.interrupted), /transient failure reading .*: this bucket stopped/);
+      const failed = stateRows(h.statePath).filter((r) => r.status === 'failed');
+      assert.equal(failed.length, 3, 'the bucket stops at the third failure in a row');
+      assert.ok(failed.every((r) => r.failure === 'transient' && r.attempts === 0), JSON.stringify(failed));
     } finally {
       await h.stop();
     }

@@ -4,7 +4,47 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { FetchError } from '../src/aws/body.js';
 import { ObjectError, OutputError, StateError } from '../src/errors.js';
-import { badLinesStopBucket, classifyFailure, decideFailure, nextForFailure, nextReadOfFailed, retryable } from '../src/failure.js';
+import {
+  TRANSIENT_FAILURES_FOR_AN_OUTAGE,
+  badLinesStopBucket,
+  classifyFailure,
+  decideFailure,
+  isolatedFailuresAreTheObjects,
+  nextForFailure,
+  nextReadOfFailed,
+  retryable,
+} from '../src/failure.js';
+
+describe('one object failing transiently, or an outage', () => {
+  const limits = { skipOnError: true, maxAttempts: 2 };
+  test('transient failures in a row stop the bucket only at the third; a single read (no count) stops it at once', () => {
+    assert.equal(TRANSIENT_FAILURES_FOR_AN_OUTAGE, 3);
+    assert.equal(decideFailure('transient', 0, limits, 1).halt, 'none');
+    assert.equal(decideFailure('transient', 0, limits, 2).halt, 'none');
+    assert.equal(decideFailure('transient', 0, limits, 3).halt, 'bucket');
+    assert.equal(decideFailure('transient', 0, limits).halt, 'bucket');
+    for (const inARow of [1, 3]) {
+      const decision = decideFailure('transient', 0, limits, inARow);
+      assert.deepEqual([decision.countsAttempt, decision.passOk, decision.next], [false, false, 'retry'], 'never an attempt at the time');
+    }
+    assert.match(nextForFailure('transient', decideFailure('transient', 0, limits, 1), 0, limits), /no attempt spent, the bucket goes on; it spends one if other objects/);
+    assert.match(nextForFailure('transient', decideFailure('transient', 0, limits, 3), 0, limits), /this bucket stops/);
+  });
+
+  test('at the pass\'s end they are the objects\' own when others were read whole and no outage stopped the bucket', () => {
+    assert.equal(isolatedFailuresAreTheObjects(1, false), true);
+    assert.equal(isolatedFailuresAreTheObjects(0, false), false, 'nothing read whole: it may be the service');
+    assert.equal(isolatedFailuresAreTheObjects(5, true), false, 'an outage came during the pass');
+  });
+
+  test('an isolated failure spends an attempt like content, fails the pass, never stops the bucket', () => {
+    assert.deepEqual(decideFailure('isolated', 0, limits), { countsAttempt: true, halt: 'none', passOk: false, next: 'retry' });
+    assert.deepEqual(decideFailure('isolated', 1, limits), { countsAttempt: true, halt: 'none', passOk: false, next: 'give-up' });
+    assert.deepEqual(decideFailure('isolated', 9, { skipOnError: false, maxAttempts: 2 }), { countsAttempt: true, halt: 'none', passOk: false, next: 'retry' });
+    assert.match(nextForFailure('isolated', decideFailure('isolated', 0, limits), 1, limits), /the object's own failure, attempt 1 of 2, read again next pass/);
+    assert.match(nextForFailure('isolated', decideFailure('isolated', 1, limits), 2, limits), /left failed after 2 attempts/);
+  });
+});
 
 describe('the failure policy', () => {
   test('network, timeouts, 5xx, throttling and expired credentials are transient; refusals denied; only content spends attempts', () => {

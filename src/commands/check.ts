@@ -12,6 +12,7 @@ import { maskUrl } from '../config/values.js';
 import type { OutputSpec } from '../emit/index.js';
 import { WAZUH_QUEUE } from '../emit/wazuh.js';
 import { describe } from '../errors.js';
+import { findStateFileProblem, WRITER_COMPANIONS } from '../state/path.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
@@ -109,8 +110,10 @@ function checkFileOutput(path: string): string | null {
 function checkState(path: string): string | null {
   const where = `--state ${path}`;
   const found = statOrError(path);
+  if (!(found instanceof Error) && !found.isFile()) return `${where}: ${path} is not a regular file`;
+  const unusable = findStateFileProblem(path, WRITER_COMPANIONS);
+  if (unusable !== null) return `${where}: ${unusable.file} is ${unusable.is}, ${unusable.advice}`;
   if (!(found instanceof Error)) {
-    if (!found.isFile()) return `${where}: ${path} is not a regular file`;
     const denied = cannotWrite(path, constants.R_OK | constants.W_OK);
     if (denied !== null) return `${where}: ${path} is not readable and writable by this process (${denied})`;
   }

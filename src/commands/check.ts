@@ -2,12 +2,12 @@
 // state's directories, the sockets), and with `--check-access` one listing per bucket, like
 // `filebeat test output`. Never reads an object, never writes anything.
 
-import { accessSync, constants, readFileSync, statSync, type Stats } from 'node:fs';
+import { accessSync, constants, statSync, type Stats } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { explainAwsError, networkCode, type AwsLikeError } from '../aws/errors.js';
 import { createBucketReader, startRegion } from '../aws/s3.js';
-import { describeConfig, type BucketConfig, type Config } from '../config/load.js';
+import { describeConfig, readConfigFile, type BucketConfig, type Config } from '../config/load.js';
 import { maskUrl } from '../config/values.js';
 import type { OutputSpec } from '../emit/index.js';
 import { WAZUH_QUEUE } from '../emit/wazuh.js';
@@ -232,7 +232,7 @@ interface Described {
  */
 export async function runCheck(config: Config, options: CheckOptions, log: Logger): Promise<number> {
   const local = checkLocal(options.outputs, options.state);
-  const twice = wazuhCollectsToo(config, readFileSync(config.file, 'utf8'));
+  const twice = wazuhCollectsToo(config, readConfigFile(config.file).text);
   if (twice !== null) local.warnings.push(twice);
   for (const warning of local.warnings) log.warn(warning);
   for (const error of local.errors) log.error(error);

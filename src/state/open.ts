@@ -43,11 +43,12 @@ function prepareDirectory(path: string, warn: (message: string) => void): void {
  * without blocking: a FIFO put there after the check makes the open fail (ENXIO) instead of waiting
  * for a reader for ever.
  */
-function createLockFile(lockPath: string): void {
+function createLockFile(path: string): void {
+  const lockPath = `${path}.lock`;
   const fd = openSync(lockPath, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NONBLOCK, 0o600);
   try {
     const kind = specialKind(fstatSync(fd));
-    if (kind !== null) throw new StateError(`state lock ${lockPath} is ${kind}, not the file guardduty-wodle keeps beside the state; remove it`);
+    if (kind !== null) throw new StateError(`state ${path}: ${lockPath} is ${kind}, not the file guardduty-wodle keeps beside the state; remove it`);
   } finally {
     closeSync(fd);
   }
@@ -128,7 +129,7 @@ export function openState(path: string, warn: (message: string) => void): Opened
   let db: Database.Database | undefined;
   try {
     prepareDirectory(path, warn);
-    createLockFile(`${path}.lock`);
+    createLockFile(path);
     lock = new Database(`${path}.lock`, { timeout: 0 });
     lock.pragma('locking_mode = EXCLUSIVE');
     lock.exec('BEGIN EXCLUSIVE; COMMIT;');

@@ -87,12 +87,12 @@ describe('configuration bounds', () => {
       const config = writeConfig(dir, [{ name: bucket, endpoint: proxy.endpoint }], '<interval>1s</interval>');
       const running = startCli(['--config', config, '--state', join(dir, 'state.db'), '--output', `file:${out}`]);
       await waitForProcess(running, () => idsIn(out).includes('first'), { what: 'the first finding', timeoutMs: 15_000 });
-      paddedConfig(config, bucket, proxy.endpoint, 50 * 1024 * 1024, '<interval>1s</interval>');
+      paddedConfig(config, bucket, proxy.endpoint, 8 * 1024 * 1024, '<interval>1s</interval>');
       running.child.kill('SIGHUP');
       const failed = await waitForLog(running, (l) => String(l['msg']).startsWith('configuration reload failed'), { what: 'the reload to be refused', timeoutMs: 15_000 });
       assert.equal(
         failed['msg'],
-        `configuration reload failed, the previous configuration stays in use: ${config}: the configuration is ${50 * 1024 * 1024} bytes (50.0 MiB), ${LIMIT_WORDS}; ` +
+        `configuration reload failed, the previous configuration stays in use: ${config}: the configuration is ${8 * 1024 * 1024} bytes (8.0 MiB), ${LIMIT_WORDS}; ` +
           'an ossec.conf is tens to hundreds of KiB: check that --config names the right file',
       );
       await fake.s3.put(bucket, nativeKey(ACCOUNT, REGION, today(), 'after-reload.jsonl.gz'), jsonlGz([makeFinding(ACCOUNT, REGION, 'after-refused-reload')]));

@@ -2,16 +2,17 @@
 // state's directories, the sockets), and with `--check-access` one listing per bucket, like
 // `filebeat test output`. Never reads an object, never writes anything.
 
-import { accessSync, constants, readFileSync, statSync, type Stats } from 'node:fs';
+import { accessSync, constants, statSync, type Stats } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { explainAwsError, networkCode, type AwsLikeError } from '../aws/errors.js';
 import { createBucketReader, startRegion } from '../aws/s3.js';
-import { describeConfig, type BucketConfig, type Config } from '../config/load.js';
+import { describeConfig, readConfigFile, type BucketConfig, type Config } from '../config/load.js';
 import { maskUrl } from '../config/values.js';
 import type { OutputSpec } from '../emit/index.js';
 import { WAZUH_QUEUE } from '../emit/wazuh.js';
 import { describe } from '../errors.js';
+import { findStateFileProblem, WRITER_COMPANIONS } from '../state/path.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
@@ -109,8 +110,10 @@ function checkFileOutput(path: string): string | null {
 function checkState(path: string): string | null {
   const where = `--state ${path}`;
   const found = statOrError(path);
+  if (!(found instanceof Error) && !found.isFile()) return `${where}: ${path} is not a regular file`;
+  const unusable = findStateFileProblem(path, WRITER_COMPANIONS);
+  if (unusable !== null) return `${where}: ${unusable.file} is ${unusable.is}, ${unusable.advice}`;
   if (!(found instanceof Error)) {
-    if (!found.isFile()) return `${where}: ${path} is not a regular file`;
     const denied = cannotWrite(path, constants.R_OK | constants.W_OK);
     if (denied !== null) return `${where}: ${path} is not readable and writable by this process (${denied})`;
   }
@@ -229,7 +232,7 @@ interface Described {
  */
 export async function runCheck(config: Config, options: CheckOptions, log: Logger): Promise<number> {
   const local = checkLocal(options.outputs, options.state);
-  const twice = wazuhCollectsToo(config, readFileSync(config.file, 'utf8'));
+  const twice = wazuhCollectsToo(config, readConfigFile(config.file).text);
   if (twice !== null) local.warnings.push(twice);
   for (const warning of local.warnings) log.warn(warning);
   for (const error of local.errors) log.error(error);

@@ -1,4 +1,4 @@
-import { readFileSync, statSync } from 'node:fs';
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { ConfigError } from '../errors.js';
 import { findAll, parseXml, type XmlElement } from './xml.js';
 import { DAY, WEEK } from '../schedule.js';
@@ -22,6 +22,7 @@ import { KINDS, type TypeKind } from './kinds.js';
 import { Reader, type Setter } from './reader.js';
 import type { DiscardRule } from '../decode/discard.js';
 import type { AwsAccess, BucketConfig, Config, SubscriberConfig, WodleConfig } from './types.js';
+import { utcDay } from '../walk/dates.js';
 
 export { KINDS } from './kinds.js';
 export type { AwsAccess, BucketConfig, Config, SubscriberConfig, WodleConfig } from './types.js';
@@ -73,7 +74,12 @@ function discardSetter(r: Reader): Setter<{ discardRegex: DiscardRule[] }> {
   };
 }
 
-function bucketSetters(r: Reader): Record<string, Setter<BucketConfig>> {
+/** What reading depends on besides the text: today (UTC), as `YYYY-MM-DD`, for dates that lie ahead. */
+interface ReadContext {
+  today: string;
+}
+
+function bucketSetters(r: Reader, context: ReadContext): Record<string, Setter<BucketConfig>> {
   return {
     name: (b, _v, e) => {
       b.name = r.text(e);
@@ -92,6 +98,11 @@ function bucketSetters(r: Reader): Record<string, Setter<BucketConfig>> {
     },
     only_logs_after: (b, _v, e) => {
       b.onlyLogsAfter = r.value(e, parseDate(r.text(e)));
+      // Valid, but a listing window never starts before it: the bucket would be read for nothing,
+      // without a word, until that day.
+      if (b.onlyLogsAfter > context.today) {
+        r.warn(e, `${b.onlyLogsAfter} is after today (${context.today}, UTC): nothing of this bucket is read before that day`);
+      }
     },
     remove_from_bucket: (b, _v, e) => {
       b.removeFromBucket = r.value(e, parseYesNo(r.text(e)));
@@ -139,9 +150,9 @@ export function notifiedBucket(subscriber: SubscriberConfig, name: string): Buck
   return { ...emptyBucket(subscriber.line), ...subscriber.access, discardRegex: subscriber.discardRegex, name };
 }
 
-function readBucket(r: Reader, element: XmlElement): BucketConfig {
+function readBucket(r: Reader, element: XmlElement, context: ReadContext): BucketConfig {
   const bucket = emptyBucket(element.line);
-  r.apply(element, bucket, bucketSetters(r), ['discard_regex']);
+  r.apply(element, bucket, bucketSetters(r, context), ['discard_regex']);
   if (bucket.name === '') r.fail(element, 'has no <name> (the S3 bucket to read)');
   if (/[/\s]/.test(bucket.name)) r.fail(element, `<name> "${bucket.name}" is not an S3 bucket name`);
   if ((bucket.accessKey === null) !== (bucket.secretKey === null)) {
@@ -235,7 +246,7 @@ function typedSetter(
   };
 }
 
-function readWodle(r: Reader, element: XmlElement, warnings: string[], reportedTypes: Set<string>): WodleConfig {
+function readWodle(r: Reader, element: XmlElement, warnings: string[], reportedTypes: Set<string>, context: ReadContext): WodleConfig {
   const wodle = emptyWodle(element.line);
   const typed = (kind: TypeKind, read: (w: WodleConfig, e: XmlElement) => void) => typedSetter(r, kind, read, warnings, reportedTypes);
   r.apply(
@@ -243,7 +254,7 @@ function readWodle(r: Reader, element: XmlElement, warnings: string[], reportedT
     wodle,
     {
       ...wodleOptionSetters(r),
-      bucket: typed('bucket', (w, e) => w.buckets.push(readBucket(r, e))),
+      bucket: typed('bucket', (w, e) => w.buckets.push(readBucket(r, e, context))),
       service: typed('service', () => undefined),
       subscriber: typed('subscriber', (w, e) => w.subscribers.push(readSubscriber(r, e))),
     },
@@ -278,14 +289,18 @@ function adjustSchedule(r: Reader, element: XmlElement, wodle: WodleConfig, warn
   }
 }
 
-/** Parses the ossec.conf text; every `<wodle name="aws-s3">` block is read and validated. */
-export function parseConfig(source: string, file: string): Config {
-  const r = new Reader(file);
+/**
+ * Parses the ossec.conf text; every `<wodle name="aws-s3">` block is read and validated. `now` decides
+ * which dates lie in the future (a warning).
+ */
+export function parseConfig(source: string, file: string, now = new Date()): Config {
   const warnings: string[] = [];
+  const r = new Reader(file, warnings);
+  const context: ReadContext = { today: utcDay(now) };
   const reportedTypes = new Set<string>();
   const blocks = findAll(parseXml(source, file), 'wodle').filter((w) => w.attributes['name'] === 'aws-s3');
   if (blocks.length === 0) throw new ConfigError(`${file}: no <wodle name="aws-s3"> block found`);
-  const wodles = blocks.map((block) => readWodle(r, block, warnings, reportedTypes));
+  const wodles = blocks.map((block) => readWodle(r, block, warnings, reportedTypes, context));
   for (const bucket of wodles.flatMap((w) => w.buckets)) {
     if (bucket.accessKey !== null) {
       warnings.push(`${file}:${bucket.line}: <access_key>/<secret_key> of bucket ${bucket.name} are deprecated; use aws_profile or iam_role_arn`);
@@ -294,16 +309,62 @@ export function parseConfig(source: string, file: string): Config {
   return { file, wodles, warnings };
 }
 
-export function loadConfig(file: string): Config {
-  let source: string;
+/**
+ * The largest configuration read. Parsing takes about 22 times the file's size in memory (a 50 MB file
+ * took 1.1 GB and 9 s, again on every SIGHUP); at this size a check peaks at about 110 MB, under the
+ * 128 MB the collector keeps to (README, Memory). A real ossec.conf, with every module and hundreds of
+ * <localfile> blocks, is tens to a few hundred KiB.
+ */
+export const CONFIG_MAX_BYTES = 2 * 1024 * 1024;
+
+const READ_CHUNK_BYTES = 64 * 1024;
+
+function tooLarge(file: string, size?: number): ConfigError {
+  const is = size === undefined ? 'is larger than' : `is ${size} bytes (${(size / (1024 * 1024)).toFixed(1)} MiB), larger than`;
+  return new ConfigError(
+    `${file}: the configuration ${is} the ${CONFIG_MAX_BYTES / (1024 * 1024)} MiB (${CONFIG_MAX_BYTES} bytes) guardduty-wodle reads; ` +
+      'an ossec.conf is tens to hundreds of KiB: check that --config names the right file',
+  );
+}
+
+/**
+ * The configuration file's text and mode. Its size is checked before it is read, and no more than
+ * CONFIG_MAX_BYTES + 1 bytes are ever read: a file that grows meanwhile, or a pipe, is refused all the same.
+ */
+export function readConfigFile(file: string): { text: string; mode: number } {
+  const cannotRead = (err: unknown) => new ConfigError(`${file}: cannot read configuration: ${(err as Error).message}`);
   let mode: number;
+  let fd: number;
   try {
-    source = readFileSync(file, 'utf8');
-    mode = statSync(file).mode;
+    const stats = statSync(file);
+    if (stats.size > CONFIG_MAX_BYTES) throw tooLarge(file, stats.size);
+    mode = stats.mode;
+    fd = openSync(file, 'r');
   } catch (err) {
-    throw new ConfigError(`${file}: cannot read configuration: ${(err as Error).message}`);
+    throw err instanceof ConfigError ? err : cannotRead(err);
   }
-  const config = parseConfig(source, file);
+  try {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      const chunk = Buffer.allocUnsafe(Math.min(READ_CHUNK_BYTES, CONFIG_MAX_BYTES + 1 - total));
+      const read = readSync(fd, chunk, 0, chunk.length, null);
+      if (read === 0) break;
+      chunks.push(chunk.subarray(0, read));
+      total += read;
+      if (total > CONFIG_MAX_BYTES) throw tooLarge(file);
+    }
+    return { text: Buffer.concat(chunks, total).toString('utf8'), mode };
+  } catch (err) {
+    throw err instanceof ConfigError ? err : cannotRead(err);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export function loadConfig(file: string, now = new Date()): Config {
+  const { text, mode } = readConfigFile(file);
+  const config = parseConfig(text, file, now);
   // Whoever can write the configuration chooses the credentials, endpoints and output paths.
   if (mode & 0o002) config.warnings.push(`${file}: the configuration is writable by every user; make it writable by its owner only (chmod o-w)`);
   return config;

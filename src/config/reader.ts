@@ -7,10 +7,18 @@ export type Setter<T> = (target: T, value: string, element: XmlElement) => void;
 
 /** Every configuration error names the file, the line and the tag: the operator finds it without a search. */
 export class Reader {
-  constructor(readonly file: string) {}
+  constructor(
+    readonly file: string,
+    /** Where warnings go (the configuration's own list), each naming file, line and tag as errors do. */
+    private readonly warnings: string[] = [],
+  ) {}
 
   fail(element: XmlElement, message: string): never {
     throw new ConfigError(`${this.file}:${element.line}: <${element.tag}> ${message}`);
+  }
+
+  warn(element: XmlElement, message: string): void {
+    this.warnings.push(`${this.file}:${element.line}: <${element.tag}> ${message}`);
   }
 
   value<T>(element: XmlElement, parsed: Parsed<T>): T {

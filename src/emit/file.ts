@@ -1,7 +1,7 @@
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { OutputError, describe } from '../errors.js';
-import { GroupWriter, WriteQueue, type Output } from './output.js';
+import { GroupWriter, SharedOpen, WriteQueue, type Output } from './output.js';
 import type { EventBatch } from '../event-batch.js';
 
 /**
@@ -17,13 +17,17 @@ export class FileOutput implements Output {
   private regular = false;
   private readonly queue = new WriteQueue();
   private readonly group = new GroupWriter((data) => this.queue.run(() => this.append(data)));
+  private readonly opening = new SharedOpen(() => this.openHandle());
 
   constructor(private readonly path: string) {
     this.name = `file:${path}`;
   }
 
-  async open(): Promise<void> {
-    if (this.handle) return;
+  open(): Promise<void> {
+    return this.handle ? Promise.resolve() : this.opening.run();
+  }
+
+  private async openHandle(): Promise<void> {
     let handle: FileHandle;
     try {
       handle = await open(this.path, 'a', 0o640);
@@ -111,6 +115,7 @@ export class FileOutput implements Output {
   }
 
   private async closeHandle(): Promise<void> {
+    await this.opening.settled();
     const handle = this.handle;
     this.handle = null;
     await handle?.close();

@@ -19,6 +19,29 @@ export interface Output {
   close(): Promise<void>;
 }
 
+/**
+ * One open under way at a time, shared by every caller that asks meanwhile: the bucket pass and the
+ * SQS subscribers of a run open the outputs at the same moment, and two opens would take two
+ * descriptors (or connections), of which only the second is ever closed.
+ */
+export class SharedOpen {
+  private inFlight: Promise<void> | null = null;
+
+  constructor(private readonly openNow: () => Promise<void>) {}
+
+  run(): Promise<void> {
+    this.inFlight ??= this.openNow().finally(() => {
+      this.inFlight = null;
+    });
+    return this.inFlight;
+  }
+
+  /** Once no open is under way, whatever its outcome: a close waits for it, or what it opens stays open. */
+  async settled(): Promise<void> {
+    await this.inFlight?.catch(() => undefined);
+  }
+}
+
 /** Runs writes one after another, so that batches from objects processed concurrently never interleave. */
 export class WriteQueue {
   private tail: Promise<unknown> = Promise.resolve();

@@ -1,6 +1,6 @@
 import { createConnection, type Socket } from 'node:net';
 import { OutputError, describe } from '../errors.js';
-import { WriteQueue, type Output } from './output.js';
+import { SharedOpen, WriteQueue, type Output } from './output.js';
 import type { EventBatch } from '../event-batch.js';
 
 /** `unix:PATH`: a Unix stream socket, one JSON event per line. */
@@ -9,6 +9,7 @@ export class UnixStreamOutput implements Output {
   private socket: Socket | null = null;
   private failure: Error | null = null;
   private readonly queue = new WriteQueue();
+  private readonly connecting = new SharedOpen(() => this.connect());
 
   constructor(
     private readonly path: string,
@@ -18,7 +19,10 @@ export class UnixStreamOutput implements Output {
   }
 
   open(): Promise<void> {
-    if (this.socket && !this.failure) return Promise.resolve();
+    return this.socket && !this.failure ? Promise.resolve() : this.connecting.run();
+  }
+
+  private connect(): Promise<void> {
     this.socket?.destroy();
     this.failure = null;
     return new Promise((resolve, reject) => {
@@ -93,18 +97,18 @@ export class UnixStreamOutput implements Output {
   async reopen(): Promise<void> {}
 
   close(): Promise<void> {
-    return this.queue.run(
-      () =>
-        new Promise<void>((resolve) => {
-          const socket = this.socket;
-          this.socket = null;
-          if (!socket || socket.destroyed) return resolve();
-          socket.end(() => resolve());
-          setTimeout(() => {
-            socket.destroy();
-            resolve();
-          }, 2000).unref();
-        }),
-    );
+    return this.queue.run(async () => {
+      await this.connecting.settled();
+      await new Promise<void>((resolve) => {
+        const socket = this.socket;
+        this.socket = null;
+        if (!socket || socket.destroyed) return resolve();
+        socket.end(() => resolve());
+        setTimeout(() => {
+          socket.destroy();
+          resolve();
+        }, 2000).unref();
+      });
+    });
   }
 }

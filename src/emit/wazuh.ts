@@ -2,7 +2,7 @@ import type { UnixDgramSocket } from 'unix-dgram';
 import { constants } from 'node:os';
 import type { Logger } from 'pino';
 import { OutputError, describe } from '../errors.js';
-import { WriteQueue, type EventSource, type Output } from './output.js';
+import { SharedOpen, WriteQueue, type EventSource, type Output } from './output.js';
 import { trimEvent } from './trim.js';
 import type { EventBatch } from '../event-batch.js';
 
@@ -38,6 +38,7 @@ export class WazuhOutput implements Output {
   readonly name: string;
   private socket: UnixDgramSocket | null = null;
   private readonly queue = new WriteQueue();
+  private readonly connecting = new SharedOpen(() => this.connect());
   /** Datagrams that had to wait because the queue was full (EAGAIN). */
   congestionRetries = 0;
 
@@ -48,8 +49,11 @@ export class WazuhOutput implements Output {
     this.name = path === WAZUH_QUEUE ? 'wazuh' : `wazuh:${path}`;
   }
 
-  async open(): Promise<void> {
-    if (this.socket) return;
+  open(): Promise<void> {
+    return this.socket ? Promise.resolve() : this.connecting.run();
+  }
+
+  private async connect(): Promise<void> {
     // Loaded only when the Wazuh output is used.
     const { default: unix } = await import('unix-dgram');
     return new Promise((resolve, reject) => {
@@ -141,6 +145,9 @@ export class WazuhOutput implements Output {
   async reopen(): Promise<void> {}
 
   close(): Promise<void> {
-    return this.queue.run(async () => this.drop());
+    return this.queue.run(async () => {
+      await this.connecting.settled();
+      this.drop();
+    });
   }
 }

@@ -1,8 +1,9 @@
 import Database from 'better-sqlite3';
-import { chmodSync, closeSync, mkdirSync, openSync, statSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { chmodSync, closeSync, constants, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readlinkSync, renameSync, rmSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { StateError } from '../errors.js';
 import { migrate } from './migrations.js';
+import { specialKind, stateFileProblem, WRITER_COMPANIONS } from './path.js';
 
 /** A state database opened for writing, with the lock that keeps other collectors off it. */
 export interface OpenedState {
@@ -27,15 +28,82 @@ function describeOpenError(path: string, err: unknown): string {
   return `state ${path}: ${message}`;
 }
 
-/** Creates the database and lock files 0600 before SQLite does, so they are never readable by others. */
-function createPrivateFiles(path: string, warn: (message: string) => void): void {
+/** The state directory, created 0700 when missing; one open to others is warned about. */
+function prepareDirectory(path: string, warn: (message: string) => void): void {
   const directory = dirname(path);
   mkdirSync(directory, { recursive: true, mode: 0o700 });
   const directoryMode = statSync(directory).mode & 0o777;
   if (directoryMode & 0o077) {
     warn(`state directory ${directory} is open to other users (mode ${directoryMode.toString(8)}); chmod 700 it`);
   }
-  for (const file of [path, `${path}.lock`]) closeSync(openSync(file, 'a', 0o600));
+}
+
+/**
+ * The lock file, created 0600 before SQLite opens it so that it is never readable by others. Opened
+ * without blocking: a FIFO put there after the check makes the open fail (ENXIO) instead of waiting
+ * for a reader for ever.
+ */
+function createLockFile(path: string): void {
+  const lockPath = `${path}.lock`;
+  const fd = openSync(lockPath, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NONBLOCK, 0o600);
+  try {
+    const kind = specialKind(fstatSync(fd));
+    if (kind !== null) throw new StateError(`state ${path}: ${lockPath} is ${kind}, not the file guardduty-wodle keeps beside the state; remove it`);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Where open(2) would create the file: through symlinks at the path, even one whose target is missing. */
+function creationPath(path: string): string {
+  let at = path;
+  for (let hops = 0; hops < 40; hops++) {
+    let link: string;
+    try {
+      link = readlinkSync(at);
+    } catch {
+      return at;
+    }
+    at = resolve(dirname(at), link);
+  }
+  return at;
+}
+
+/** fsync of a directory, so that a file renamed into it is still there after a power cut. */
+function syncDirectory(directory: string): void {
+  const fd = openSync(directory, 'r');
+  try {
+    fsyncSync(fd);
+  } catch (err) {
+    // Some file systems cannot sync a directory (EINVAL): their entries need nothing more.
+    const code = (err as { code?: string }).code;
+    if (code !== 'EINVAL' && code !== 'ENOTSUP') throw err;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * A new state is built under a temporary name (0600 from the start) and renamed into place only once it
+ * holds its schema: a kill or a full disk during the creation never leaves an empty file at the state
+ * path, so an empty file there is never one of ours and is refused rather than taken for a new state.
+ * Called under the lock: no other collector builds it at the same time, and a leftover is ours.
+ */
+function createDatabase(path: string): void {
+  const target = creationPath(path);
+  const building = `${target}.new`;
+  for (const leftover of [building, `${building}-wal`, `${building}-shm`]) rmSync(leftover, { force: true });
+  closeSync(openSync(building, 'wx', 0o600));
+  const db = new Database(building);
+  try {
+    db.pragma('journal_mode = WAL');
+    migrate(db);
+  } finally {
+    // Folds the WAL back into the file and removes it: the file renamed holds everything.
+    db.close();
+  }
+  renameSync(building, target);
+  syncDirectory(dirname(target));
 }
 
 /** A file that existed already keeps the mode it had: narrowed here as new ones are at creation. */
@@ -49,15 +117,23 @@ function restrictFileModes(path: string): void {
   }
 }
 
-/** Opens (creating it, mode 0600 in a 0700 directory, if missing), locks and migrates the state database. */
+/**
+ * Opens (creating it, mode 0600 in a 0700 directory, if missing), locks and migrates the state database.
+ * What stands at the path is judged first (state/path.ts): a FIFO, a device, a socket or an empty file
+ * is refused before anything is created or opened.
+ */
 export function openState(path: string, warn: (message: string) => void): OpenedState {
+  const problem = stateFileProblem(path, WRITER_COMPANIONS);
+  if (problem !== null) throw new StateError(problem);
   let lock: Database.Database | undefined;
   let db: Database.Database | undefined;
   try {
-    createPrivateFiles(path, warn);
+    prepareDirectory(path, warn);
+    createLockFile(path);
     lock = new Database(`${path}.lock`, { timeout: 0 });
     lock.pragma('locking_mode = EXCLUSIVE');
     lock.exec('BEGIN EXCLUSIVE; COMMIT;');
+    if (!existsSync(path)) createDatabase(path);
     db = new Database(path, { timeout: 5000 });
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
@@ -67,6 +143,7 @@ export function openState(path: string, warn: (message: string) => void): Opened
   } catch (err) {
     db?.close();
     lock?.close();
+    if (err instanceof StateError) throw err;
     throw new StateError(describeOpenError(path, err), { cause: err });
   }
 }

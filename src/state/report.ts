@@ -4,6 +4,7 @@ import { dirname } from 'node:path';
 import { StateError } from '../errors.js';
 import type { FailureKind } from '../failure.js';
 import { SCHEMA_VERSION } from './migrations.js';
+import { READER_COMPANIONS, stateFileProblem } from './path.js';
 
 // Read-only queries over a state database, for `status` and `explain`. They run beside a collector:
 // the database is opened read-only, the collector's `<state>.lock` is never touched, and WAL mode lets
@@ -87,6 +88,9 @@ export class StateReader {
   /** Opens an existing state read-only; never creates it, never takes the collector's lock. */
   static open(path: string): StateReader {
     assertStateReachable(path);
+    // Read-only, SQLite would wait on a FIFO for a writer, and read an empty file as an empty state.
+    const problem = stateFileProblem(path, READER_COMPANIONS);
+    if (problem !== null) throw new StateError(problem);
     let db: Database.Database | undefined;
     try {
       db = new Database(path, { readonly: true, fileMustExist: true, timeout: 5000 });

@@ -1,0 +1,146 @@
+// An output asked to open by several callers at once (issue 22): the bucket pass and the SQS subscribers
+// of a run open the outputs at the same moment. Each output opens once — one descriptor, one
+// connection — and closing it leaves nothing open. Counted for real: /proc/self/fd for the process's
+// descriptors, /proc/net/unix for the connections a listening socket was given.
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { pino } from 'pino';
+import { createOutput, Outputs, type OutputSpec } from '../src/emit/index.js';
+import type { EncodedEvent } from '../src/event-batch.js';
+import { DatagramSink, eventsFromLines, startCli, tempDir, writeConfig } from './helpers/cli.js';
+import { waitFor, waitForLog } from './helpers/wait.js';
+import { jsonlGz, makeFinding, nativeKey, today } from './helpers/findings.js';
+import { useFakeS3 } from '../support/s3.js';
+import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
+
+const fake = useFakeS3();
+const silent = pino({ level: 'silent' });
+
+/** The descriptors of process `pid` whose target satisfies `matches` (a path, or `socket:[inode]`). */
+function descriptors(matches: (target: string) => boolean, pid: number | 'self' = 'self'): number {
+  let count = 0;
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      if (matches(readlinkSync(`/proc/${pid}/fd/${fd}`))) count++;
+    } catch {
+      // A descriptor closed while the directory was read.
+    }
+  }
+  return count;
+}
+
+/** Unix sockets bound to `path`: the listening one, and one per connection made to it (accepted or not yet). */
+function unixSocketsAt(path: string): number {
+  return readFileSync('/proc/net/unix', 'utf8')
+    .split('\n')
+    .filter((line) => line.endsWith(` ${path}`)).length;
+}
+
+/** The pass and the subscribers of one run, and an output's own write, asking at once. */
+async function openFromEverywhere(spec: OutputSpec): Promise<Outputs> {
+  const outputs = new Outputs([createOutput(spec, silent, { timeoutMs: 5000 })]);
+  await Promise.all([outputs.open(), outputs.open(), outputs.list[0]!.open(), outputs.open()]);
+  return outputs;
+}
+
+function events(id: string): EncodedEvent[] {
+  return [{ json: JSON.stringify({ id }), findingId: id }];
+}
+
+describe('outputs opened by several callers at once', () => {
+  test('file: one descriptor, written once, none left after close', async () => {
+    const path = join(tempDir(), 'events.jsonl');
+    const outputs = await openFromEverywhere({ kind: 'file', path });
+    assert.equal(descriptors((target) => target === path), 1);
+    await outputs.deliver(events('one'), { bucket: 'b', key: 'k' });
+    await outputs.close();
+    assert.equal(descriptors((target) => target === path), 0);
+    assert.deepEqual(eventsFromLines(readFileSync(path, 'utf8')), [{ id: 'one' }]);
+  });
+
+  test('unix: one connection, closed by close', async () => {
+    const path = join(tempDir(), 'peer.sock');
+    const peers: Socket[] = [];
+    const received: string[] = [];
+    const server = createServer((socket) => {
+      peers.push(socket);
+      socket.setEncoding('utf8').on('data', (chunk: string) => received.push(chunk));
+      socket.on('end', () => socket.end());
+    });
+    await new Promise<void>((resolve) => server.listen(path, resolve));
+    try {
+      const outputs = await openFromEverywhere({ kind: 'unix', path });
+      // The listening socket and one connection: the kernel makes the peer's end at connect(), before any accept.
+      assert.equal(unixSocketsAt(path), 2);
+      await outputs.deliver(events('one'), { bucket: 'b', key: 'k' });
+      await outputs.close();
+      await waitFor(() => unixSocketsAt(path) === 1, { what: 'every connection to the peer to be closed' });
+      assert.equal(peers.length, 1);
+      assert.equal(received.join(''), '{"id":"one"}\n');
+    } finally {
+      server.close();
+    }
+  });
+
+  test('wazuh: one datagram socket, closed by close', async () => {
+    const path = join(tempDir(), 'queue');
+    const sink = new DatagramSink(path);
+    try {
+      const sockets = () => descriptors((target) => target.startsWith('socket:'));
+      const before = sockets();
+      const outputs = await openFromEverywhere({ kind: 'wazuh', path });
+      assert.equal(sockets() - before, 1);
+      await outputs.deliver(events('one'), { bucket: 'b', key: 'k' });
+      await outputs.close();
+      assert.equal(sockets() - before, 0);
+      await waitFor(() => sink.messages.length === 1, { what: 'the datagram' });
+    } finally {
+      sink.close();
+    }
+  });
+
+  test('a close while an open is under way closes what that open opened', async () => {
+    const path = join(tempDir(), 'events.jsonl');
+    const output = createOutput({ kind: 'file', path }, silent, { timeoutMs: 5000 });
+    const opened = output.open();
+    await output.close();
+    await opened;
+    assert.equal(descriptors((target) => target === path), 0);
+  });
+});
+
+describe('the collector with a bucket and a subscriber', () => {
+  // --once starts the bucket pass and the subscriber's drain together: both open the outputs at once.
+  test('--once holds its file output open once', async () => {
+    const bucket = 'gd-output-once';
+    const queueName = 'output-once';
+    fake.s3.createBucket(bucket);
+    await fake.s3.put(bucket, nativeKey('676767676767', 'sa-east-1', today()), jsonlGz([makeFinding('676767676767', 'sa-east-1', 'via-bucket')]));
+    const sqs = new SQSClient({ endpoint: fake.s3.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+    await sqs.send(new CreateQueueCommand({ QueueName: queueName }));
+    const dir = tempDir();
+    const config = writeConfig(
+      dir,
+      [{ name: bucket, endpoint: fake.s3.endpoint }],
+      `<subscriber type="buckets"><sqs_name>${queueName}</sqs_name><service_endpoint>${fake.s3.endpoint}</service_endpoint></subscriber>`,
+    );
+    const out = join(dir, 'events.jsonl');
+    // The empty queue's first long poll (20 s) keeps the process there once the pass is over.
+    const running = startCli(['--config', config, '--once', '--state', join(dir, 'state.db'), '--output', `file:${out}`, '--sqs-wait', '20']);
+    try {
+      await waitForLog(running, (l) => String(l['msg']).startsWith('bucket pass'), { what: 'the bucket pass', timeoutMs: 20_000 });
+      assert.equal(descriptors((target) => target === out, running.child.pid!), 1);
+    } finally {
+      running.child.kill('SIGTERM');
+    }
+    const result = await running.done;
+    assert.equal(result.code, 0, result.stderr);
+    // A second handle, had one been opened, is either still open above or closed by the garbage
+    // collector since, which Node says in a warning.
+    assert.deepEqual(result.logs.filter((l) => /garbage collection/.test(String(l['msg']))), []);
+    assert.deepEqual(eventsFromLines(readFileSync(out, 'utf8')).map((e) => e['aws'].id), ['via-bucket']);
+  });
+});

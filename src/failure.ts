@@ -1,5 +1,5 @@
 import { networkCode, type AwsLikeError } from './aws/errors.js';
-import { FetchError } from './aws/body.js';
+import { FetchError, ShortBodyError } from './aws/body.js';
 import { OutputError, StateError } from './errors.js';
 
 // Why a read failed, and what follows from it: the one failure policy, for the collector, the SQS
@@ -13,10 +13,11 @@ import { OutputError, StateError } from './errors.js';
  * - `gone`: the object was deleted between the listing and the read; there is nothing to read.
  * - `content`: the bytes cannot be turned into findings (bad compression, over a cap). Only these
  *   spend the object's attempts.
- * - `isolated`: a transient failure of this object alone, other objects of the bucket read whole in the
- *   same pass (a body always cut, one key S3 keeps failing). Recorded `transient` at first; the pass's
- *   end decides it was the object's own (isolatedFailuresAreTheObjects), and then it spends an
- *   attempt as content does.
+ * - `isolated`: this object's body ended short of its size, without a transport error, on every read,
+ *   while other objects of the bucket were read whole in the same pass: S3 serves it incomplete.
+ *   Recorded `transient` at first; the pass's end decides it was the object's own
+ *   (isolatedFailuresAreTheObjects), and then it spends an attempt as content does. A reset, a
+ *   timeout or a 5xx never does (CONTRACT.md): those only let the bucket go on.
  * - `output`: an output refused events.
  * - `state`: the state database cannot record (disk full, read-only, gone).
  */
@@ -63,6 +64,11 @@ export function classifyFailure(err: unknown): FailureKind {
     return 'denied';
   }
   return 'content';
+}
+
+/** Whether a transient failure may turn out to be the object's own: a body served short of its size. */
+export function mayBeIsolated(err: unknown): boolean {
+  return err instanceof ShortBodyError;
 }
 
 /**
@@ -161,10 +167,10 @@ export function badLinesStopBucket(malformed: number, skipOnError: boolean): boo
 export function nextForFailure(kind: FailureKind, decision: FailureDecision, attempts: number, limits: FailureLimits): string {
   if (kind === 'isolated') {
     const next = decision.next === 'retry' ? `attempt ${attempts} of ${limits.skipOnError ? limits.maxAttempts : 'unlimited (skip_on_error is no)'}, read again next pass` : `left failed after ${attempts} attempts`;
-    return `it failed alone while other objects of this bucket were read whole: the object's own failure, ${next}`;
+    return `its body was served short of its size on every read while other objects of this bucket were read whole: the object's own failure, ${next}`;
   }
   if (kind === 'transient' && decision.halt === 'none') {
-    return 'not the object\'s fault yet (transient): no attempt spent, the bucket goes on; it spends one if other objects of this bucket are read whole in this pass, and is read again next pass';
+    return 'not the object\'s fault (transient): no attempt spent, the bucket goes on, and it is read again next pass';
   }
   if (kind !== 'content') {
     return `not the object's fault (${kind}): no attempt spent; ${decision.halt === 'bucket' ? 'this bucket stops, and it' : 'it'} is read again next pass`;
@@ -180,7 +186,7 @@ export const FAILURE_TEXT: Record<FailureKind, string> = {
   denied: 'refused by S3 or KMS (permissions): read again next pass, no attempt spent',
   gone: 'the object was gone when read',
   content: 'content (the bytes cannot be decoded): spends an attempt',
-  isolated: 'transient, but alone: other objects of the bucket were read whole in the same pass: spends an attempt',
+  isolated: 'its body was served short of its size on every read while other objects were read whole: spends an attempt',
   output: 'an output was down: read again next pass, no attempt spent',
   state: 'the state could not record it: read again next pass, no attempt spent',
 };

@@ -7,7 +7,7 @@ import { forEachLimit, type ChildAborts } from './concurrency.js';
 import type { CompiledDiscardRule } from './decode/discard.js';
 import { decodeObject } from './decode/object.js';
 import { OutputError, StateError, describe } from './errors.js';
-import { badLinesStopBucket, classifyFailure, decideFailure, nextForFailure } from './failure.js';
+import { badLinesStopBucket, classifyFailure, decideFailure, mayBeIsolated, nextForFailure } from './failure.js';
 import type { BucketPassSummary, CollectorContext, ObjectOutcome } from './run.js';
 import type { KnownObject, ObjectRecord } from './state/store.js';
 
@@ -152,7 +152,7 @@ export class ObjectReader {
     this.pass.summary.failed++;
     const attempts = (previous?.attempts ?? 0) + (decision.countsAttempt ? 1 : 0);
     log.error({ err: describe(err), kind, attempts }, `${cause}; ${nextForFailure(kind, decision, attempts, limits)}`);
-    if (kind === 'transient' && decision.halt === 'none') this.pass.judgeAtEnd({ record: { ...record, events: delivered }, attempts: previous?.attempts ?? 0, cause });
+    if (kind === 'transient' && decision.halt === 'none' && mayBeIsolated(err)) this.pass.judgeAtEnd({ record: { ...record, events: delivered }, attempts: previous?.attempts ?? 0, cause });
     return decision.next === 'give-up' ? 'failed' : 'retry';
   }
 

@@ -2,7 +2,7 @@
 // and what the operator is told happens next.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { FetchError } from '../src/aws/body.js';
+import { FetchError, ShortBodyError } from '../src/aws/body.js';
 import { ObjectError, OutputError, StateError } from '../src/errors.js';
 import {
   TRANSIENT_FAILURES_FOR_AN_OUTAGE,
@@ -10,6 +10,7 @@ import {
   classifyFailure,
   decideFailure,
   isolatedFailuresAreTheObjects,
+  mayBeIsolated,
   nextForFailure,
   nextReadOfFailed,
   retryable,
@@ -27,7 +28,7 @@ describe('one object failing transiently, or an outage', () => {
       const decision = decideFailure('transient', 0, limits, inARow);
       assert.deepEqual([decision.countsAttempt, decision.passOk, decision.next], [false, false, 'retry'], 'never an attempt at the time');
     }
-    assert.match(nextForFailure('transient', decideFailure('transient', 0, limits, 1), 0, limits), /no attempt spent, the bucket goes on; it spends one if other objects/);
+    assert.match(nextForFailure('transient', decideFailure('transient', 0, limits, 1), 0, limits), /no attempt spent, the bucket goes on, and it is read again next pass/);
     assert.match(nextForFailure('transient', decideFailure('transient', 0, limits, 3), 0, limits), /this bucket stops/);
   });
 
@@ -35,6 +36,12 @@ describe('one object failing transiently, or an outage', () => {
     assert.equal(isolatedFailuresAreTheObjects(1, false), true);
     assert.equal(isolatedFailuresAreTheObjects(0, false), false, 'nothing read whole: it may be the service');
     assert.equal(isolatedFailuresAreTheObjects(5, true), false, 'an outage came during the pass');
+  });
+
+  test('only a body served short of its size may be the object\'s own; a reset, a timeout or a 5xx never is', () => {
+    assert.equal(mayBeIsolated(new ShortBodyError('object body cut off after 5 of 10 bytes')), true);
+    assert.equal(mayBeIsolated(new FetchError('reading the object body failed after 5 bytes: aborted')), false);
+    assert.equal(mayBeIsolated(Object.assign(new Error('InternalError'), { name: 'InternalError', $metadata: { httpStatusCode: 500 } })), false);
   });
 
   test('an isolated failure spends an attempt like content, fails the pass, never stops the bucket', () => {

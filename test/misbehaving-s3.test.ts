@@ -182,46 +182,70 @@ describe('bodies cut short under a 200', () => {
     });
   }
 
-  const alone: Array<[string, Answer]> = [
-    ['cut on every read', { fault: 'close-cut' }],
-    ['answered 500 on every read', s3Error(500, 'InternalError', 'We encountered an internal error. Please try again.')],
-  ];
-  for (const [name, fault] of alone) {
-    test(`one object ${name} among 120 good ones: the bucket's pass goes on, the object spends an attempt per pass with whole reads, then is left failed`, async () => {
-      let badKey = '';
-      const h = await inProcessBucket(fake, `alone-${alone.findIndex(([n]) => n === name)}`, () => `<aws_account_id>${ACCOUNT}</aws_account_id><regions>${REGION}</regions><only_logs_after>${DAY0}</only_logs_after>`, {
-        expectOk: false,
-        proxy: { intercept: (r) => (isGet(r) && r.url.includes(badKey.split('/').pop()!) ? fault : undefined) },
-      });
-      const limits = { limits: { ...DEFAULT_LIMITS, maxAttempts: 2 } };
-      try {
-        badKey = nativeKey(ACCOUNT, REGION, addDays(DAY0, 1), '00000000-bad.jsonl.gz');
-        await h.put(badKey, ['bad']);
-        const good = Array.from({ length: 120 }, (_, i) => `good-${i}`);
-        for (const id of good) await h.put(nativeKey(ACCOUNT, REGION, addDays(DAY0, 1)), [id]);
-        const first = await h.pass(`${addDays(DAY0, 1)}T12:00:00Z`, limits);
-        assert.equal(first.summary.done, 120, 'every good object read in the first pass');
-        assert.equal(first.summary.interrupted, null, 'the bucket did not stop');
-        let row = stateRows(h.statePath).find((r) => r.key === badKey)!;
-        assert.deepEqual([row.status, row.failure, row.attempts], ['failed', 'isolated', 1]);
-        assert.ok(h.logs.some((l) => String(l['msg']).includes("the object's own failure, attempt 1 of 2")), 'the pass says so');
-
-        // With new objects read whole beside it, its second attempt is spent and it is left failed.
-        for (const id of ['late-1', 'late-2']) await h.put(nativeKey(ACCOUNT, REGION, addDays(DAY0, 2)), [id]);
-        const second = await h.pass(`${addDays(DAY0, 2)}T12:00:00Z`, limits);
-        assert.equal(second.summary.done, 2);
-        row = stateRows(h.statePath).find((r) => r.key === badKey)!;
-        assert.deepEqual([row.status, row.failure, row.attempts], ['failed', 'isolated', 2]);
-        const third = await h.pass(`${addDays(DAY0, 2)}T18:00:00Z`, limits);
-        assert.equal(third.ok, true, 'given up under skip_on_error: the pass is clean');
-        assert.equal(third.gets.length, 0, 'not read again');
-        assert.deepEqual([...counts(h.ids()).keys()].sort(), [...good, 'late-1', 'late-2'].sort());
-        assert.ok([...counts(h.ids()).values()].every((n) => n === 1));
-      } finally {
-        await h.stop();
-      }
+  test('one object served short of its size on every read among 120 good ones: the bucket\'s pass goes on, the object spends an attempt per pass with whole reads, then is left failed', async () => {
+    let badKey = '';
+    const h = await inProcessBucket(fake, 'short-among-good', () => `<aws_account_id>${ACCOUNT}</aws_account_id><regions>${REGION}</regions><only_logs_after>${DAY0}</only_logs_after>`, {
+      expectOk: false,
+      proxy: { intercept: (r) => (isGet(r) && r.url.includes(badKey.split('/').pop()!) ? { fault: 'close-cut' } : undefined) },
     });
-  }
+    const limits = { limits: { ...DEFAULT_LIMITS, maxAttempts: 2 } };
+    try {
+      badKey = nativeKey(ACCOUNT, REGION, addDays(DAY0, 1), '00000000-bad.jsonl.gz');
+      await h.put(badKey, ['bad']);
+      const good = Array.from({ length: 120 }, (_, i) => `good-${i}`);
+      for (const id of good) await h.put(nativeKey(ACCOUNT, REGION, addDays(DAY0, 1)), [id]);
+      const first = await h.pass(`${addDays(DAY0, 1)}T12:00:00Z`, limits);
+      assert.equal(first.summary.done, 120, 'every good object read in the first pass');
+      assert.equal(first.summary.interrupted, null, 'the bucket did not stop');
+      assert.equal(first.gets.filter((r) => r.url.includes('00000000-bad')).length, 3, 'three reads of it in the pass');
+      let row = stateRows(h.statePath).find((r) => r.key === badKey)!;
+      assert.deepEqual([row.status, row.failure, row.attempts], ['failed', 'isolated', 1]);
+      assert.ok(h.logs.some((l) => String(l['msg']).includes("the object's own failure, attempt 1 of 2")), 'the pass says so');
+
+      // With new objects read whole beside it, its second attempt is spent and it is left failed.
+      for (const id of ['late-1', 'late-2']) await h.put(nativeKey(ACCOUNT, REGION, addDays(DAY0, 2)), [id]);
+      const second = await h.pass(`${addDays(DAY0, 2)}T12:00:00Z`, limits);
+      assert.equal(second.summary.done, 2);
+      row = stateRows(h.statePath).find((r) => r.key === badKey)!;
+      assert.deepEqual([row.status, row.failure, row.attempts], ['failed', 'isolated', 2]);
+      const third = await h.pass(`${addDays(DAY0, 2)}T18:00:00Z`, limits);
+      assert.equal(third.ok, true, 'given up under skip_on_error: the pass is clean');
+      assert.equal(third.gets.length, 0, 'not read again');
+      assert.deepEqual([...counts(h.ids()).keys()].sort(), [...good, 'late-1', 'late-2'].sort());
+      assert.ok([...counts(h.ids()).values()].every((n) => n === 1));
+    } finally {
+      await h.stop();
+    }
+  });
+
+  test('one object S3 answers 500 among 120 good ones: the bucket\'s pass goes on, and a service error never spends an attempt (CONTRACT.md)', async () => {
+    let failing = true;
+    const h = await inProcessBucket(fake, 'error-among-good', () => `<aws_account_id>${ACCOUNT}</aws_account_id><regions>${REGION}</regions><only_logs_after>${DAY0}</only_logs_after>`, {
+      expectOk: false,
+      proxy: { intercept: (r) => (failing && isGet(r) && r.url.includes('00000000-err') ? s3Error(500, 'InternalError', 'We encountered an internal error.') : undefined) },
+    });
+    const limits = { limits: { ...DEFAULT_LIMITS, maxAttempts: 2 } };
+    const errKey = nativeKey(ACCOUNT, REGION, addDays(DAY0, 1), '00000000-err.jsonl.gz');
+    try {
+      await h.put(errKey, ['err']);
+      const good = Array.from({ length: 120 }, (_, i) => `good-${i}`);
+      for (const id of good) await h.put(nativeKey(ACCOUNT, REGION, addDays(DAY0, 1)), [id]);
+      for (const at of ['T12', 'T13', 'T14']) {
+        const pass = await h.pass(`${addDays(DAY0, 1)}${at}:00:00Z`, limits);
+        assert.equal(pass.ok, false, 'the pass fails (exit 1)');
+        assert.equal(pass.summary.interrupted, null, 'the bucket did not stop');
+        const row = stateRows(h.statePath).find((r) => r.key === errKey)!;
+        assert.deepEqual([row.status, row.failure, row.attempts], ['failed', 'transient', 0], `${at}: no attempt spent`);
+      }
+      assert.deepEqual([...counts(h.ids()).keys()].sort(), good.sort(), 'all 120 read in the first pass, once');
+      failing = false;
+      const healed = await h.pass(`${addDays(DAY0, 1)}T15:00:00Z`, limits);
+      assert.equal(healed.ok, true);
+      assert.equal(counts(h.ids()).get('err'), 1);
+    } finally {
+      await h.stop();
+    }
+  });
 
   test('failing objects in a row with none read whole are an outage: the bucket stops and no attempt is spent', async () => {
     const h = await inProcessBucket(fake, 'outage-in-a-row', () => `<aws_account_id>${ACCOUNT}</aws_account_id><regions>${REGION}</regions><only_logs_after>${DAY0}</only_logs_after>`, {

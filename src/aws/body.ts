@@ -7,6 +7,14 @@ export class FetchError extends Error {
   override name = 'FetchError';
 }
 
+/**
+ * The body ended without a transport error but shorter than the object's size: S3 (or what stands in
+ * between) served this object incomplete, which no network fault explains.
+ */
+export class ShortBodyError extends FetchError {
+  override name = 'ShortBodyError';
+}
+
 const DEFAULT_IDLE_MS = 60_000;
 
 /**
@@ -45,6 +53,6 @@ export async function* readBody(body: AsyncIterable<Buffer>, expectedBytes: numb
     if (!complete) stop();
   }
   if (expectedBytes !== undefined && received < expectedBytes) {
-    throw new FetchError(`object body cut off after ${received} of ${expectedBytes} bytes`);
+    throw new ShortBodyError(`object body cut off after ${received} of ${expectedBytes} bytes`);
   }
 }

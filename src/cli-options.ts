@@ -1,9 +1,11 @@
 // The collector's command line: USAGE, and parseCli, which turns the flags into CliOptions or a
 // ConfigError (exit 2) before anything is opened. src/cli.ts runs them and re-exports both.
+import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { parseInterval } from './config/values.js';
-import { DEFAULT_CONFIG, DEFAULT_STATE } from './defaults.js';
+import type { EngineAgent } from './emit/engine.js';
 import { parseOutputSpec, type OutputSpec } from './emit/index.js';
+import { findInstallation, installationDefaults, type Installation } from './installation.js';
 import { ConfigError } from './errors.js';
 import { LOG_LEVELS, type LogLevel } from './log.js';
 import { DEFAULT_LIMITS, type Limits } from './run.js';
@@ -13,7 +15,7 @@ const DEFAULT_CONCURRENCY = 32;
 const DEFAULT_OUTPUT_TIMEOUT = 60;
 const DEFAULT_S3_TIMEOUT = 60;
 
-export const USAGE = `usage: guardduty-wodle [--config PATH] [--once] [--state PATH] [--output SPEC]... [--log-level LEVEL] [--concurrency N] [--max-attempts N]
+export const USAGE = `usage: guardduty-wodle [--config PATH] [--once] [--state PATH] [--output SPEC]... [--wazuh-home DIR] [--log-level LEVEL] [--concurrency N] [--max-attempts N]
        guardduty-wodle --once --rescan-since YYYY-MM-DD [the flags above]
        guardduty-wodle --check-config [--check-access] [--config PATH] [--output SPEC]... [--state PATH]
        guardduty-wodle status [--state PATH] [--json] [--all]
@@ -21,13 +23,19 @@ export const USAGE = `usage: guardduty-wodle [--config PATH] [--once] [--state P
        guardduty-wodle reset BUCKET [--since YYYY-MM-DD] [--state PATH] [--yes]
        guardduty-wodle import-wazuh [--config PATH] [--state PATH] [--wazuh-db PATH] [--dry-run]
 
-  --config PATH      ossec.conf to read <wodle name="aws-s3"> blocks from (default ${DEFAULT_CONFIG})
+  --wazuh-home DIR   the Wazuh installation that gives the defaults below (default: /var/ossec when its
+                     etc/ossec.conf exists, else /var/wazuh-manager when its etc/wazuh-manager.conf does)
+  --config PATH      ossec.conf (or wazuh-manager.conf) to read <wodle name="aws-s3"> blocks from
+                     (default <home>/etc/ossec.conf, or <home>/etc/wazuh-manager.conf on a 5.x manager)
   --once             one pass over every configured bucket, then exit
-  --state PATH       SQLite state database (default ${DEFAULT_STATE})
-  --output SPEC      wazuh | wazuh:PATH | unix:PATH | file:PATH | stdout; repeatable (default wazuh)
+  --state PATH       SQLite state database (default <home>/var/guardduty-wodle/state.db)
+  --output SPEC      wazuh | wazuh:PATH | wazuh-engine | wazuh-engine:PATH | unix:PATH | file:PATH | stdout;
+                     repeatable (default wazuh, or wazuh-engine on a 5.x manager)
+  --engine-agent-id ID      wazuh.agent.id (digits) in the batches sent to wazuh-engine (default 000)
+  --engine-agent-name NAME  wazuh.agent.name in those batches (default the host name)
   --log-level LEVEL  ${LOG_LEVELS.join(' | ')} (default info)
   --concurrency N    objects fetched at once (default ${DEFAULT_CONCURRENCY})
-  --output-timeout S seconds a unix: peer may take nothing before the output fails (default ${DEFAULT_OUTPUT_TIMEOUT})
+  --output-timeout S seconds a unix: peer may take nothing, or the engine give no answer, before the output fails (default ${DEFAULT_OUTPUT_TIMEOUT})
   --s3-timeout S     seconds an S3 connection may stay silent before the request fails (default ${DEFAULT_S3_TIMEOUT})
   --max-attempts N   passes that may fail on one object under skip_on_error before it is left failed (default ${DEFAULT_LIMITS.maxAttempts})
   --max-object-bytes N    decompressed bytes one object may hold (default ${DEFAULT_LIMITS.maxObjectBytes})
@@ -49,6 +57,9 @@ export const USAGE = `usage: guardduty-wodle [--config PATH] [--once] [--state P
 exit status: 0 every bucket succeeded, 1 a bucket failed, 2 usage or configuration error`;
 
 export interface CliOptions {
+  /** The Wazuh installation the defaults came from. */
+  installation: Installation;
+  engineAgent: EngineAgent;
   config: string;
   once: boolean;
   state: string;
@@ -99,6 +110,9 @@ function readFlags(argv: string[]) {
           'max-lag',
           'max-empty-passes',
           'rescan-since',
+          'wazuh-home',
+          'engine-agent-id',
+          'engine-agent-name',
         ]),
         output: { type: 'string', multiple: true },
         once: { type: 'boolean' },
@@ -141,12 +155,23 @@ function maxLagOf(values: Flags): number | null {
 function checkCombinations(values: Flags): void {
   if (values['check-access'] && !values['check-config']) throw new ConfigError('--check-access is given with --check-config (guardduty-wodle --check-config --check-access)');
   if (values['metrics-host'] === '') throw new ConfigError('--metrics-host needs an address');
-  for (const [flag, value] of [['--config', values.config], ['--state', values.state]] as const) {
+  for (const [flag, value] of [['--config', values.config], ['--state', values.state], ['--wazuh-home', values['wazuh-home']]] as const) {
     if (value === '') throw new ConfigError(`${flag} needs a path`);
   }
 }
 
-export function parseCli(argv: string[]): CliOptions {
+/** The agent named in the engine's batch header: the engine refuses an id that is not all ASCII digits. */
+export function engineAgentOf(id: string | undefined, name: string | undefined): EngineAgent {
+  if (id !== undefined && !/^[0-9]+$/.test(id)) throw new ConfigError(`--engine-agent-id ${id}: use ASCII digits, like 000 (the engine refuses anything else)`);
+  if (name === '') throw new ConfigError('--engine-agent-name needs a name');
+  return { id: id ?? '000', name: name ?? hostname() };
+}
+
+/**
+ * The command line, with the defaults of the Wazuh installation `--wazuh-home` names or `find` finds
+ * (findInstallation: a few stat calls).
+ */
+export function parseCli(argv: string[], find: (home: string | null) => Installation = findInstallation): CliOptions {
   const values = readFlags(argv);
   const logLevel = values['log-level'] ?? 'info';
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
@@ -158,11 +183,15 @@ export function parseCli(argv: string[]): CliOptions {
   const rescanSince = values['rescan-since'] === undefined ? null : parseIsoDay(values['rescan-since']);
   if (values['rescan-since'] !== undefined && rescanSince === null) throw new ConfigError(`--rescan-since ${values['rescan-since']}: use a day as YYYY-MM-DD`);
   checkCombinations(values);
+  const installation = find(values['wazuh-home'] ?? null);
+  const defaults = installationDefaults(installation);
   return {
-    config: values.config ?? DEFAULT_CONFIG,
+    installation,
+    engineAgent: engineAgentOf(values['engine-agent-id'], values['engine-agent-name']),
+    config: values.config ?? defaults.config,
     once: values.once ?? false,
-    state: values.state ?? DEFAULT_STATE,
-    outputs: (values.output ?? ['wazuh']).map(parseOutputSpec),
+    state: values.state ?? defaults.state,
+    outputs: (values.output ?? [defaults.output]).map((spec) => parseOutputSpec(spec, defaults)),
     logLevel: logLevel as LogLevel,
     concurrency,
     limits,

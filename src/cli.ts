@@ -112,8 +112,10 @@ async function startTelemetry(options: CliOptions, state: StateStore, log: Logge
 /** The start line's fields, shared by both modes; a start without the shebang's flags is warned about first. */
 function startFields(options: CliOptions, config: Config, log: Logger) {
   const memoryFlagsMissing = MEMORY_FLAGS.filter((flag) => !process.execArgv.includes(flag));
+  const { home, kind, why } = options.installation;
   const started = {
     version: VERSION,
+    installation: { home, kind, why },
     config: config.file,
     outputs: options.outputs.map(outputLabel),
     state: options.state,
@@ -141,7 +143,10 @@ interface RunEnd {
 
 async function collectOnce(options: CliOptions, config: Config, ctx: RunContext, started: StartFields, signals: Signals): Promise<RunEnd> {
   const buckets = config.wodles.filter((w) => !w.disabled).flatMap((w) => w.buckets.map((b) => b.name));
-  ctx.log.info({ ...started, mode: 'once', buckets }, `guardduty-wodle ${VERSION} started for one pass: ${buckets.length} bucket(s) of ${config.file}, outputs ${started.outputs.join(', ')}, state ${options.state}`);
+  ctx.log.info(
+    { ...started, mode: 'once', buckets },
+    `guardduty-wodle ${VERSION} started for one pass: ${buckets.length} bucket(s) of ${config.file}, outputs ${started.outputs.join(', ')}, state ${options.state}; Wazuh: ${options.installation.why}`,
+  );
   const ok = await runOnce(config, ctx, options.sqsWaitSeconds);
   // A pass cut short by a signal is a requested stop, not a failure.
   const stopped = signals.stop.aborted;
@@ -153,7 +158,7 @@ async function collectAsDaemon(daemon: Daemon, options: CliOptions, config: Conf
   ctx.log.info(
     { ...started, mode: 'daemon', schedule },
     `guardduty-wodle ${VERSION} started: ${schedule.map((s) => `${s.buckets.join(', ')} ${s.schedule}, next pass ${s.next}`).join('; ') || 'no bucket scheduled'}; ` +
-      `outputs ${started.outputs.join(', ')}, state ${options.state}`,
+      `outputs ${started.outputs.join(', ')}, state ${options.state}; Wazuh: ${options.installation.why}`,
   );
   // Subscribers read their queues all along, beside the scheduled bucket passes.
   const subscribers = await subscribersOf(config, ctx, { once: false, sqsWaitSeconds: options.sqsWaitSeconds });
@@ -190,7 +195,7 @@ async function shutdown(held: Held, stopReason: string, log: Logger): Promise<vo
 }
 
 async function collect(options: CliOptions, config: Config, log: Logger): Promise<number> {
-  const outputs = new Outputs(options.outputs.map((spec) => createOutput(spec, log, { timeoutMs: options.outputTimeoutMs })));
+  const outputs = new Outputs(options.outputs.map((spec) => createOutput(spec, log, { timeoutMs: options.outputTimeoutMs, engineAgent: options.engineAgent })));
   const state = StateStore.open(options.state, (message) => log.warn(message));
   let daemon: Daemon | null = null;
   const signals = watchSignals(options.config, outputs, log, () => daemon);
@@ -263,7 +268,11 @@ export async function main(argv: string[]): Promise<number> {
     reportWarnings(config, log);
     if (options.checkConfig) {
       const { runCheck } = await import('./commands/check.js');
-      return await runCheck(config, { outputs: options.outputs, state: options.state, access: options.checkAccess, s3TimeoutMs: options.s3TimeoutMs }, log);
+      return await runCheck(
+        config,
+        { installation: options.installation, outputs: options.outputs, state: options.state, access: options.checkAccess, s3TimeoutMs: options.s3TimeoutMs },
+        log,
+      );
     }
     return await collect(options, config, log);
   } catch (err) {

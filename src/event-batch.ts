@@ -28,11 +28,18 @@ export class EventBatch {
  * the strings first would make V8 flatten a copy of them all on the heap.
  */
 export function jsonLines(events: readonly EncodedEvent[]): Buffer {
+  return prefixedLines(events, '');
+}
+
+/** Events as lines, each `prefix` + its JSON + a newline, in one buffer of the exact size. */
+export function prefixedLines(events: readonly EncodedEvent[], prefix: string): Buffer {
+  const prefixBytes = Buffer.byteLength(prefix);
   let bytes = 0;
-  for (const event of events) bytes += Buffer.byteLength(event.json) + 1;
+  for (const event of events) bytes += prefixBytes + Buffer.byteLength(event.json) + 1;
   const lines = Buffer.allocUnsafe(bytes);
   let at = 0;
   for (const event of events) {
+    if (prefixBytes > 0) at += lines.write(prefix, at);
     at += lines.write(event.json, at);
     lines[at++] = 0x0a;
   }

@@ -41,7 +41,7 @@ function unixSocketsAt(path: string): number {
 
 /** The pass and the subscribers of one run, and an output's own write, asking at once. */
 async function openFromEverywhere(spec: OutputSpec): Promise<Outputs> {
-  const outputs = new Outputs([createOutput(spec, silent, { timeoutMs: 5000 })]);
+  const outputs = new Outputs([createOutput(spec, silent, { timeoutMs: 5000, engineAgent: { id: '000', name: 'test' } })]);
   await Promise.all([outputs.open(), outputs.open(), outputs.list[0]!.open(), outputs.open()]);
   return outputs;
 }
@@ -104,7 +104,7 @@ describe('outputs opened by several callers at once', () => {
 
   test('a close while an open is under way closes what that open opened', async () => {
     const path = join(tempDir(), 'events.jsonl');
-    const output = createOutput({ kind: 'file', path }, silent, { timeoutMs: 5000 });
+    const output = createOutput({ kind: 'file', path }, silent, { timeoutMs: 5000, engineAgent: { id: '000', name: 'test' } });
     const opened = output.open();
     await output.close();
     await opened;

@@ -9,8 +9,10 @@ import { explainAwsError, networkCode, type AwsLikeError } from '../aws/errors.j
 import { createBucketReader, startRegion } from '../aws/s3.js';
 import { describeConfig, readConfigFile, type BucketConfig, type Config } from '../config/load.js';
 import { maskUrl } from '../config/values.js';
-import type { OutputSpec } from '../emit/index.js';
-import { WAZUH_QUEUE } from '../emit/wazuh.js';
+import { engineSocketProblem } from '../emit/engine.js';
+import { outputLabel, type OutputSpec } from '../emit/index.js';
+import type { Installation } from '../installation.js';
+import { WAZUH_QUEUE, managerWithoutQueue } from '../emit/wazuh.js';
 import { describe } from '../errors.js';
 import { findStateFileProblem, WRITER_COMPANIONS } from '../state/path.js';
 
@@ -137,7 +139,10 @@ function checkSocket(spec: { kind: 'wazuh' | 'unix'; path: string }): string | n
   const peer = spec.kind === 'wazuh' ? 'is wazuh-analysisd running?' : 'is the program that reads it running?';
   const found = statOrError(spec.path);
   if (found instanceof Error) {
-    if (found.code === 'ENOENT') return `${where}: the socket ${spec.path} does not exist now (${peer}); events cannot be delivered until it does`;
+    if (found.code === 'ENOENT') {
+      const manager = spec.kind === 'wazuh' ? managerWithoutQueue(spec.path) : null;
+      return `${where}: the socket ${spec.path} does not exist now (${manager ?? peer}); events cannot be delivered until it does`;
+    }
     return `${where}: the socket ${spec.path} cannot be examined (${found.code ?? describe(found)})`;
   }
   if (!found.isSocket()) return `${where}: ${spec.path} is not a socket`;
@@ -157,6 +162,9 @@ export function checkLocal(outputs: OutputSpec[], statePath: string): LocalFindi
     if (spec.kind === 'file') {
       const error = checkFileOutput(spec.path);
       if (error !== null) findings.errors.push(error);
+    } else if (spec.kind === 'wazuh-engine') {
+      const problem = engineSocketProblem(spec.path);
+      if (problem !== null) findings.warnings.push(`--output ${key}: ${problem}; events cannot be delivered until it is`);
     } else {
       const warning = checkSocket({ kind: spec.kind, path: spec.path });
       if (warning !== null) findings.warnings.push(warning);
@@ -208,6 +216,8 @@ export async function checkBucketAccess(bucket: BucketConfig, timeoutMs: number)
 }
 
 export interface CheckOptions {
+  /** The Wazuh installation the defaults came from, said in the JSON. */
+  installation: Installation;
   outputs: OutputSpec[];
   state: string;
   /** `--check-access`: list every bucket once. */
@@ -259,7 +269,9 @@ export async function runCheck(config: Config, options: CheckOptions, log: Logge
       }
     }
   }
-  const document = { ...described, warnings: [...config.warnings, ...local.warnings], errors: local.errors };
+  const { home, kind, why } = options.installation;
+  const outputs = options.outputs.map(outputLabel);
+  const document = { ...described, installation: { home, kind, why }, outputs, state: options.state, warnings: [...config.warnings, ...local.warnings], errors: local.errors };
   process.stdout.write(`${JSON.stringify(document, null, 2)}\n`);
   if (local.errors.length > 0) return EXIT_USAGE;
   return failed > 0 ? EXIT_FAILED : EXIT_OK;

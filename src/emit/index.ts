@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { ConfigError, OutputError } from '../errors.js';
 import { EventBatch, type EncodedEvent } from '../event-batch.js';
+import { DEFAULT_ENGINE_SOCKET, EngineOutput, type EngineAgent } from './engine.js';
 import { FileOutput } from './file.js';
 import type { EventSource, Output } from './output.js';
 import { StdoutOutput } from './stdout.js';
@@ -9,36 +10,49 @@ import { WAZUH_QUEUE, WazuhOutput } from './wazuh.js';
 
 export type { Output } from './output.js';
 
-export type OutputSpec = { kind: 'wazuh' | 'unix' | 'file'; path: string } | { kind: 'stdout' };
+export type OutputSpec = { kind: 'wazuh' | 'wazuh-engine' | 'unix' | 'file'; path: string } | { kind: 'stdout' };
+
+/** Where `wazuh` and `wazuh-engine` go when no path is given: the installation's sockets. */
+export interface DefaultSockets {
+  queue: string;
+  engineSocket: string;
+}
+
+const DEFAULT_SOCKETS: DefaultSockets = { queue: WAZUH_QUEUE, engineSocket: DEFAULT_ENGINE_SOCKET };
 
 /** An output as the command line names it: `wazuh:/var/ossec/queue/sockets/queue`, `file:PATH`, `stdout`. */
 export function outputLabel(spec: OutputSpec): string {
   return spec.kind === 'stdout' ? 'stdout' : `${spec.kind}:${spec.path}`;
 }
 
-/** `wazuh`, `wazuh:PATH`, `unix:PATH`, `file:PATH`, `stdout` (CONTRACT.md). */
-export function parseOutputSpec(spec: string): OutputSpec {
+/** `wazuh[:PATH]`, `wazuh-engine[:PATH]`, `unix:PATH`, `file:PATH`, `stdout` (CONTRACT.md). */
+export function parseOutputSpec(spec: string, sockets: DefaultSockets = DEFAULT_SOCKETS): OutputSpec {
   const colon = spec.indexOf(':');
   const kind = colon < 0 ? spec : spec.slice(0, colon);
   const path = colon < 0 ? '' : spec.slice(colon + 1);
   if (kind === 'stdout' && colon < 0) return { kind };
-  if (kind === 'wazuh' && colon < 0) return { kind, path: WAZUH_QUEUE };
-  if (kind === 'wazuh' || kind === 'unix' || kind === 'file') {
+  if (kind === 'wazuh' && colon < 0) return { kind, path: sockets.queue };
+  if (kind === 'wazuh-engine' && colon < 0) return { kind, path: sockets.engineSocket };
+  if (kind === 'wazuh' || kind === 'wazuh-engine' || kind === 'unix' || kind === 'file') {
     if (path === '') throw new ConfigError(`--output ${spec}: a path is needed after "${kind}:"`);
     return { kind, path };
   }
-  throw new ConfigError(`--output ${spec}: unknown output (use wazuh, wazuh:PATH, unix:PATH, file:PATH or stdout)`);
+  throw new ConfigError(`--output ${spec}: unknown output (use wazuh, wazuh:PATH, wazuh-engine, wazuh-engine:PATH, unix:PATH, file:PATH or stdout)`);
 }
 
 export interface OutputOptions {
-  /** How long a stream peer may take nothing before the output fails. */
+  /** How long a stream peer may take nothing (or the engine give no answer) before the output fails. */
   timeoutMs: number;
+  /** Who the events are from, in the header of each batch sent to the engine. */
+  engineAgent: EngineAgent;
 }
 
 export function createOutput(spec: OutputSpec, log: Logger, options: OutputOptions): Output {
   switch (spec.kind) {
     case 'wazuh':
       return new WazuhOutput(spec.path, log);
+    case 'wazuh-engine':
+      return new EngineOutput(spec.path, options.engineAgent, options.timeoutMs);
     case 'unix':
       return new UnixStreamOutput(spec.path, options.timeoutMs);
     case 'file':

@@ -1,5 +1,8 @@
 import type { UnixDgramSocket } from 'unix-dgram';
+import { existsSync } from 'node:fs';
 import { constants } from 'node:os';
+import { dirname, join } from 'node:path';
+import { OSSEC_HOME, QUEUE_SOCKET } from '../installation.js';
 import type { Logger } from 'pino';
 import { OutputError, describe } from '../errors.js';
 import { SharedOpen, WriteQueue, type EventSource, type Output } from './output.js';
@@ -21,6 +24,19 @@ const ERRNO_HINTS: Record<string, string> = {
   ECONNREFUSED: 'nothing is reading the socket (is wazuh-analysisd running?)',
   EACCES: 'permission denied (run as the wazuh user or group)',
 };
+
+/**
+ * Why a queue socket is missing when it sits in a Wazuh 5.x manager's home: that manager has no
+ * analysisd queue at all, and the operator needs the ways out, not ENOENT. Null elsewhere.
+ */
+export function managerWithoutQueue(path: string): string | null {
+  const home = dirname(dirname(dirname(path)));
+  if (existsSync(path) || !existsSync(join(home, 'etc/wazuh-manager.conf'))) return null;
+  return (
+    `${home} is a Wazuh 5 manager, which has no analysisd queue: send to its engine with --output wazuh-engine, ` +
+    `or through a Wazuh agent on this host (--output wazuh:${OSSEC_HOME}/${QUEUE_SOCKET})`
+  );
+}
 
 /** unix-dgram reports errors as negative errno numbers: name them for the operator. */
 function socketError(err: SendError): string {
@@ -67,7 +83,8 @@ export class WazuhOutput implements Output {
       // unix-dgram reports connect() synchronously, through these events.
       socket.once('error', (err: SendError) => {
         socket.close();
-        reject(new OutputError(this.name, `cannot connect to the Wazuh queue socket ${this.path}: ${socketError(err)}`, { cause: err }));
+        const why = managerWithoutQueue(this.path) ?? socketError(err);
+        reject(new OutputError(this.name, `cannot connect to the Wazuh queue socket ${this.path}: ${why}`, { cause: err }));
       });
       socket.once('connect', () => {
         socket.removeAllListeners('error');

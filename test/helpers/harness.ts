@@ -6,7 +6,7 @@ import { pino } from 'pino';
 import { parseConfig, type Config } from '../../src/config/load.js';
 import { runPass } from '../../src/daemon.js';
 import { FileOutput } from '../../src/emit/file.js';
-import { Outputs } from '../../src/emit/index.js';
+import { Outputs, type Output } from '../../src/emit/index.js';
 import type { PassOutcome, RunContext } from '../../src/run.js';
 import { StateStore } from '../../src/state/store.js';
 import type { FakeS3 } from '../../support/s3.js';
@@ -20,6 +20,8 @@ export const isGet = (r: SeenRequest) => r.method === 'GET' && !r.url.includes('
 
 export interface HarnessOptions {
   proxy?: ProxyOptions;
+  /** The outputs of each pass, made anew for it; a file output (`ids()` reads it) unless given. */
+  outputs?: () => Output[];
   /** Each pass must succeed (its outcome ok); true unless the test looks at failing passes. */
   expectOk?: boolean;
 }
@@ -61,7 +63,7 @@ export async function inProcessBucket(fake: { readonly s3: FakeS3 }, bucket: str
   /** One pass at `at`; resolves with its outcome, its summary and the requests it made, by kind. */
   const pass = async (at: string, extra: Partial<RunContext> = {}) => {
     const state = StateStore.open(statePath);
-    const outputs = new Outputs([new FileOutput(out)]);
+    const outputs = new Outputs(options.outputs?.() ?? [new FileOutput(out)]);
     proxy.reset();
     const log = pino({ level: 'debug' }, { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) });
     try {

@@ -135,6 +135,11 @@ function startFields(options: CliOptions, config: Config, log: Logger) {
 
 type StartFields = ReturnType<typeof startFields>;
 
+/** The installation the defaults came from, for the start line's text (its fields always carry it). */
+function wazuhFound(options: CliOptions): string {
+  return options.installation.kind === 'none' ? '' : `; Wazuh: ${options.installation.why}`;
+}
+
 /** How a run ended: its exit status and the reason the stop line gives. */
 interface RunEnd {
   code: number;
@@ -145,7 +150,7 @@ async function collectOnce(options: CliOptions, config: Config, ctx: RunContext,
   const buckets = config.wodles.filter((w) => !w.disabled).flatMap((w) => w.buckets.map((b) => b.name));
   ctx.log.info(
     { ...started, mode: 'once', buckets },
-    `guardduty-wodle ${VERSION} started for one pass: ${buckets.length} bucket(s) of ${config.file}, outputs ${started.outputs.join(', ')}, state ${options.state}; Wazuh: ${options.installation.why}`,
+    `guardduty-wodle ${VERSION} started for one pass: ${buckets.length} bucket(s) of ${config.file}, outputs ${started.outputs.join(', ')}, state ${options.state}${wazuhFound(options)}`,
   );
   const ok = await runOnce(config, ctx, options.sqsWaitSeconds);
   // A pass cut short by a signal is a requested stop, not a failure.
@@ -158,7 +163,7 @@ async function collectAsDaemon(daemon: Daemon, options: CliOptions, config: Conf
   ctx.log.info(
     { ...started, mode: 'daemon', schedule },
     `guardduty-wodle ${VERSION} started: ${schedule.map((s) => `${s.buckets.join(', ')} ${s.schedule}, next pass ${s.next}`).join('; ') || 'no bucket scheduled'}; ` +
-      `outputs ${started.outputs.join(', ')}, state ${options.state}; Wazuh: ${options.installation.why}`,
+      `outputs ${started.outputs.join(', ')}, state ${options.state}${wazuhFound(options)}`,
   );
   // Subscribers read their queues all along, beside the scheduled bucket passes.
   const subscribers = await subscribersOf(config, ctx, { once: false, sqsWaitSeconds: options.sqsWaitSeconds });

@@ -6,13 +6,13 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { pino } from 'pino';
-import { EngineOutput, MAX_REQUEST_BYTES, engineHeader, engineSocketProblem, splitLines } from '../src/emit/engine.js';
+import { EngineOutput, REQUEST_LIMITS, engineHeader, engineSocketProblem, requestsOf } from '../src/emit/engine.js';
 import { WazuhOutput } from '../src/emit/wazuh.js';
 import { prefixedLines } from '../src/event-batch.js';
 import { addDays } from '../src/walk/dates.js';
 import { DatagramSink, tempDir } from './helpers/cli.js';
 import { waitFor } from './helpers/wait.js';
-import { EngineStandIn, parseBatch } from './helpers/engine.js';
+import { EngineStandIn, parseBatch } from '../support/engine.js';
 import { makeFinding, nativeKey } from './helpers/findings.js';
 import { inProcessBucket } from './helpers/harness.js';
 import { stateRows } from './helpers/state.js';
@@ -61,12 +61,14 @@ describe('the engine\'s framing', () => {
 });
 
 describe('requests of whole lines', () => {
-  test('a batch over the bound is cut at line ends; a line longer than the bound goes alone', () => {
-    const lines = Buffer.from('aaaa\nbb\ncccccccc\nd\n');
-    assert.deepEqual(splitLines(lines, 8).map(String), ['aaaa\nbb\n', 'cccccccc\n', 'd\n']);
-    assert.deepEqual(splitLines(lines, 100).map(String), ['aaaa\nbb\ncccccccc\nd\n']);
-    assert.deepEqual(splitLines(lines, 3).map(String), ['aaaa\n', 'bb\n', 'cccccccc\n', 'd\n']);
-    assert.equal(Buffer.concat(splitLines(lines, 5)).toString(), lines.toString(), 'nothing lost or repeated');
+  const text = (requests: Buffer[][]) => requests.map((request) => Buffer.concat(request).toString());
+  test('batches go together up to the byte and event limits, cut at line ends; a line longer than the limit goes alone', () => {
+    const batches = [Buffer.from('aaaa\nbb\n'), Buffer.from('cccccccc\nd\n')];
+    assert.deepEqual(text(requestsOf(batches, { bytes: 8, events: 100 })), ['aaaa\nbb\n', 'cccccccc\n', 'd\n']);
+    assert.deepEqual(text(requestsOf(batches, { bytes: 100, events: 100 })), ['aaaa\nbb\ncccccccc\nd\n']);
+    assert.deepEqual(text(requestsOf(batches, { bytes: 3, events: 100 })), ['aaaa\n', 'bb\n', 'cccccccc\n', 'd\n']);
+    assert.deepEqual(text(requestsOf(batches, { bytes: 100, events: 3 })), ['aaaa\nbb\ncccccccc\n', 'd\n']);
+    assert.equal(text(requestsOf(batches, { bytes: 5, events: 2 })).join(''), 'aaaa\nbb\ncccccccc\nd\n', 'nothing lost or repeated');
   });
 });
 
@@ -110,7 +112,8 @@ describe('the wazuh-engine output', () => {
       assert.ok(engine.batches.length < 200, `${engine.batches.length} requests for 201 objects`);
       const largest = Math.max(...engine.batches.map((b) => b.bytes));
       const header = engineHeader(AGENT).length;
-      assert.ok(largest > 256 * 1024 && largest <= MAX_REQUEST_BYTES + header, `largest request ${largest} bytes`);
+      assert.ok(largest > 256 * 1024 && largest <= REQUEST_LIMITS.bytes + header, `largest request ${largest} bytes`);
+      assert.ok(engine.batches.every((b) => b.events.length <= REQUEST_LIMITS.events));
     } finally {
       await h.stop();
       await engine.stop();

@@ -285,7 +285,7 @@ describe('import-wazuh', () => {
     assert.match(empty.stderr, /^guardduty-wodle: --wazuh-db needs a path\n/);
     const help = await runCli(['import-wazuh', '--help']);
     assert.equal(help.code, 0);
-    assert.match(help.stdout, /--wazuh-db PATH +Wazuh's database, opened read-only \(default \/var\/ossec\/wodles\/aws\/s3_cloudtrail\.db/);
+    assert.match(help.stdout, /--wazuh-db PATH +Wazuh's database, opened read-only \(default <home>\/wodles\/aws\/s3_cloudtrail\.db/);
     // Nothing was imported: the bucket starts as a new one, at only_logs_after.
     await putNative(bucket, nativeKey(A, EAST, daysAgo(4)), 'bad-before');
     await putNative(bucket, nativeKey(A, EAST, daysAgo(2)), 'bad-d2');

@@ -450,6 +450,44 @@ describe('config/guardduty-wodle.service', () => {
   });
 });
 
+describe('config/guardduty-wodle-wazuh5.conf (the drop-in for a Wazuh 5.x manager)', () => {
+  const dropIn = readFileSync(join(ROOT, 'config', 'guardduty-wodle-wazuh5.conf'), 'utf8');
+  const service = section(parseUnit(dropIn), 'Service');
+
+  test('runs as wazuh-manager (the engine socket\'s group), sends to the engine, the state under the manager\'s home', () => {
+    assert.deepEqual([single(service, 'User'), single(service, 'Group')], ['wazuh-manager', 'wazuh-manager']);
+    const starts = service.filter((a) => a.key === 'ExecStart').map((a) => a.value);
+    assert.equal(starts[0], '', 'the unit\'s ExecStart is reset first');
+    const { exe, args } = execLine(starts[1]!);
+    assert.equal(exe, '/usr/local/bin/guardduty-wodle');
+    const options = parseCli(args);
+    assert.equal(options.config, '/etc/guardduty-wodle/wazuh-manager.conf');
+    assert.equal(options.state, '/var/wazuh-manager/var/guardduty-wodle/state.db');
+    assert.deepEqual(options.outputs, [{ kind: 'wazuh-engine', path: '/var/wazuh-manager/queue/sockets/queue-http.sock' }]);
+    const paths = service.filter((a) => a.key === 'ReadWritePaths').map((a) => a.value);
+    assert.deepEqual(paths, ['', '/var/wazuh-manager/var/guardduty-wodle /var/wazuh-manager/queue/sockets']);
+  });
+
+  test('config/wazuh-manager.conf, the sample it reads, is a <wazuh_config> the collector parses', async () => {
+    const result = await runCli(['--check-config', '--config', join(ROOT, 'config', 'wazuh-manager.conf'), '--output', 'stdout', '--state', join(tempDir(), 'state.db')]);
+    assert.equal(result.code, 0, result.stderr);
+    const report = JSON.parse(result.stdout) as { wodles: Array<{ buckets: Array<{ name: string }> }> };
+    assert.deepEqual(report.wodles.flatMap((w) => w.buckets.map((b) => b.name)), ['my-guardduty-exports']);
+  });
+
+  test('the unit with the drop-in applied passes systemd-analyze verify', { skip: haveAnalyze ? false : 'systemd-analyze is not on PATH' }, async () => {
+    const unit = readFileSync(UNIT_FILE, 'utf8');
+    // A unit may repeat a section: the drop-in's lines after the unit's are what systemd merges.
+    const merged = `${unit}\n${dropIn.replace(/^ExecStart=\/usr\/local\/bin\/guardduty-wodle /m, `ExecStart=${CLI} `)}`;
+    const file = join(tempDir(), 'guardduty-wodle.service');
+    writeFileSync(file, merged);
+    const result = await run('systemd-analyze', ['verify', '--man=no', file]);
+    const lines = `${result.stdout}\n${result.stderr}`.split('\n').filter((l) => l.trim() !== '');
+    const forgiven = /\b(user|group)\b.*\bwazuh(-manager)?\b|\bwazuh(-manager)?\b.*\b(user|group)\b|wazuh-manager\.service/i;
+    assert.deepEqual(lines.filter((l) => !forgiven.test(l)), [], lines.join('\n'));
+  });
+});
+
 // ---------------------------------------------------------------------------------------------
 // The Dockerfile
 

@@ -18,7 +18,12 @@ export const DEFAULT_ENGINE_SOCKET = `${MANAGER_HOME}/${ENGINE_SOCKET}`;
  * Bytes and events one request carries at most: batches handed in while a request is under way go out
  * together in the next one, up to these (README: Performance, the engine output).
  */
-export const MAX_REQUEST_BYTES = 1024 * 1024;
+export const REQUEST_LIMITS: RequestLimits = { bytes: 1024 * 1024, events: 2000 };
+
+export interface RequestLimits {
+  bytes: number;
+  events: number;
+}
 
 export interface EngineAgent {
   /** ASCII digits: the engine refuses any other `wazuh.agent.id`. */
@@ -50,19 +55,47 @@ export function engineSocketProblem(path: string): string | null {
   return null;
 }
 
-/** Whole lines of `lines`, in pieces of at most `max` bytes (a longer line is a piece of its own). */
-export function splitLines(lines: Buffer, max: number): Buffer[] {
-  const pieces: Buffer[] = [];
-  let start = 0;
-  while (lines.length - start > max) {
-    let end = lines.lastIndexOf(0x0a, start + max - 1);
-    if (end < start) end = lines.indexOf(0x0a, start + max);
-    if (end < 0) break;
-    pieces.push(lines.subarray(start, end + 1));
-    start = end + 1;
+/** Lines of a request: the events' bytes and how many they are. */
+interface Lines {
+  bytes: Buffer;
+  events: number;
+}
+
+/**
+ * Requests of whole lines from the batches, in order, each within the limits (but for one line longer
+ * than the byte limit alone).
+ */
+export function requestsOf(batches: Buffer[], limits: RequestLimits): Buffer[][] {
+  const requests: Buffer[][] = [];
+  let request: Buffer[] = [];
+  let bytes = 0;
+  let events = 0;
+  const flush = () => {
+    if (request.length > 0) requests.push(request);
+    request = [];
+    bytes = 0;
+    events = 0;
+  };
+  for (const line of batches.flatMap(linesOf)) {
+    if (bytes + line.bytes.length > limits.bytes || events + line.events > limits.events) flush();
+    request.push(line.bytes);
+    bytes += line.bytes.length;
+    events += line.events;
   }
-  if (start < lines.length) pieces.push(lines.subarray(start));
-  return pieces;
+  flush();
+  return requests;
+}
+
+/** Each line of a batch (a view, not a copy). */
+function linesOf(batch: Buffer): Lines[] {
+  const lines: Lines[] = [];
+  for (let start = 0; start < batch.length; ) {
+    const end = batch.indexOf(0x0a, start);
+    const stop = end < 0 ? batch.length : end + 1;
+    lines.push({ bytes: batch.subarray(start, stop), events: 1 });
+    start = stop;
+  }
+  return lines;
 }
 
 /** What the engine said, as one line: its status and its `error` text. */
@@ -87,6 +120,7 @@ export class EngineOutput implements Output {
     private readonly path: string,
     agent: EngineAgent,
     private readonly timeoutMs: number,
+    private readonly limits: RequestLimits = REQUEST_LIMITS,
   ) {
     this.name = path === DEFAULT_ENGINE_SOCKET ? 'wazuh-engine' : `wazuh-engine:${path}`;
     this.header = engineHeader(agent);
@@ -103,20 +137,9 @@ export class EngineOutput implements Output {
     return this.group.write(prefixedLines(batch.events, `E ${WAZUH_HEADER}`));
   }
 
-  /** The groups of batches, in requests of at most MAX_REQUEST_BYTES (but for an event larger alone). */
+  /** The groups of batches, in requests within the limits, one after another. */
   private async post(batches: Buffer[]): Promise<void> {
-    let request: Buffer[] = [];
-    let bytes = 0;
-    for (const lines of batches.flatMap((batch) => splitLines(batch, MAX_REQUEST_BYTES))) {
-      if (request.length > 0 && bytes + lines.length > MAX_REQUEST_BYTES) {
-        await this.send(request);
-        request = [];
-        bytes = 0;
-      }
-      request.push(lines);
-      bytes += lines.length;
-    }
-    if (request.length > 0) await this.send(request);
+    for (const request of requestsOf(batches, this.limits)) await this.send(request);
   }
 
   /** One request; a keep-alive connection the engine closed meanwhile is retried once on a new one. */
@@ -165,9 +188,7 @@ export class EngineOutput implements Output {
         const failure = new OutputError(this.name, `cannot send to the engine: ${why}`, { cause: err });
         reject(Object.assign(failure, { reusedSocket: req.reusedSocket && (err as NodeJS.ErrnoException).code === 'ECONNRESET' }));
       });
-      req.write(this.header);
-      for (const buffer of lines) req.write(buffer);
-      req.end();
+      req.end(Buffer.concat([this.header, ...lines], length));
     });
   }
 

@@ -57,10 +57,14 @@ export class EngineStandIn {
   mode: EngineMode = 'accept';
   private server: Server | null = null;
 
-  constructor(readonly path: string) {}
+  /** `keep`: hold every batch accepted (tests look at them); a benchmark only counts. */
+  constructor(
+    readonly path: string,
+    private readonly keep = true,
+  ) {}
 
-  static async start(path: string): Promise<EngineStandIn> {
-    const engine = new EngineStandIn(path);
+  static async start(path: string, options: { keep?: boolean } = {}): Promise<EngineStandIn> {
+    const engine = new EngineStandIn(path, options.keep ?? true);
     await engine.listen();
     return engine;
   }
@@ -99,7 +103,7 @@ export class EngineStandIn {
       const body = Buffer.concat(chunks);
       try {
         const batch = parseBatch(body.toString('utf8'));
-        this.batches.push({ ...batch, bytes: body.length, contentType: req.headers['content-type'] });
+        if (this.keep) this.batches.push({ ...batch, bytes: body.length, contentType: req.headers['content-type'] });
         res.writeHead(200, { 'content-length': 0 }).end();
       } catch (err) {
         if (!(err instanceof FramingError)) throw err;

@@ -8,7 +8,7 @@ import { parseOutputSpec, type OutputSpec } from './emit/index.js';
 import { findInstallation, installationDefaults, type Installation } from './installation.js';
 import { ConfigError } from './errors.js';
 import { LOG_LEVELS, type LogLevel } from './log.js';
-import { DEFAULT_LIMITS, type Limits } from './run.js';
+import { DEFAULT_LIMITS, type Limits } from './vocabulary.js';
 import { parseIsoDay } from './walk/dates.js';
 
 const DEFAULT_CONCURRENCY = 32;

@@ -8,7 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { parseCli, USAGE, type CliOptions } from './cli-options.js';
 import { loadConfig, type Config } from './config/load.js';
 import { Daemon, runOnce, runSubscribers, subscribersOf } from './daemon.js';
-import type { RunContext, Telemetry } from './run.js';
+import type { RunContext, Telemetry } from './vocabulary.js';
 import { createOutput, outputLabel, Outputs } from './emit/index.js';
 import { ConfigError, StateError, describe } from './errors.js';
 import { createLogger, type Logger } from './log.js';

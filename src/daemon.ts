@@ -1,11 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createBucketReader } from './aws/s3.js';
+import { createBucketClient } from './aws/s3.js';
 import { BucketCollector } from './collector.js';
 import type { Config, WodleConfig } from './config/load.js';
 import { OutputError, StateError, describe } from './errors.js';
 import { firstRun, nextRun } from './schedule.js';
 import type { SqsSubscriber } from './sqs/subscriber.js';
-import { LISTINGS_IN_FLIGHT, type PassOutcome, type RunContext } from './run.js';
+import { LISTINGS_IN_FLIGHT, type PassOutcome, type RunContext } from './vocabulary.js';
 
 function enabledWodles(config: Config): WodleConfig[] {
   return config.wodles.filter((wodle) => !wodle.disabled);
@@ -30,7 +30,7 @@ async function passOver(wodles: WodleConfig[], ctx: RunContext): Promise<PassOut
   for (const wodle of wodles) {
     for (const bucket of wodle.buckets) {
       if (ctx.stop.aborted) return result;
-      const reader = await createBucketReader(bucket, {
+      const reader = await createBucketClient(bucket, {
         // One keep-alive pool for the bucket: its object reads and its listings at once.
         maxSockets: ctx.concurrency + LISTINGS_IN_FLIGHT,
         timeoutMs: ctx.s3TimeoutMs,

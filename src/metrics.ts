@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { S3Operation } from './aws/errors.js';
-import type { ObjectOutcome, PassOutcome, Telemetry } from './run.js';
+import type { ObjectOutcome, PassOutcome, Telemetry } from './vocabulary.js';
 
 export interface PartitionNewest {
   bucket: string;

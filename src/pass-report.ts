@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
-import type { BucketReader } from './aws/s3.js';
+import type { BucketClient } from './aws/s3.js';
 import type { BucketConfig } from './config/load.js';
 import { describe } from './errors.js';
-import type { BucketPassSummary } from './run.js';
+import type { BucketPassSummary } from './vocabulary.js';
 import { logsRoot } from './walk/native.js';
 
 // What a bucket pass tells the operator: its one line, and, when it found nothing, where it looked.
@@ -30,13 +30,13 @@ export function emptySummary(bucket: string): BucketPassSummary {
   };
 }
 
-/**
- * The one line per bucket pass: what happened, and, when it ended early (`interrupted` says why), what
- * is left. Marks the summary interrupted, and not ok, then.
- */
-export function reportPass(s: BucketPassSummary, interrupted: string | null, log: Logger): void {
-  s.interrupted = interrupted;
-  if (s.interrupted !== null) s.ok = false;
+/** The summary of a pass that ended, early when `interrupted` says why (and then not ok). */
+export function finishedSummary(s: BucketPassSummary, interrupted: string | null): BucketPassSummary {
+  return { ...s, interrupted, ok: s.ok && interrupted === null };
+}
+
+/** The one line per bucket pass: what happened, and, when it ended early, why and what is left. */
+export function logPass(s: BucketPassSummary, log: Logger): void {
   const { bucket: _bucket, ...fields } = s;
   const outcome = s.interrupted !== null ? 'INTERRUPTED' : s.ok ? 'done' : 'FAILED';
   const counts =
@@ -50,7 +50,7 @@ export function reportPass(s: BucketPassSummary, interrupted: string | null, log
  * A pass that found nothing: say where it looked and, when the bucket shows why, what to change (the
  * worst aws-s3 complaint is a wrong prefix that silently reads nothing). Costs requests only then.
  */
-export async function warnIfEmpty(bucket: BucketConfig, summary: BucketPassSummary, reader: BucketReader, listedAny: boolean, log: Logger): Promise<void> {
+export async function warnIfEmpty(bucket: BucketConfig, summary: BucketPassSummary, reader: BucketClient, listedAny: boolean, log: Logger): Promise<void> {
   try {
     const prefix = summary.layout === 'native' ? logsRoot(bucket) : bucket.path;
     // A <path> holding AWSLogs/ can never match either layout, whatever is under it.

@@ -1,6 +1,6 @@
 import pino, { type Logger } from 'pino';
 import type { S3Operation } from './aws/errors.js';
-import type { PassOutcome, Telemetry } from './run.js';
+import type { PassOutcome, Telemetry } from './vocabulary.js';
 
 /** The terminal the bar is drawn on (stderr). */
 export interface BarStream {

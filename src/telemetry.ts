@@ -1,4 +1,4 @@
-import type { Telemetry } from './run.js';
+import type { Telemetry } from './vocabulary.js';
 
 /** Reports to each of several receivers. */
 export function fanOut(receivers: Telemetry[]): Telemetry {

@@ -5,6 +5,7 @@ import { describe, test } from 'node:test';
 import { FetchError, ShortBodyError } from '../src/aws/body.js';
 import { ObjectError, OutputError, StateError } from '../src/errors.js';
 import {
+  NO_READS,
   TRANSIENT_FAILURES_FOR_AN_OUTAGE,
   badLinesStopBucket,
   classifyFailure,
@@ -14,28 +15,37 @@ import {
   nextForFailure,
   nextReadOfFailed,
   retryable,
-} from '../src/failure.js';
+  tallyAfter,
+} from '../src/policy/failure.js';
 
 describe('one object failing transiently, or an outage', () => {
   const limits = { skipOnError: true, maxAttempts: 2 };
-  test('transient failures in a row stop the bucket only at the third; a single read (no count) stops it at once', () => {
+  test('a transient failure stops the bucket only if the tally says an outage: the third in a row with none read whole', () => {
     assert.equal(TRANSIENT_FAILURES_FOR_AN_OUTAGE, 3);
-    assert.equal(decideFailure('transient', 0, limits, 1).halt, 'none');
-    assert.equal(decideFailure('transient', 0, limits, 2).halt, 'none');
-    assert.equal(decideFailure('transient', 0, limits, 3).halt, 'bucket');
-    assert.equal(decideFailure('transient', 0, limits).halt, 'bucket');
-    for (const inARow of [1, 3]) {
-      const decision = decideFailure('transient', 0, limits, inARow);
-      assert.deepEqual([decision.countsAttempt, decision.passOk, decision.next], [false, false, 'retry'], 'never an attempt at the time');
-    }
-    assert.match(nextForFailure('transient', decideFailure('transient', 0, limits, 1), 0, limits), /no attempt spent, the bucket goes on, and it is read again next pass/);
-    assert.match(nextForFailure('transient', decideFailure('transient', 0, limits, 3), 0, limits), /this bucket stops/);
+    assert.deepEqual(decideFailure('transient', 0, limits), { countsAttempt: false, halt: 'on-outage', passOk: false, next: 'retry' });
+    let tally = tallyAfter(NO_READS, 'transient');
+    tally = tallyAfter(tally, 'transient');
+    assert.equal(tally.outage, false, 'two in a row');
+    assert.equal(tallyAfter(tallyAfter(tally, 'whole'), 'transient').outage, false, 'a whole read between them starts the count again');
+    tally = tallyAfter(tally, 'transient');
+    assert.deepEqual(tally, { readWhole: 0, transientInARow: 3, outage: true });
+    assert.equal(tallyAfter(tally, 'whole').outage, true, 'an outage stays one for the pass');
+    assert.match(nextForFailure('transient', decideFailure('transient', 0, limits), 0, limits), /not the object's fault \(transient\): no attempt spent; it is read again next pass/);
   });
 
   test('at the pass\'s end they are the objects\' own when others were read whole and no outage stopped the bucket', () => {
-    assert.equal(isolatedFailuresAreTheObjects(1, false), true);
-    assert.equal(isolatedFailuresAreTheObjects(0, false), false, 'nothing read whole: it may be the service');
-    assert.equal(isolatedFailuresAreTheObjects(5, true), false, 'an outage came during the pass');
+    assert.equal(isolatedFailuresAreTheObjects(tallyAfter(tallyAfter(NO_READS, 'transient'), 'whole')), true);
+    assert.equal(isolatedFailuresAreTheObjects(tallyAfter(NO_READS, 'transient')), false, 'nothing read whole: it may be the service');
+    const outage = [1, 2, 3].reduce((t) => tallyAfter(t, 'transient'), tallyAfter(NO_READS, 'whole'));
+    assert.equal(isolatedFailuresAreTheObjects(outage), false, 'an outage came during the pass');
+  });
+
+  test('an isolated failure spends an attempt like content, fails the pass, never stops the bucket', () => {
+    assert.deepEqual(decideFailure('isolated', 0, limits), { countsAttempt: true, halt: 'none', passOk: false, next: 'retry' });
+    assert.deepEqual(decideFailure('isolated', 1, limits), { countsAttempt: true, halt: 'none', passOk: false, next: 'give-up' });
+    assert.deepEqual(decideFailure('isolated', 9, { skipOnError: false, maxAttempts: 2 }), { countsAttempt: true, halt: 'none', passOk: false, next: 'retry' });
+    assert.match(nextForFailure('isolated', decideFailure('isolated', 0, limits), 1, limits), /the object's own failure, attempt 1 of 2, read again next pass/);
+    assert.match(nextForFailure('isolated', decideFailure('isolated', 1, limits), 2, limits), /left failed after 2 attempts/);
   });
 
   test('only a body served short of its size may be the object\'s own; a reset, a timeout or a 5xx never is', () => {
@@ -76,7 +86,7 @@ describe('the failure policy', () => {
       assert.equal(decision.next, 'retry', kind);
       assert.equal(decision.passOk, false, `${kind} fails the pass (exit 1)`);
     }
-    assert.deepEqual(decideFailure('transient', 0, limits).halt, 'bucket');
+    assert.deepEqual(decideFailure('transient', 0, limits).halt, 'on-outage');
     assert.deepEqual(decideFailure('denied', 0, limits).halt, 'none', 'one refused object never blocks the rest');
     assert.deepEqual(decideFailure('output', 0, limits).halt, 'pass');
     assert.deepEqual(decideFailure('content', 0, limits), { countsAttempt: true, halt: 'none', passOk: true, next: 'retry' });
@@ -93,7 +103,7 @@ describe('the failure policy', () => {
     const strict = { skipOnError: false, maxAttempts: 3 };
     const next = (kind: Parameters<typeof decideFailure>[0], earlier: number, limits: typeof skip) =>
       nextForFailure(kind, decideFailure(kind, earlier, limits), earlier + (decideFailure(kind, earlier, limits).countsAttempt ? 1 : 0), limits);
-    assert.equal(next('transient', 0, skip), "not the object's fault (transient): no attempt spent; this bucket stops, and it is read again next pass");
+    assert.equal(next('transient', 0, skip), "not the object's fault (transient): no attempt spent; it is read again next pass");
     assert.equal(next('denied', 0, skip), "not the object's fault (denied): no attempt spent; it is read again next pass");
     assert.equal(next('content', 0, strict), 'stopping this bucket (skip_on_error is no), it is read again next pass');
     assert.equal(next('content', 0, skip), 'skipped (skip_on_error), attempt 1 of 3, tried again next pass');

@@ -9,7 +9,7 @@ import { pathToFileURL } from 'node:url';
 import pino from 'pino';
 import { wantsProgress } from '../src/progress-choice.js';
 import { ProgressBar } from '../src/progress.js';
-import type { PassOutcome } from '../src/run.js';
+import type { PassOutcome } from '../src/vocabulary.js';
 import { FAKE_AWS_ENV, runCli, tempDir, writeConfig } from './helpers/cli.js';
 import { jsonlGz, makeFinding, nativeKey, today } from './helpers/findings.js';
 import { CLI, ROOT } from '../support/paths.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { judgeKey, type KeyFacts } from '../src/state/verdict.js';
+import { judgeKey, type KeyFacts } from '../src/policy/verdict.js';
 import type { KnownObject } from '../src/state/store.js';
 
 function facts(overrides: Partial<KeyFacts> = {}): KeyFacts {

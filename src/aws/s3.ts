@@ -33,7 +33,7 @@ export interface ObjectBody {
 }
 
 /** The S3 operations a bucket pass needs, over one client per bucket. */
-export interface BucketReader {
+export interface BucketClient {
   readonly bucket: string;
   /**
    * Common prefixes (sub-folders) directly under `prefix`, every page, each once. Ends early, quietly,
@@ -209,7 +209,7 @@ export function expectedBytes(contentLength: number | undefined, etag: string | 
   return Math.max(contentLength ?? 0, listed.size!);
 }
 
-export async function createBucketReader(bucket: BucketConfig, options: ReaderOptions): Promise<BucketReader> {
+export async function createBucketClient(bucket: BucketConfig, options: ReaderOptions): Promise<BucketClient> {
   const region = await startRegion(bucket);
   const agents = keepAliveAgents(options.maxSockets);
   const client = s3ClientFor(bucket, region, agents, options.timeoutMs);

@@ -6,7 +6,7 @@ import { accessSync, constants, statSync, type Stats } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { explainAwsError, networkCode, type AwsLikeError } from '../aws/errors.js';
-import { createBucketReader, startRegion } from '../aws/s3.js';
+import { createBucketClient, startRegion } from '../aws/s3.js';
 import { describeConfig, readConfigFile, type BucketConfig, type Config } from '../config/load.js';
 import { maskUrl } from '../config/values.js';
 import { engineSocketProblem } from '../emit/engine.js';
@@ -196,7 +196,7 @@ export async function checkBucketAccess(bucket: BucketConfig, timeoutMs: number)
   let region = '';
   try {
     region = await startRegion(bucket);
-    const reader = await createBucketReader(bucket, { maxSockets: 1, timeoutMs });
+    const reader = await createBucketClient(bucket, { maxSockets: 1, timeoutMs });
     try {
       const objects = await reader.exists(prefix);
       const via = bucket.serviceEndpoint !== null ? ` via ${maskUrl(bucket.serviceEndpoint)}` : '';

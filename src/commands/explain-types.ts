@@ -1,4 +1,4 @@
-import type { FailureKind } from '../failure.js';
+import type { FailureKind } from '../policy/failure.js';
 import type { BucketConfig } from '../config/load.js';
 import type { ObjectRow, PartitionRow } from '../state/report.js';
 

@@ -1,14 +1,14 @@
-import { PRUNE_MARGIN_DAYS } from '../run.js';
+import { PRUNE_MARGIN_DAYS } from '../vocabulary.js';
 import type { BucketConfig, Config } from '../config/load.js';
 import { ConfigError } from '../errors.js';
 import { StateReader, type ObjectRow } from '../state/report.js';
-import { FAILURE_TEXT, nextReadOfFailed } from '../failure.js';
-import { judgeKey, type Verdict } from '../state/verdict.js';
-import { parseFirehoseKey } from '../walk/firehose.js';
-import { logsRoot, parseNativeKey, partitionExclusion, partitionOf } from '../walk/native.js';
-import { GRACE_HOURS, folderTime, listingStart, rescanStart, type Granularity } from '../walk/window.js';
+import { FAILURE_TEXT, nextReadOfFailed } from '../policy/failure.js';
+import { owedDelete } from '../policy/deletes.js';
+import { GRANULARITY, knownLayout, nativeRoot, placeKey, type PlacedKey } from '../policy/layout.js';
+import { judgeKey, keyFacts, type Verdict } from '../policy/verdict.js';
+import type { LayoutName } from '../vocabulary.js';
+import { GRACE_HOURS, listingStart, rescanStart } from '../walk/window.js';
 import { humanTime, isoTime, plural, withoutLocation } from './format.js';
-import { fromStored } from '../walk/partition.js';
 import { OUTCOME, type Decision, type ExplainInput, type Explanation, type Outcome, type StateFact } from './explain-types.js';
 
 export type { Decision, ExplainInput, Explanation, Outcome, StateFact } from './explain-types.js';
@@ -73,64 +73,57 @@ function configNotes(input: ExplainInput): string[] {
   return notes;
 }
 
-type NativeKey = NonNullable<ReturnType<typeof parseNativeKey>>;
-type FirehoseKey = NonNullable<ReturnType<typeof parseFirehoseKey>>;
-
-/** The key parsed in each layout, and the layout the bucket is read in, which may not be the key's. */
-function inferLayout(input: ExplainInput, facts: Explanation['facts']): { native: NativeKey | null; hose: FirehoseKey | null } {
+/**
+ * The layout the collector reads the bucket by (policy/layout.ts): the one the state knows, else (explain
+ * does not ask S3) the one the key's shape suggests, said to be assumed.
+ */
+function layoutOf(input: ExplainInput, facts: Explanation['facts']): LayoutName | null {
   const { bucket, key } = input;
-  const root = logsRoot(bucket);
-  const natives = input.partitions.filter((p) => fromStored(p).kind === 'native' && p.prefix.startsWith(root));
-  const firehose = input.partitions.find((p) => fromStored(p).kind === 'firehose' && p.prefix === bucket.path);
-  // Native when <path>AWSLogs/ holds anything, which it does if this key is there.
-  const native = parseNativeKey(bucket, key);
-  const hose = native ? null : parseFirehoseKey(bucket.path, key);
-  if (native) {
-    facts.layout = 'native';
-    facts.layoutBasis = `the key is under ${root}, so the bucket is read as native GuardDuty exports`;
-  } else if (hose && natives.length > 0) {
-    facts.layout = 'native';
-    facts.layoutBasis = `the state has native partitions under ${root}: the collector reads native exports and no Firehose date folders`;
-  } else if (hose) {
-    facts.layout = 'firehose';
-    facts.layoutBasis = firehose
-      ? `the state has the Firehose partition "${bucket.path}"`
-      : `Firehose, assuming ${root} holds nothing (explain does not ask S3, and the state has no partition of this bucket yet)`;
-  } else {
-    facts.layoutBasis = natives.length > 0 ? 'native (from the state)' : firehose ? 'firehose (from the state)' : 'unknown (nothing in the state yet)';
+  const root = nativeRoot(bucket);
+  const known = knownLayout(bucket.path, input.partitions);
+  if (known !== null) {
+    facts.layout = known;
+    facts.layoutBasis = known === 'native' ? `the state has native partitions under ${root}: the collector reads native exports` : `the state has the Firehose partition "${bucket.path}"`;
+    return known;
   }
-  return { native, hose };
+  const assumed: LayoutName | null = placeKey(bucket, 'native', key) ? 'native' : placeKey(bucket, 'firehose', key) ? 'firehose' : null;
+  facts.layout = assumed;
+  facts.layoutBasis =
+    assumed === 'native'
+      ? `the key is under ${root}, so the bucket is read as native GuardDuty exports (the state has no partition of this bucket yet)`
+      : assumed === 'firehose'
+        ? `Firehose, assuming ${root} holds nothing (explain does not ask S3, and the state has no partition of this bucket yet)`
+        : 'unknown (nothing in the state yet)';
+  return assumed;
 }
 
-/** Why a key the bucket's layout does not parse is ignored. */
-function outsideLayoutReason(input: ExplainInput, facts: Explanation['facts'], hose: FirehoseKey | null): string {
+/** Why a key the bucket's layout does not place is ignored. */
+function outsideLayoutReason(input: ExplainInput, layout: LayoutName | null): string {
   const { bucket, key } = input;
-  if (hose) {
-    return `not read: the key is in the Firehose layout, but the bucket is read as native exports (${facts.layoutBasis}); the collector ignores it`;
+  const other: LayoutName | null = layout === 'native' ? 'firehose' : layout === 'firehose' ? 'native' : null;
+  if (other !== null && placeKey(bucket, other, key)) {
+    return `not read: the key is in the ${other === 'firehose' ? 'Firehose' : 'native'} layout, but the bucket is read as ${layout === 'native' ? 'native exports' : 'Firehose'} (the state knows it so); the collector ignores it`;
   }
   const where = key.startsWith(bucket.path) ? '' : ` (it does not start with the bucket's path "${bucket.path}")`;
   return `not read: the key is outside both layouts, neither ${bucket.path}${NATIVE_SHAPE} nor ${bucket.path}${FIREHOSE_SHAPE}${where}; the collector ignores it`;
 }
 
 /** The key's folder and partition, and where the partition's next listing starts, as the collector would compute them. */
-function placeKey(input: ExplainInput, facts: Explanation['facts'], native: NativeKey | null, hose: FirehoseKey | null) {
+function windowOf(input: ExplainInput, facts: Explanation['facts'], placed: PlacedKey) {
   const { bucket } = input;
-  const granularity: Granularity = native ? 'day' : 'hour';
-  const prefix = native ? partitionOf(bucket, native.account, native.region).prefix : bucket.path;
-  const folder = native ? folderTime(native.day, null) : folderTime(hose!.day, hose!.hour);
-  facts.day = native ? native.day : hose!.day;
-  facts.folder = folder;
-  if (native) {
-    facts.account = native.account;
-    facts.region = native.region;
+  const granularity = GRANULARITY[placed.layout];
+  facts.day = placed.day;
+  facts.folder = placed.folder;
+  if (placed.layout === 'native') {
+    facts.account = placed.partition.account;
+    facts.region = placed.partition.region;
   }
-  const excluded = native ? partitionExclusion(bucket, native.account, native.region) : null;
-  if (excluded === null) facts.partition = prefix;
+  const prefix = placed.partition.prefix;
   facts.windowStart = input.partitions.find((p) => p.prefix === prefix)?.windowStart ?? null;
   const normal = listingStart(facts.windowStart, bucket.onlyLogsAfter, input.now, granularity);
   const first = rescanStart(normal, input.rescanSince, bucket.onlyLogsAfter, granularity);
   facts.window = { first };
-  return { folder, excluded, first, normal };
+  return { first, normal };
 }
 
 export function explainKey(input: ExplainInput): Explanation {
@@ -145,22 +138,14 @@ export function explainKey(input: ExplainInput): Explanation {
     notes,
     facts,
   });
-  const { native, hose } = inferLayout(input, facts);
+  const layout = layoutOf(input, facts);
   if (input.wodle.disabled) return answer('disabled', `not read: the <wodle name="aws-s3"> block holding this bucket is disabled`);
-  const inLayout = facts.layout === 'native' ? native : facts.layout === 'firehose' ? hose : null;
-  if (inLayout === null) return answer('outside-layout', outsideLayoutReason(input, facts, hose));
-
-  const { folder, excluded, first, normal } = placeKey(input, facts, native, hose);
-  const verdict = judgeKey({
-    folder,
-    excluded,
-    onlyLogsAfter: input.bucket.onlyLogsAfter,
-    known: input.object,
-    windowStart: first,
-    skipOnError: input.wodle.skipOnError,
-    maxAttempts: input.maxAttempts,
-    rescan: input.rescanSince !== null,
-  });
+  const placed = layout === null ? null : placeKey(input.bucket, layout, input.key);
+  if (placed === null) return answer('outside-layout', outsideLayoutReason(input, layout));
+  const { first, normal } = windowOf(input, facts, placed);
+  const context = { bucket: input.bucket, skipOnError: input.wodle.skipOnError, maxAttempts: input.maxAttempts, rescan: input.rescanSince !== null };
+  const verdict = judgeKey(keyFacts(context, placed, input.object, first));
+  if (verdict.why !== 'account-not-configured' && verdict.why !== 'region-not-configured' && verdict.why !== 'not-a-region') facts.partition = placed.partition.prefix;
   return explainVerdict(verdict, { input, facts, notes, answer, first, normal });
 }
 
@@ -178,16 +163,13 @@ function lastError(row: ObjectRow, { bucket, key }: ExplainInput): string {
   return row.error === null ? 'none recorded' : withoutLocation(row.error, bucket.name, key);
 }
 
-function doneReason(done: ObjectRow, { input, facts, first }: VerdictContext): string {
+function doneReason(done: ObjectRow, { input }: VerdictContext): string {
   const bad = done.malformed > 0 ? ` and ${plural(done.malformed, 'bad line')}` : '';
-  let deletion = '';
-  if (done.deletePending) {
-    deletion = input.bucket.removeFromBucket
-      ? facts.folder! >= first
-        ? '; its delete (remove_from_bucket) is pending and is tried again on the next pass'
-        : '; its delete (remove_from_bucket) is pending, but its folder is no longer listed, so it will not be tried again'
-      : '; a delete was pending, but remove_from_bucket is now no: it stays in the bucket';
-  }
+  const deletion = {
+    none: '',
+    owed: '; its delete (remove_from_bucket) is pending and is carried out at the start of the next pass',
+    kept: '; a delete was pending, but remove_from_bucket is now no: it stays in the bucket',
+  }[owedDelete(done.deletePending, input.bucket.removeFromBucket)];
   return `processed: done at ${humanTime(done.processedAt)} with ${plural(done.events, 'event')}${bad}${deletion}`;
 }
 

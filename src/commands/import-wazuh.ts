@@ -1,4 +1,4 @@
-import { PRUNE_MARGIN_DAYS } from '../run.js';
+import { PRUNE_MARGIN_DAYS } from '../vocabulary.js';
 import type { BucketConfig, Config } from '../config/load.js';
 import type { ObjectRecord, PartitionRef, StateStore } from '../state/store.js';
 import { parseFirehoseKey } from '../walk/firehose.js';

@@ -1,6 +1,6 @@
 import { createInterface } from 'node:readline/promises';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { DEFAULT_LIMITS } from '../run.js';
+import { DEFAULT_LIMITS } from '../vocabulary.js';
 import { loadConfig } from '../config/load.js';
 import { ConfigError, StateError, describe } from '../errors.js';
 import { StateStore } from '../state/store.js';

@@ -1,6 +1,6 @@
-import { PRUNE_MARGIN_DAYS } from '../run.js';
+import { PRUNE_MARGIN_DAYS } from '../vocabulary.js';
 import { StateReader, type ObjectCountRow, type ObjectRow, type PartitionRow } from '../state/report.js';
-import type { FailureKind } from '../failure.js';
+import type { FailureKind } from '../policy/failure.js';
 import { humanDuration, humanTime, isoTime, partitionLabel, plural, table, withoutLocation } from './format.js';
 import { fromStored } from '../walk/partition.js';
 

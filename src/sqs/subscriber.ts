@@ -9,13 +9,26 @@ import {
 } from '@aws-sdk/client-sqs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import { createBucketReader, credentialsFor, startRegion, type BucketReader } from '../aws/s3.js';
-import { BucketCollector } from '../collector.js';
-import { notifiedBucket, type SubscriberConfig } from '../config/load.js';
-import type { ObjectOutcome, RunContext } from '../run.js';
-import { describe } from '../errors.js';
+import { createBucketClient, credentialsFor, startRegion, type BucketClient } from '../aws/s3.js';
+import { notifiedBucket, type BucketConfig, type SubscriberConfig } from '../config/load.js';
+import { ChildAborts, Semaphore } from '../concurrency.js';
+import { compileDiscardRules, type CompiledDiscardRule } from '../decode/discard.js';
+import { OutputError, StateError, describe } from '../errors.js';
+import { owedDelete } from '../policy/deletes.js';
+import { placeKey } from '../policy/layout.js';
+import { judgeKey, keyFacts } from '../policy/verdict.js';
+import { readObject, removeObject } from '../read-object.js';
+import type { KnownObject, ObjectRecord } from '../state/rows.js';
+import type { ObjectOutcome, RunContext } from '../vocabulary.js';
 import { locateKey, type LocatedKey } from '../walk/locate.js';
 import { parseNotification, type NotifiedObject } from './notifications.js';
+
+/** A bucket a notification named: its configuration, S3 client and compiled discard rules. */
+interface NotifiedBucket {
+  config: BucketConfig;
+  client: BucketClient;
+  discard: CompiledDiscardRule[];
+}
 
 export interface SubscriberOptions {
   /** Long-poll wait of each ReceiveMessage, seconds (SQS allows up to 20). */
@@ -49,7 +62,13 @@ export class SqsSubscriber {
   private client: SQSClient | null = null;
   private queueUrl = '';
   private visibilitySeconds = 30;
-  private readonly readers = new Map<string, BucketReader>();
+  /** Each notified bucket's configuration, S3 client and discard rules, made once (the promise, so that two messages do not make two). */
+  private readonly buckets = new Map<string, Promise<NotifiedBucket>>();
+  /** Objects read at once, across every batch in work. */
+  private readonly slots: Semaphore;
+  private readonly reads: ChildAborts;
+  /** The output or state failure of the batches in work, which stops taking messages for a while. */
+  private runFailure: OutputError | StateError | null = null;
   private failed = false;
   private readonly lastPruned = new Map<string, number>();
   /**
@@ -65,6 +84,8 @@ export class SqsSubscriber {
     private readonly options: SubscriberOptions,
   ) {
     this.log = ctx.log.child({ queue: config.sqsName });
+    this.slots = new Semaphore(ctx.concurrency);
+    this.reads = new ChildAborts(ctx.abandon);
   }
 
   /** Runs until stopped (or drained with `once`); false when a message or the queue failed. */
@@ -124,14 +145,15 @@ export class SqsSubscriber {
         if (this.options.once) return;
         continue;
       }
-      const collectors = new Map<string, BucketCollector>();
-      await Promise.all(messages.map((message) => this.handle(message, collectors)));
-      const outputFailure = [...collectors.values()].map((c) => c.runFailed).find((f) => f !== null);
+      await Promise.all(messages.map((message) => this.handle(message)));
+      const outputFailure = this.runFailure;
       if (outputFailure) {
         this.failed = true;
         this.log.error({ err: outputFailure.message }, `${outputFailure.message}; messages not done stay on the queue and come back`);
         if (this.options.once) return;
         await sleep(OUTPUT_BACKOFF_MS, undefined, { signal: this.ctx.stop }).catch(() => undefined);
+        // The output or the state is tried again with the next messages.
+        if (this.runFailure === outputFailure) this.runFailure = null;
       }
     }
   }
@@ -146,39 +168,105 @@ export class SqsSubscriber {
     if (pruned > 0) this.log.debug({ bucket, pruned }, 'pruned state of keys notified more than 15 days ago');
   }
 
-  /** A collector per bucket and batch: a failure that stops one batch does not outlive it. */
-  private async collectorFor(bucket: string, collectors: Map<string, BucketCollector>): Promise<BucketCollector> {
-    let collector = collectors.get(bucket);
-    if (!collector) {
-      this.prune(bucket);
-      let reader = this.readers.get(bucket);
-      if (!reader) {
-        reader = await createBucketReader(
-          notifiedBucket(this.config, bucket),
-          { maxSockets: this.ctx.concurrency + 4, timeoutMs: this.ctx.s3TimeoutMs, onRequest: (op) => this.ctx.telemetry?.s3Request?.(bucket, op) },
-        );
-        this.readers.set(bucket, reader);
-      }
-      collector = new BucketCollector(notifiedBucket(this.config, bucket), reader, { ...this.ctx, skipOnError: true });
-      collectors.set(bucket, collector);
+  /** A notified bucket's configuration (config/load.ts notifiedBucket), its S3 client and discard rules. */
+  private bucketFor(name: string): Promise<NotifiedBucket> {
+    let target = this.buckets.get(name);
+    if (!target) {
+      const config = notifiedBucket(this.config, name);
+      target = createBucketClient(config, {
+        maxSockets: this.ctx.concurrency + 4,
+        timeoutMs: this.ctx.s3TimeoutMs,
+        onRequest: (op) => this.ctx.telemetry?.s3Request?.(name, op),
+      }).then((client) => ({ config, client, discard: compileDiscardRules(config.discardRegex) }));
+      // A client that could not be made is made again for the next message.
+      target.catch(() => this.buckets.delete(name));
+      this.buckets.set(name, target);
     }
-    return collector;
+    return target;
   }
 
   /** Reads a notified object once, however many messages of the batches in work name it. */
-  private readOnce(object: NotifiedObject, located: LocatedKey, collectors: Map<string, BucketCollector>): Promise<ObjectOutcome> {
+  private readOnce(object: NotifiedObject, located: LocatedKey): Promise<ObjectOutcome> {
     const id = `${object.bucket}/${object.key}`;
     let read = this.reading.get(id);
     if (!read) {
-      read = this.collectorFor(object.bucket, collectors)
-        .then((collector) => collector.readNotified(object, located))
-        .finally(() => this.reading.delete(id));
+      read = this.readNotified(object, located).finally(() => this.reading.delete(id));
       this.reading.set(id, read);
     }
     return read;
   }
 
-  private async handle(message: Message, collectors: Map<string, BucketCollector>): Promise<void> {
+  /**
+   * One notified object through the same verdict, read and record as a listing's (policy/verdict.ts,
+   * read-object.ts). 'done' also when the state already had it: only then may the message be let go.
+   */
+  private async readNotified(object: NotifiedObject, located: LocatedKey): Promise<ObjectOutcome> {
+    this.prune(object.bucket);
+    const { config, client, discard } = await this.bucketFor(object.bucket);
+    const placed = placeKey({ path: located.path, pathSuffix: located.layout === 'native' ? located.pathSuffix : '' }, located.layout, object.key);
+    const known = this.ctx.state.lookup(object.bucket, object.key);
+    const limits = { bucket: config, skipOnError: true, maxAttempts: this.ctx.limits.maxAttempts, rescan: false };
+    const verdict = judgeKey(keyFacts(limits, placed, known, null));
+    if (verdict.why === 'done') {
+      // A pass carries out the deletes it owes at its start; a notification does it for its key.
+      if (owedDelete(verdict.deletePending, config.removeFromBucket) === 'owed') await this.remove(config, client, object.key);
+      return 'done';
+    }
+    if (!verdict.read || placed === null) return 'failed';
+    const record: ObjectRecord = {
+      bucket: object.bucket,
+      path: located.path,
+      account: placed.layout === 'native' ? placed.partition.account : '',
+      region: placed.layout === 'native' ? placed.partition.region : '',
+      key: object.key,
+      etag: object.etag,
+      size: object.size ?? 0,
+      events: 0,
+      malformed: 0,
+    };
+    return this.read({ config, client, discard }, record, object.size, verdict.resume);
+  }
+
+  private async read(target: NotifiedBucket, record: ObjectRecord, listedSize: number | null, previous: KnownObject | undefined): Promise<ObjectOutcome> {
+    if (listedSize !== 0) this.ctx.telemetry?.objectToRead?.(record.bucket);
+    await this.slots.acquire();
+    const abort = this.reads.take();
+    try {
+      if (this.ctx.stop.aborted || this.runFailure !== null) return 'unfinished';
+      const result = await readObject({
+        bucket: target.config,
+        client: target.client,
+        record,
+        listedSize,
+        previous,
+        log: this.log.child({ bucket: record.bucket }),
+        state: this.ctx.state,
+        outputs: this.ctx.outputs,
+        limits: this.ctx.limits,
+        skipOnError: true,
+        discard: target.discard,
+        stopping: this.ctx.stop,
+        abandon: abort.signal,
+        telemetry: this.ctx.telemetry,
+      });
+      if (result.runFailure) this.runFailure ??= result.runFailure;
+      return result.outcome;
+    } finally {
+      abort.release();
+      this.slots.release();
+    }
+  }
+
+  private async remove(config: BucketConfig, client: BucketClient, key: string): Promise<void> {
+    try {
+      await removeObject(config, client, this.ctx.state, key, this.log);
+    } catch (err) {
+      if (!(err instanceof StateError)) throw err;
+      this.runFailure ??= err;
+    }
+  }
+
+  private async handle(message: Message): Promise<void> {
     const id = message.MessageId ?? '?';
     const receives = Number(message.Attributes?.['ApproximateReceiveCount'] ?? 1);
     const notification = parseNotification(message.Body ?? '');
@@ -202,7 +290,7 @@ export class SqsSubscriber {
         notification.objects.map(async (object): Promise<[string, ObjectOutcome | 'outside']> => {
           const located = locateKey(object.key);
           if (!located) return [object.key, 'outside'];
-          return [`s3://${object.bucket}/${object.key}`, await this.readOnce(object, located, collectors)];
+          return [`s3://${object.bucket}/${object.key}`, await this.readOnce(object, located)];
         }),
       );
       for (const [key, outcome] of outcomes) {
@@ -247,8 +335,8 @@ export class SqsSubscriber {
   }
 
   private close(): void {
-    for (const reader of this.readers.values()) reader.close();
-    this.readers.clear();
+    for (const target of this.buckets.values()) target.then(({ client }) => client.close(), () => undefined);
+    this.buckets.clear();
     this.client?.destroy();
   }
 }

@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import { accessSync, constants, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { StateError } from '../errors.js';
-import type { FailureKind } from '../failure.js';
+import type { FailureKind } from '../policy/failure.js';
 import { SCHEMA_VERSION } from './migrations.js';
 import { READER_COMPANIONS, stateFileProblem } from './path.js';
 

@@ -1,8 +1,9 @@
 import type Database from 'better-sqlite3';
 import { statSync } from 'node:fs';
 import { StateError } from '../errors.js';
-import type { FailureKind } from '../failure.js';
-import { fromStored } from '../walk/partition.js';
+import type { FailureKind } from '../policy/failure.js';
+import { knownLayout } from '../policy/layout.js';
+import type { LayoutName } from '../vocabulary.js';
 import type { FolderTime } from '../walk/window.js';
 import { openState } from './open.js';
 import type { KnownObject, ObjectRecord, ObjectRow, ObjectStatus, PartitionOutcome, PartitionPass, PartitionRef } from './rows.js';
@@ -154,12 +155,8 @@ export class StateStore {
    * The layout the state knows the bucket by (native: partitions under `<path>AWSLogs/`; Firehose: the
    * partition `<path>`), or null when it knows none: a bucket emptied by remove_from_bucket keeps its layout.
    */
-  knownLayout(bucket: string, path: string): 'native' | 'firehose' | null {
-    const rows = this.guard('read the bucket\'s partitions', () => this.bucketPartitions(bucket));
-    const partitions = rows.map(fromStored);
-    if (partitions.some((p) => p.kind === 'native' && p.prefix.startsWith(`${path}AWSLogs/`))) return 'native';
-    if (partitions.some((p) => p.kind === 'firehose' && p.prefix === path)) return 'firehose';
-    return null;
+  knownLayout(bucket: string, path: string): LayoutName | null {
+    return knownLayout(path, this.guard('read the bucket\'s partitions', () => this.bucketPartitions(bucket)));
   }
 
   /**

@@ -61,7 +61,7 @@ export function rescanStart(normal: FolderTime, rescanSince: string | null, only
   return toMs(from) < toMs(normal) ? from : normal;
 }
 
-export interface PassFindings {
+export interface WindowProgress {
   /** The newest folder holding an object settled (done, or failed for good), this pass or before. */
   newestSettled: FolderTime | null;
   /** The oldest folder holding an object left to read again. */
@@ -74,7 +74,7 @@ export interface PassFindings {
  * never behind where this pass started unless an object there is still to be read. A partition that
  * never had an object keeps its start.
  */
-export function nextListingStart(current: FolderTime, found: PassFindings, now: Date, granularity: Granularity): FolderTime {
+export function nextListingStart(current: FolderTime, found: WindowProgress, now: Date, granularity: Granularity): FolderTime {
   let next = toMs(current);
   if (found.newestSettled !== null) {
     const newest = Math.min(toMs(found.newestSettled), toMs(fromMs(now.getTime(), granularity)));

@@ -7,7 +7,7 @@ import { parseConfig, type Config } from '../../src/config/load.js';
 import { runPass } from '../../src/daemon.js';
 import { FileOutput } from '../../src/emit/file.js';
 import { Outputs, type Output } from '../../src/emit/index.js';
-import type { PassOutcome, RunContext } from '../../src/run.js';
+import type { PassOutcome, RunContext } from '../../src/vocabulary.js';
 import { StateStore } from '../../src/state/store.js';
 import type { FakeS3 } from '../../support/s3.js';
 import { FAKE_AWS_ENV, tempDir } from './cli.js';

@@ -1,6 +1,6 @@
 import { pino } from 'pino';
 import type { Outputs } from '../../src/emit/index.js';
-import { DEFAULT_LIMITS, type RunContext } from '../../src/run.js';
+import { DEFAULT_LIMITS, type RunContext } from '../../src/vocabulary.js';
 import type { StateStore } from '../../src/state/store.js';
 
 const never = new AbortController().signal;

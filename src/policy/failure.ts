@@ -1,6 +1,6 @@
-import { networkCode, type AwsLikeError } from './aws/errors.js';
-import { FetchError, ShortBodyError } from './aws/body.js';
-import { OutputError, StateError } from './errors.js';
+import { networkCode, type AwsLikeError } from '../aws/errors.js';
+import { FetchError, ShortBodyError } from '../aws/body.js';
+import { OutputError, StateError } from '../errors.js';
 
 // Why a read failed, and what follows from it: the one failure policy, for the collector, the SQS
 // subscriber and `explain` alike. Pure: an error (or its recorded kind) and the limits in, a decision out.
@@ -77,12 +77,31 @@ export function mayBeIsolated(err: unknown): boolean {
  */
 export const TRANSIENT_FAILURES_FOR_AN_OUTAGE = 3;
 
+/** What a bucket's pass has seen of its reads so far: all the policy remembers within a pass. */
+export interface PassTally {
+  /** Objects read whole (their GET and decode went through). */
+  readWhole: number;
+  /** Transient failures since the last object read whole. */
+  transientInARow: number;
+  /** TRANSIENT_FAILURES_FOR_AN_OUTAGE came in a row: the bucket stopped, and it stays an outage. */
+  outage: boolean;
+}
+
+export const NO_READS: PassTally = { readWhole: 0, transientInARow: 0, outage: false };
+
+/** The tally after one more read that went through (`whole`) or failed transiently. */
+export function tallyAfter(tally: PassTally, read: 'whole' | 'transient'): PassTally {
+  if (read === 'whole') return { ...tally, readWhole: tally.readWhole + 1, transientInARow: 0 };
+  const inARow = tally.transientInARow + 1;
+  return { ...tally, transientInARow: inARow, outage: tally.outage || inARow >= TRANSIENT_FAILURES_FOR_AN_OUTAGE };
+}
+
 /**
  * At the end of a bucket's pass: whether its transient failures were those objects' own. Other objects
  * of the bucket were read whole meanwhile, and no outage stopped the bucket.
  */
-export function isolatedFailuresAreTheObjects(readWhole: number, outage: boolean): boolean {
-  return readWhole > 0 && !outage;
+export function isolatedFailuresAreTheObjects(tally: PassTally): boolean {
+  return tally.readWhole > 0 && !tally.outage;
 }
 
 export interface FailureLimits {
@@ -93,8 +112,11 @@ export interface FailureLimits {
 export interface FailureDecision {
   /** Whether this failure counts against `--max-attempts`. */
   countsAttempt: boolean;
-  /** What stops: nothing, this bucket's pass (start no more objects), or the whole pass. */
-  halt: 'none' | 'bucket' | 'pass';
+  /**
+   * What stops: nothing, this bucket's pass (start no more objects), the whole pass, or this bucket's
+   * pass if the tally says an outage (tallyAfter).
+   */
+  halt: 'none' | 'bucket' | 'pass' | 'on-outage';
   /** Whether the pass still counts as a success (exit 0). */
   passOk: boolean;
   /** read again on a later pass; failed for good; or nothing left to read. */
@@ -127,7 +149,7 @@ export function nextReadOfFailed(attempts: number, limits: FailureLimits, rescan
  * next pass and fails the pass (exit 1), so an operator hears of an outage, and a refused object never
  * blocks the rest; an outage, an output or the state failing stops what would fail the same way.
  */
-export function decideFailure(kind: FailureKind, attempts: number, limits: FailureLimits, transientInARow?: number): FailureDecision {
+export function decideFailure(kind: FailureKind, attempts: number, limits: FailureLimits): FailureDecision {
   switch (kind) {
     case 'isolated': {
       const spent = attempts + 1;
@@ -142,12 +164,9 @@ export function decideFailure(kind: FailureKind, attempts: number, limits: Failu
       return { countsAttempt: false, halt: 'none', passOk: true, next: 'nothing' };
     case 'denied':
       return { countsAttempt: false, halt: 'none', passOk: false, next: 'retry' };
-    case 'transient': {
+    case 'transient':
       // One object failing is not an outage: the bucket goes on unless failures keep coming in a row.
-      // Without a count (a single read, as the SQS subscriber makes), every one stops the bucket.
-      const outage = transientInARow === undefined || transientInARow >= TRANSIENT_FAILURES_FOR_AN_OUTAGE;
-      return { countsAttempt: false, halt: outage ? 'bucket' : 'none', passOk: false, next: 'retry' };
-    }
+      return { countsAttempt: false, halt: 'on-outage', passOk: false, next: 'retry' };
     case 'output':
     case 'state':
       return { countsAttempt: false, halt: 'pass', passOk: false, next: 'retry' };
@@ -169,11 +188,8 @@ export function nextForFailure(kind: FailureKind, decision: FailureDecision, att
     const next = decision.next === 'retry' ? `attempt ${attempts} of ${limits.skipOnError ? limits.maxAttempts : 'unlimited (skip_on_error is no)'}, read again next pass` : `left failed after ${attempts} attempts`;
     return `its body was served short of its size on every read while other objects of this bucket were read whole: the object's own failure, ${next}`;
   }
-  if (kind === 'transient' && decision.halt === 'none') {
-    return 'not the object\'s fault (transient): no attempt spent, the bucket goes on, and it is read again next pass';
-  }
   if (kind !== 'content') {
-    return `not the object's fault (${kind}): no attempt spent; ${decision.halt === 'bucket' ? 'this bucket stops, and it' : 'it'} is read again next pass`;
+    return `not the object's fault (${kind}): no attempt spent; it is read again next pass`;
   }
   if (!limits.skipOnError) return 'stopping this bucket (skip_on_error is no), it is read again next pass';
   if (decision.next === 'retry') return `skipped (skip_on_error), attempt ${attempts} of ${limits.maxAttempts}, tried again next pass`;

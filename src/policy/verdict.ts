@@ -1,7 +1,9 @@
-import { retryable } from '../failure.js';
-import type { Exclusion } from '../walk/native.js';
+import { retryable } from './failure.js';
+import type { BucketConfig } from '../config/load.js';
+import { partitionExclusion, type Exclusion } from '../walk/native.js';
+import type { PlacedKey } from './layout.js';
 import { toMs, type FolderTime } from '../walk/window.js';
-import type { KnownObject } from './rows.js';
+import type { KnownObject } from '../state/rows.js';
 
 // The one answer to "read this key, or not, and why", for the collector's listing, the SQS subscriber
 // and `explain` alike. Pure: what the layout, the configuration, the state row and the window say of
@@ -44,4 +46,31 @@ export function judgeKey(facts: KeyFacts): Verdict {
   // moves past it rather than waiting, and its day is not listed again for it.
   if (facts.windowStart !== null && toMs(facts.folder) < toMs(facts.windowStart)) return { read: false, why: 'before-window' };
   return { read: true, why: known ? 'retry' : 'new', resume: known };
+}
+
+/** What a key's verdict depends on besides the key and its row: the bucket's configuration and the run's limits. */
+export interface JudgeContext {
+  bucket: Pick<BucketConfig, 'onlyLogsAfter' | 'accountIds' | 'regions'>;
+  skipOnError: boolean;
+  maxAttempts: number;
+  /** An operator's rescan (`--rescan-since`) is asked for. */
+  rescan: boolean;
+}
+
+/**
+ * A key's facts, built the one way the listing pass, the SQS subscriber and `explain` all use: the key
+ * placed in the bucket's layout (null: outside it), the state's row, and where the partition's listing
+ * starts (null for a key a notification named, read whatever its folder).
+ */
+export function keyFacts(context: JudgeContext, placed: PlacedKey | null, known: KnownObject | undefined, windowStart: FolderTime | null): KeyFacts {
+  return {
+    folder: placed?.folder ?? null,
+    excluded: placed?.layout === 'native' ? partitionExclusion(context.bucket, placed.partition.account, placed.partition.region) : null,
+    onlyLogsAfter: context.bucket.onlyLogsAfter,
+    known,
+    windowStart,
+    skipOnError: context.skipOnError,
+    maxAttempts: context.maxAttempts,
+    rescan: context.rescan,
+  };
 }

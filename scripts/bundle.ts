@@ -16,7 +16,7 @@ rmSync(join(dirname(entry), 'chunks'), { recursive: true, force: true });
 await build({
   // Code only some runs need (the subcommands, the SQS subscriber, metrics, the progress bar, and the
   // SDK's rarer credential providers) goes to chunks of its own, loaded when first imported: a pass
-  // then compiles and keeps less code (peak RSS -13 MB on dataset a, README Performance).
+  // then compiles and keeps less code (peak RSS -13 MB on dataset a, docs/performance.md).
   entryPoints: { cli: entry },
   outdir: dirname(entry),
   entryNames: '[name]',

@@ -1,7 +1,7 @@
 #!/usr/bin/env -S node --max-semi-space-size=2 --optimize-for-size
 // V8's defaults let the heap grow far past what the collector holds: dataset (a) of `npm run bench`
 // peaks at 140-190 MB on Node 20 and 250-280 MB on Node 24 without these flags, 92-125 MB with them,
-// for about 45 % more CPU (still within the floor's: README, Performance). They must be on this line
+// for about 45 % more CPU (still within the floor's: docs/performance.md). They must be on this line
 // (MEMORY_FLAGS, checked by test/packaging.test.ts); a start without them is warned about.
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
@@ -20,10 +20,10 @@ import { wantsProgress } from './progress-choice.js';
 export { parseCli, type CliOptions };
 
 // The SDK's multi-line Node-version notice would break the JSON log stream on stderr; the supported
-// Node versions are stated in the README instead.
+// Node versions are stated in docs/operations.md instead.
 process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
 
-/** The Node flags of the shebang above: what bounds V8's heap (README, Memory). */
+/** The Node flags of the shebang above: what bounds V8's heap (docs/performance.md, Memory). */
 export const MEMORY_FLAGS = ['--max-semi-space-size=2', '--optimize-for-size'];
 
 /** The release, as `--version` and the start line say it. */

@@ -1,8 +1,8 @@
 // GetObject and ListObjectsV2 without the SDK's per-request machinery. Through the SDK a request costs
 // about 1.5 ms of CPU and some 150 KB of garbage on this machine (a middleware stack resolved per call,
 // endpoint rules, response shaping), more than inflating and parsing the object a GET fetches; signed
-// here and sent on the client's own keep-alive agents it costs about a fifth of that (README,
-// Performance).
+// here and sent on the client's own keep-alive agents it costs about a fifth of that
+// (docs/performance.md).
 //
 // Only the plain case is handled here: a 200 answer on the route the SDK itself last reached the bucket
 // on (its endpoint, path style, and the region it signed for, after any redirect). Anything else — no

@@ -1,6 +1,6 @@
 import type { FailureKind } from '../policy/failure.js';
 import type { BucketConfig } from '../config/load.js';
-import type { ObjectRow, PartitionRow } from '../state/report.js';
+import type { RecordedObject, PartitionRow } from '../state/report.js';
 
 // What `explain` answers, the shape `explain --json` prints: explain.ts works it out.
 
@@ -42,7 +42,7 @@ export interface ExplainInput {
   /** The state's partitions of this bucket. */
   partitions: PartitionRow[];
   /** The state's row for this key, if any. */
-  object: ObjectRow | undefined;
+  object: RecordedObject | undefined;
   maxAttempts: number;
   now: Date;
   /** As given to the collector with `--rescan-since`. */

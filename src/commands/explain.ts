@@ -1,7 +1,7 @@
 import { PRUNE_MARGIN_DAYS } from '../vocabulary.js';
 import type { BucketConfig, Config } from '../config/load.js';
 import { ConfigError } from '../errors.js';
-import { StateReader, type ObjectRow } from '../state/report.js';
+import { ReadOnlyState, type RecordedObject } from '../state/report.js';
 import { FAILURE_TEXT, nextReadOfFailed } from '../policy/failure.js';
 import { owedDelete } from '../policy/deletes.js';
 import { GRANULARITY, knownLayout, nativeRoot, placeKey, type PlacedKey } from '../policy/layout.js';
@@ -20,7 +20,7 @@ export type { Decision, ExplainInput, Explanation, Outcome, StateFact } from './
 const NATIVE_SHAPE = 'AWSLogs/<path_suffix><account>/GuardDuty/<region>/YYYY/MM/DD/<name>';
 const FIREHOSE_SHAPE = 'YYYY/MM/DD/HH/<stream>-<version>-YYYY-MM-DD-HH-MM-SS-<uuid>[ext]';
 
-function stateFact(row: ObjectRow | undefined): StateFact | null {
+function stateFact(row: RecordedObject | undefined): StateFact | null {
   if (!row) return null;
   return {
     status: row.status,
@@ -159,11 +159,11 @@ interface VerdictContext {
   normal: string;
 }
 
-function lastError(row: ObjectRow, { bucket, key }: ExplainInput): string {
+function lastError(row: RecordedObject, { bucket, key }: ExplainInput): string {
   return row.error === null ? 'none recorded' : withoutLocation(row.error, bucket.name, key);
 }
 
-function doneReason(done: ObjectRow, { input }: VerdictContext): string {
+function doneReason(done: RecordedObject, { input }: VerdictContext): string {
   const bad = done.malformed > 0 ? ` and ${plural(done.malformed, 'bad line')}` : '';
   const deletion = {
     none: '',
@@ -193,7 +193,7 @@ function beforeWindowReason({ input, facts, notes, first, normal }: VerdictConte
   );
 }
 
-function retryReason(row: ObjectRow, { input, facts, first }: VerdictContext): string {
+function retryReason(row: RecordedObject, { input, facts, first }: VerdictContext): string {
   const limits = { skipOnError: input.wodle.skipOnError, maxAttempts: input.maxAttempts };
   const read = nextReadOfFailed(row.attempts, limits, input.rescanSince !== null);
   const next =
@@ -291,7 +291,7 @@ export interface ExplainOptions {
 
 export function readExplanation(config: Config, statePath: string, bucketName: string, key: string, options: ExplainOptions): Explanation {
   const { bucket, wodle, others } = findBucket(config, bucketName, key);
-  const reader = StateReader.open(statePath);
+  const reader = ReadOnlyState.open(statePath);
   try {
     return explainKey({
       bucket,

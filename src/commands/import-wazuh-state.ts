@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { StateError } from '../errors.js';
-import { StateReader } from '../state/report.js';
+import { ReadOnlyState } from '../state/report.js';
 import type { PartitionRef, StateStore } from '../state/store.js';
 import type { FolderTime } from '../walk/window.js';
 
@@ -39,7 +39,7 @@ export function storeView(store: StateStore): StateView {
  */
 export function readOnlyView(statePath: string): { view: StateView; close: () => void } {
   if (!existsSync(statePath)) return { view: EMPTY_STATE, close: () => {} };
-  const reader = StateReader.open(statePath);
+  const reader = ReadOnlyState.open(statePath);
   const starts = new Map(reader.partitions().map((p) => [`${p.bucket}\u0000${p.prefix}`, p.windowStart]));
   return {
     view: {

@@ -1,5 +1,5 @@
 import { PRUNE_MARGIN_DAYS } from '../vocabulary.js';
-import { StateReader, type ObjectCountRow, type ObjectRow, type PartitionRow } from '../state/report.js';
+import { ReadOnlyState, type ObjectCountRow, type RecordedObject, type PartitionRow } from '../state/report.js';
 import type { FailureKind } from '../policy/failure.js';
 import { humanDuration, humanTime, isoTime, partitionLabel, plural, table, withoutLocation } from './format.js';
 import { fromStored } from '../walk/partition.js';
@@ -15,7 +15,7 @@ export interface StatusInput {
   schemaVersion: number;
   partitions: PartitionRow[];
   counts: ObjectCountRow[];
-  failed: ObjectRow[];
+  failed: RecordedObject[];
   /** The daemon's record, and whether its process is alive. */
   daemon?: { pid: number; startedAt: number; nextPassAt: number | null; running: boolean } | null;
 }
@@ -155,7 +155,7 @@ function orderPartitions({ status: bucket, partitions }: BucketEntry): void {
   }
 }
 
-function addFailed(entries: Map<string, BucketEntry>, failed: ObjectRow[]): void {
+function addFailed(entries: Map<string, BucketEntry>, failed: RecordedObject[]): void {
   for (const row of failed) {
     const { status: bucket, partitions } = entryOf(entries, row.bucket);
     const partition = partitions.get(partitionId(row.prefix, row.account, row.region));
@@ -251,7 +251,7 @@ export function formatStatus(report: StatusReport, options: { all: boolean } = {
 
 /** Reads the state (read-only, no lock) and builds the report. */
 export function readStatus(statePath: string, now: number): StatusReport {
-  const reader = StateReader.open(statePath);
+  const reader = ReadOnlyState.open(statePath);
   try {
     return buildStatus(
       {

@@ -312,7 +312,7 @@ export function parseConfig(source: string, file: string, now = new Date()): Con
 /**
  * The largest configuration read. Parsing takes about 22 times the file's size in memory (a 50 MB file
  * took 1.1 GB and 9 s, again on every SIGHUP); at this size a check peaks at about 110 MB, under the
- * 128 MB the collector keeps to (README, Memory). A real ossec.conf, with every module and hundreds of
+ * 128 MB the collector keeps to (docs/performance.md, Memory). A real ossec.conf, with every module and hundreds of
  * <localfile> blocks, is tens to a few hundred KiB.
  */
 export const CONFIG_MAX_BYTES = 2 * 1024 * 1024;

@@ -9,14 +9,14 @@ import { WAZUH_HEADER } from './wazuh.js';
 // `wazuh-engine[:PATH]`: a Wazuh 5.x manager's engine, which takes events only as HTTP requests on a
 // Unix socket: `POST /events/enriched`, a body of NDJSON lines, the first `H <header JSON>` naming the
 // agent, then `E <queue>:<location>:<message>` per event, the same bytes the 4.x datagram carries. A
-// 200 means the engine parsed the batch and queued it, nothing more (README: Wazuh 4.x and 5.x).
+// 200 means the engine parsed the batch and queued it, nothing more (docs/operations.md: Wazuh 4.x and 5.x).
 
 export const ENGINE_PATH = '/events/enriched';
 export const DEFAULT_ENGINE_SOCKET = `${MANAGER_HOME}/${ENGINE_SOCKET}`;
 
 /**
  * Bytes and events one request carries at most: batches handed in while a request is under way go out
- * together in the next one, up to these (README: Performance, the engine output).
+ * together in the next one, up to these (docs/performance.md: the engine output's requests).
  */
 export const REQUEST_LIMITS: RequestLimits = { bytes: 1024 * 1024, events: 2000 };
 

@@ -37,7 +37,7 @@ export interface ObjectCountRow {
   deletePending: number;
 }
 
-export interface ObjectRow {
+export interface RecordedObject {
   bucket: string;
   key: string;
   /** As `ObjectCountRow.prefix`. */
@@ -76,7 +76,7 @@ function describeReadError(path: string, err: unknown): string {
 const PARTITION_OF = `(SELECT p.prefix FROM parts p WHERE p.bucket = o.bucket AND substr(o.key, 1, length(p.prefix)) = p.prefix
                       ORDER BY length(p.prefix) DESC LIMIT 1)`;
 
-export class StateReader {
+export class ReadOnlyState {
   private constructor(
     private readonly db: Database.Database,
     readonly path: string,
@@ -86,7 +86,7 @@ export class StateReader {
   ) {}
 
   /** Opens an existing state read-only; never creates it, never takes the collector's lock. */
-  static open(path: string): StateReader {
+  static open(path: string): ReadOnlyState {
     assertStateReachable(path);
     // Read-only, SQLite would wait on a FIFO for a writer, and read an empty file as an empty state.
     const problem = stateFileProblem(path, READER_COMPANIONS);
@@ -102,7 +102,7 @@ export class StateReader {
       const columns = tables.has('objects')
         ? new Set((db.pragma('table_info(objects)') as Array<{ name: string }>).map((c) => c.name))
         : new Set<string>();
-      return new StateReader(db, path, version, tables, columns);
+      return new ReadOnlyState(db, path, version, tables, columns);
     } catch (err) {
       db?.close();
       if (err instanceof StateError) throw err;
@@ -172,14 +172,14 @@ export class StateReader {
   }
 
   /** Every failed object, ordered by bucket and key. */
-  failedObjects(): ObjectRow[] {
+  failedObjects(): RecordedObject[] {
     if (!this.tables.has('objects')) return [];
-    return (this.db.prepare(this.objectSelect("o.status = 'failed'")).all() as RawObjectRow[]).map(toObject);
+    return (this.db.prepare(this.objectSelect("o.status = 'failed'")).all() as RawRecordedObject[]).map(toObject);
   }
 
-  object(bucket: string, key: string): ObjectRow | undefined {
+  object(bucket: string, key: string): RecordedObject | undefined {
     if (!this.tables.has('objects')) return undefined;
-    const row = this.db.prepare(this.objectSelect('o.bucket = ? AND o.key = ?')).get(bucket, key) as RawObjectRow | undefined;
+    const row = this.db.prepare(this.objectSelect('o.bucket = ? AND o.key = ?')).get(bucket, key) as RawRecordedObject | undefined;
     return row && toObject(row);
   }
 
@@ -198,9 +198,9 @@ export class StateReader {
   }
 }
 
-type RawObjectRow = Omit<ObjectRow, 'deletePending'> & { deletePending: number };
+type RawRecordedObject = Omit<RecordedObject, 'deletePending'> & { deletePending: number };
 
-function toObject(row: RawObjectRow): ObjectRow {
+function toObject(row: RawRecordedObject): RecordedObject {
   return { ...row, deletePending: row.deletePending === 1 };
 }
 

@@ -30,7 +30,7 @@ export interface KnownObject {
 }
 
 /** An `objects` row as SQLite returns it, for the lookup. */
-export interface ObjectRow {
+export interface StoredObjectRow {
   status: ObjectStatus;
   delete_pending: number;
   etag: string;

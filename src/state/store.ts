@@ -6,7 +6,7 @@ import { knownLayout } from '../policy/layout.js';
 import type { LayoutName } from '../vocabulary.js';
 import type { FolderTime } from '../walk/window.js';
 import { openState } from './open.js';
-import type { KnownObject, ObjectRecord, ObjectRow, ObjectStatus, PartitionOutcome, PartitionPass, PartitionRef } from './rows.js';
+import type { KnownObject, ObjectRecord, StoredObjectRow, ObjectStatus, PartitionOutcome, PartitionPass, PartitionRef } from './rows.js';
 
 export type { KnownObject, ObjectRecord, ObjectStatus, PartitionOutcome, PartitionPass, PartitionRef } from './rows.js';
 
@@ -56,7 +56,7 @@ export class StateStore {
   }
 
   private statements?: {
-    lookup: Database.Statement<[string, string], ObjectRow>;
+    lookup: Database.Statement<[string, string], StoredObjectRow>;
     record: Database.Statement<unknown[]>;
     deleted: Database.Statement<[string, string]>;
     windowStart: Database.Statement<[string, string], { window_start: string }>;
@@ -68,7 +68,7 @@ export class StateStore {
 
   private prepared() {
     this.statements ??= {
-      lookup: this.db.prepare<[string, string], ObjectRow>(
+      lookup: this.db.prepare<[string, string], StoredObjectRow>(
         'SELECT status, delete_pending, etag, attempts, delivered FROM objects WHERE bucket = ? AND key = ?',
       ),
       record: this.db.prepare(

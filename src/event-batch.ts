@@ -5,6 +5,8 @@
 export interface EncodedEvent {
   json: string;
   findingId: string;
+  /** Its fields as Wazuh 4.x analysisd counts them (emit/analysisd.ts). */
+  fields: number;
 }
 
 /** The events of one delivery. `lines()` is computed on first use and shared by every output. */

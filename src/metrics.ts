@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { S3Operation } from './aws/errors.js';
+import { SEVERITY_CLASSES, type SeverityClass } from './decode/finding.js';
 import type { ObjectOutcome, PassOutcome, Telemetry } from './vocabulary.js';
 
 export interface PartitionNewest {
@@ -39,6 +40,7 @@ export class Metrics implements Telemetry {
   private readonly listed: Counter<'bucket'>;
   private readonly settled: Counter<'bucket' | 'outcome'>;
   private readonly events: Counter<'bucket'>;
+  private readonly findings: Counter<'bucket' | 'severity'>;
   private readonly bytes: Counter<'bucket'>;
   private readonly requests: Counter<'bucket' | 'operation'>;
   private readonly passSeconds: Histogram<'bucket'>;
@@ -67,6 +69,12 @@ export class Metrics implements Telemetry {
       registers,
     });
     this.events = new Counter({ name: 'guardduty_wodle_events_total', help: 'Events delivered to every output', labelNames: ['bucket'], registers });
+    this.findings = new Counter({
+      name: 'guardduty_wodle_findings_total',
+      help: "Findings delivered, by AWS's severity class: low 1.0-3.9, medium 4.0-6.9, high 7.0-8.9, critical 9.0-10.0",
+      labelNames: ['bucket', 'severity'],
+      registers,
+    });
     this.bytes = new Counter({ name: 'guardduty_wodle_object_bytes_total', help: 'Bytes (as stored in S3) of objects done', labelNames: ['bucket'], registers });
     this.requests = new Counter({ name: 'guardduty_wodle_s3_requests_total', help: 'S3 requests by operation', labelNames: ['bucket', 'operation'], registers });
     this.passSeconds = new Histogram({
@@ -144,6 +152,10 @@ export class Metrics implements Telemetry {
     this.settled.inc({ bucket, outcome: outcome === 'retry' ? 'unfinished' : outcome });
     if (events > 0) this.events.inc({ bucket }, events);
     if (bytes > 0) this.bytes.inc({ bucket }, bytes);
+  }
+
+  findingsDelivered(bucket: string, severities: Record<SeverityClass, number>): void {
+    for (const severity of SEVERITY_CLASSES) if (severities[severity] > 0) this.findings.inc({ bucket, severity }, severities[severity]);
   }
 
   s3Request(bucket: string, operation: S3Operation): void {

@@ -19,6 +19,7 @@ export function emptySummary(bucket: string): BucketPassSummary {
     done: 0,
     failed: 0,
     events: 0,
+    critical: 0,
     discarded: 0,
     skipped: 0,
     malformed: 0,
@@ -41,7 +42,7 @@ export function logPass(s: BucketPassSummary, log: Logger): void {
   const outcome = s.interrupted !== null ? 'INTERRUPTED' : s.ok ? 'done' : 'FAILED';
   const counts =
     `${s.partitions} partitions, ${s.listed} objects listed, ${s.new} new, ${s.retried} retried, ${s.done} done, ` +
-    `${s.failed} failed, ${s.events} events in ${s.durationMs} ms`;
+    `${s.failed} failed, ${s.events} events${s.critical > 0 ? ` (${s.critical} critical)` : ''} in ${s.durationMs} ms`;
   const why = s.interrupted !== null ? `: ${s.interrupted}; ${s.left} object(s) left for the next pass` : '';
   log.info(fields, `bucket pass ${outcome} (${s.layout}): ${counts}${why}`);
 }

@@ -52,6 +52,8 @@ export interface ReadCounts {
   done: number;
   failed: number;
   events: number;
+  /** Findings of AWS's critical class delivered (severity 9.0-10.0). */
+  critical: number;
   discarded: number;
   skipped: number;
   malformed: number;
@@ -84,7 +86,7 @@ export interface ObjectResult {
 }
 
 export function noCounts(): ReadCounts {
-  return { done: 0, failed: 0, events: 0, discarded: 0, skipped: 0, malformed: 0, bytes: 0, deleted: 0 };
+  return { done: 0, failed: 0, events: 0, critical: 0, discarded: 0, skipped: 0, malformed: 0, bytes: 0, deleted: 0 };
 }
 
 /** Adds a read's counts to a total that has them (a pass summary, say). */
@@ -146,6 +148,8 @@ async function deliverObject(task: ObjectTask): Promise<ObjectResult> {
         maxDocumentBytes: task.limits.maxDocumentBytes,
       });
       counts.discarded += decoded.discarded;
+      counts.critical += decoded.severities.critical;
+      task.telemetry?.findingsDelivered?.(bucket.name, decoded.severities);
       counts.skipped += decoded.skipped;
       counts.malformed += decoded.malformed;
       const runFailure = await commit(task, { ...record, events: decoded.events, malformed: decoded.malformed }, counts);

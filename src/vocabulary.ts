@@ -3,6 +3,7 @@
 // Telemetry) and the constants the state's readers must agree on. Types and constants only.
 import type { Logger } from 'pino';
 import type { S3Operation } from './aws/errors.js';
+import type { SeverityClass } from './decode/finding.js';
 import { DEFAULT_MAX_OBJECT_BYTES } from './decode/decompress.js';
 import { DEFAULT_MAX_DOCUMENT_BYTES } from './decode/documents.js';
 import type { Outputs } from './emit/index.js';
@@ -47,6 +48,8 @@ export interface BucketPassSummary {
   /** Objects that failed this pass. */
   failed: number;
   events: number;
+  /** Findings of severity 9.0-10.0 (AWS's critical class) delivered. */
+  critical: number;
   discarded: number;
   /** Documents that hold no finding (other EventBridge detail-types …). */
   skipped: number;
@@ -122,5 +125,7 @@ export interface Telemetry {
   /** An object was read to the end (done), failed, was gone, or was left for the next pass. */
   objectSettled?(bucket: string, outcome: ObjectOutcome, bytes: number, events: number): void;
   s3Request?(bucket: string, operation: S3Operation): void;
+  /** The findings of an object read whole, by AWS's severity class. */
+  findingsDelivered?(bucket: string, severities: Record<SeverityClass, number>): void;
 }
 

@@ -51,8 +51,8 @@ function idsOf(events: string[]): string[] {
 describe('the engine\'s framing', () => {
   test('a batch is the header line, then E 1:Wazuh-AWS:<json> per event, every line ending in a newline', () => {
     const events = [
-      { json: '{"a":1}', findingId: 'f1' },
-      { json: '{"b":"é"}', findingId: 'f2' },
+      { json: '{"a":1}', findingId: 'f1', fields: 1 },
+      { json: '{"b":"é"}', findingId: 'f2', fields: 1 },
     ];
     const body = Buffer.concat([engineHeader(AGENT), prefixedLines(events, 'E 1:Wazuh-AWS:')]).toString('utf8');
     assert.equal(body, 'H {"wazuh":{"agent":{"id":"123","name":"gd-collector"}}}\nE 1:Wazuh-AWS:{"a":1}\nE 1:Wazuh-AWS:{"b":"é"}\n');

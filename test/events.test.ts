@@ -166,17 +166,17 @@ describe('finding → events (CONTRACT.md)', () => {
 
   test('aws.tags that is not an object becomes {"value": …}', () => {
     const events = findingToEvents({ id: 'x', type: 't', tags: 'plain' } as JsonObject, 'guardduty', ORIGIN);
-    assert.deepEqual(JSON.parse(events[0]!).aws.tags, { value: 'plain' });
+    assert.deepEqual(JSON.parse(events[0]!.json).aws.tags, { value: 'plain' });
     const listed = findingToEvents({ id: 'x', type: 't', tags: ['a', 'b'] } as JsonObject, 'guardduty', ORIGIN);
-    assert.deepEqual(JSON.parse(listed[0]!).aws.tags, { value: ['a', 'b'] });
+    assert.deepEqual(JSON.parse(listed[0]!.json).aws.tags, { value: ['a', 'b'] });
   });
 
   test('a single port-probe detail is lifted like any other one-element list; an empty list stays', () => {
     const one = findingToEvents({ id: 'x', service: { action: { portProbeAction: { portProbeDetails: [{ p: 1 }] } } } } as JsonObject, 'guardduty', ORIGIN);
     assert.equal(one.length, 1);
-    assert.deepEqual(JSON.parse(one[0]!).aws.service.action.portProbeAction.portProbeDetails, { p: 1 });
+    assert.deepEqual(JSON.parse(one[0]!.json).aws.service.action.portProbeAction.portProbeDetails, { p: 1 });
     const none = findingToEvents({ id: 'x', service: { action: { portProbeAction: { portProbeDetails: [] } } } } as JsonObject, 'guardduty', ORIGIN);
-    assert.deepEqual(JSON.parse(none[0]!).aws.service.action.portProbeAction.portProbeDetails, []);
+    assert.deepEqual(JSON.parse(none[0]!.json).aws.service.action.portProbeAction.portProbeDetails, []);
   });
 });
 

@@ -57,7 +57,7 @@ function docs(): Doc[] {
 /** The events CONTRACT.md asks for, from the findings of the documents of one object. */
 function expectedEvents(bucket: string, key: string, documents: Doc[]): string[] {
   return documents.flatMap((d) =>
-    d.findings.flatMap((f) => findingToEvents(structuredClone(f), 'guardduty', { bucket, key, accountAlias: '' })),
+    d.findings.flatMap((f) => findingToEvents(structuredClone(f), 'guardduty', { bucket, key, accountAlias: '' }).map((e) => e.json)),
   );
 }
 

@@ -51,7 +51,7 @@ function envelope(finding: JsonObject): string {
 }
 
 function expected(findings: JsonObject[], origin = ORIGIN): string[] {
-  return findings.flatMap((f) => findingToEvents(structuredClone(f), 'guardduty', origin));
+  return findings.flatMap((f) => findingToEvents(structuredClone(f), 'guardduty', origin).map((e) => e.json));
 }
 
 async function decode(bytes: Buffer, chunkBytes = 64 * 1024, discard = compileDiscardRules([])) {

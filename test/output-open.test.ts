@@ -47,7 +47,7 @@ async function openFromEverywhere(spec: OutputSpec): Promise<Outputs> {
 }
 
 function events(id: string): EncodedEvent[] {
-  return [{ json: JSON.stringify({ id }), findingId: id }];
+  return [{ json: JSON.stringify({ id }), findingId: id, fields: 1 }];
 }
 
 describe('outputs opened by several callers at once', () => {

@@ -25,14 +25,31 @@ export function isObject(value: unknown): value is JsonObject {
  * becomes `null` and stays, as it does after two passes. Recursive, which is safe because the framer
  * caps a document's nesting (depth.ts): a finding from it is at most MAX_NESTING_DEPTH deep.
  */
-export function reshape(object: JsonObject, lift: boolean): void {
+export function reshape(object: JsonObject, lift: boolean): number {
+  let fields = 0;
   for (const key in object) {
     const value = object[key]!;
     if (value === null) delete object[key];
     else if (Array.isArray(value)) {
-      if (lift && value.length === 1) object[key] = value[0]!;
-    } else if (typeof value === 'object') reshape(value, lift);
+      if (lift && value.length === 1) {
+        object[key] = value[0]!;
+        fields += fieldsOf(value[0]!);
+      } else fields++;
+    } else if (typeof value === 'object') fields += reshape(value, lift);
+    else fields++;
   }
+  return fields;
+}
+
+/**
+ * The fields Wazuh 4.x analysisd's JSON decoder counts in a value (emit/analysisd.ts): each scalar and
+ * each array one, objects walked.
+ */
+export function fieldsOf(value: Json): number {
+  if (!isObject(value)) return 1;
+  let fields = 0;
+  for (const key in value) fields += fieldsOf(value[key]!);
+  return fields;
 }
 
 function portProbeDetails(aws: JsonObject): Json[] | null {
@@ -51,31 +68,74 @@ function wrapTags(aws: JsonObject): void {
   if (tags !== undefined && !isObject(tags)) aws['tags'] = { value: tags };
 }
 
+/** One event as the outputs take it: its JSON, and its fields as analysisd counts them. */
+export interface ShapedEvent {
+  json: string;
+  fields: number;
+}
+
+/** The members of `aws` Wazuh's GuardDuty rules (80300-80307) read, first in document order. */
+const READ_BY_RULES = ['severity', 'type', 'title', 'id', 'accountId', 'region'];
+
 /**
- * The events of one finding, as JSON text. A finding with several port-probe details becomes one event
- * per detail (with no other list lifted, as Wazuh does); any other finding becomes one event. The
- * finding must be nested no deeper than MAX_NESTING_DEPTH (what the framer hands on), or the walks
- * here and JSON.stringify overflow the stack.
+ * `aws` with what Wazuh's rules read first, since analysisd keeps only the first 256 fields of an
+ * event: `source`, the members above, `service` with `action` and its `actionType` first; then the
+ * rest, `log_info` first as Wazuh's wodle has it. Only the order of members differs from Wazuh's.
  */
-export function findingToEvents(finding: JsonObject, source: string, origin: EventOrigin): string[] {
+function awsForRules(finding: JsonObject, source: string, logInfo: JsonObject): JsonObject {
+  const aws: JsonObject = { source };
+  for (const key of READ_BY_RULES) if (key in finding) aws[key] = finding[key]!;
+  const service = finding['service'];
+  if (isObject(service) && isObject(service['action']) && 'actionType' in service['action']) {
+    const { actionType, ...action } = service['action'];
+    const { action: _action, ...rest } = service;
+    aws['service'] = { action: { actionType: actionType!, ...action }, ...rest };
+  }
+  aws['log_info'] = logInfo;
+  for (const key in finding) if (!(key in aws)) aws[key] = finding[key]!;
+  return aws;
+}
+
+/**
+ * The events of one finding. A finding with several port-probe details becomes one event per detail
+ * (with no other list lifted, as Wazuh does); any other finding becomes one event. The finding must be
+ * nested no deeper than MAX_NESTING_DEPTH (what the framer hands on), or the walks here and
+ * JSON.stringify overflow the stack.
+ */
+export function findingToEvents(finding: JsonObject, source: string, origin: EventOrigin): ShapedEvent[] {
   // Read before nulls are dropped, which cannot change it: a null is neither an object nor a list.
   const details = portProbeDetails(finding);
   // What the event adds around the finding (log_info, source, integration) holds no null and no list,
   // so walking the finding alone shapes the whole event.
-  reshape(finding, details === null);
-  const aws: JsonObject = {
-    log_info: { aws_account_alias: origin.accountAlias, log_file: origin.key, s3bucket: origin.bucket },
-    ...finding,
-    source,
-  };
+  let fields = reshape(finding, details === null);
+  const aws = awsForRules(finding, source, { aws_account_alias: origin.accountAlias, log_file: origin.key, s3bucket: origin.bucket });
   const event: JsonObject = { integration: 'aws', aws };
+  // integration, source and the three members of log_info.
+  fields += 5;
+  // A scalar or list of tags wrapped in an object stays one field.
   wrapTags(aws);
-  if (details === null) return [JSON.stringify(event)];
+  if (details === null) return [{ json: JSON.stringify(event), fields }];
   const probe = ((aws['service'] as JsonObject)['action'] as JsonObject)['portProbeAction'] as JsonObject;
   return details.map((detail) => {
     probe['portProbeDetails'] = detail;
-    return JSON.stringify(event);
+    // The list of details counted as one field is now one detail, walked.
+    return { json: JSON.stringify(event), fields: fields - 1 + fieldsOf(detail) };
   });
+}
+
+/** AWS's severity classes: low 1.0-3.9, medium 4.0-6.9, high 7.0-8.9, critical 9.0-10.0. */
+export type SeverityClass = 'low' | 'medium' | 'high' | 'critical';
+
+export const SEVERITY_CLASSES: readonly SeverityClass[] = ['low', 'medium', 'high', 'critical'];
+
+/** The class of a finding's `severity` (a number, or its text), or null when it has none that is one. */
+export function severityClass(severity: Json | undefined): SeverityClass | null {
+  const value = typeof severity === 'number' ? severity : typeof severity === 'string' && severity.trim() !== '' ? Number(severity) : NaN;
+  if (!Number.isFinite(value)) return null;
+  if (value >= 9) return 'critical';
+  if (value >= 7) return 'high';
+  if (value >= 4) return 'medium';
+  return 'low';
 }
 
 /** The finding's id, for log lines; '' when it has none. */

@@ -1,7 +1,7 @@
 import { DEFAULT_MAX_DOCUMENT_BYTES, DocumentSplitter } from './documents.js';
 import { discardedBy, type CompiledDiscardRule } from './discard.js';
 import { unwrap } from './envelope.js';
-import { findingId, findingToEvents, type EventOrigin } from './finding.js';
+import { findingId, findingToEvents, severityClass, type EventOrigin, type SeverityClass } from './finding.js';
 import { ObjectError } from '../errors.js';
 import { decompress, type Encoding } from './decompress.js';
 import type { EncodedEvent } from '../event-batch.js';
@@ -14,6 +14,8 @@ export interface ObjectCounts {
   skipped: number;
   /** Text that is not JSON, or JSON cut short: reported one by one. */
   malformed: number;
+  /** Findings delivered, by AWS's severity class. */
+  severities: Record<SeverityClass, number>;
   encoding: Encoding | null;
 }
 
@@ -69,13 +71,15 @@ class EventGatherer {
         continue;
       }
       const id = findingId(finding);
-      for (const json of findingToEvents(finding, source, options.origin)) {
+      const severity = severityClass(finding['severity']);
+      if (severity !== null) counts.severities[severity]++;
+      for (const { json, fields } of findingToEvents(finding, source, options.origin)) {
         if (this.toSkip > 0) {
           this.toSkip--;
           counts.events++;
           continue;
         }
-        this.batch.push({ json, findingId: id });
+        this.batch.push({ json, findingId: id, fields });
         this.pendingBytes += json.length;
       }
     }
@@ -94,7 +98,7 @@ class EventGatherer {
 
 /** Streams one object's body through decompression, framing, unwrapping and shaping to the outputs. */
 export async function decodeObject(body: AsyncIterable<Buffer>, options: DecodeOptions): Promise<ObjectCounts> {
-  const counts: ObjectCounts = { findings: 0, events: 0, discarded: 0, skipped: 0, malformed: 0, encoding: null };
+  const counts: ObjectCounts = { findings: 0, events: 0, discarded: 0, skipped: 0, malformed: 0, severities: { low: 0, medium: 0, high: 0, critical: 0 }, encoding: null };
   const batchBytes = options.batchBytes ?? DEFAULT_BATCH_BYTES;
   const events = new EventGatherer(counts, options);
   const splitter = new DocumentSplitter(

@@ -6,14 +6,13 @@ import { OSSEC_HOME, QUEUE_SOCKET } from '../installation.js';
 import type { Logger } from 'pino';
 import { OutputError, describe } from '../errors.js';
 import { SharedOpen, WriteQueue, type EventSource, type Output } from './output.js';
-import { trimEvent } from './trim.js';
+import { ANALYSISD_MAX_BYTES, ANALYSISD_MAX_FIELDS, fitForAnalysisd, fits, type EventObject } from './analysisd.js';
 import type { EventBatch } from '../event-batch.js';
 
 export const WAZUH_QUEUE = '/var/ossec/queue/sockets/queue';
 /** The header Wazuh's aws-s3 module puts before each event: queue id 1 (localfile), location Wazuh-AWS. */
 export const WAZUH_HEADER = '1:Wazuh-AWS:';
-/** analysisd reads at most this many bytes of one datagram. */
-export const WAZUH_MAX_DATAGRAM = 65_536;
+const HEADER_BYTES = Buffer.byteLength(WAZUH_HEADER);
 
 const CONGESTION_RETRY_MS = [5, 10, 20, 50, 100, 200, 500, 1000, 1000, 1000, 2000, 2000, 2000, 5000, 5000];
 
@@ -101,13 +100,14 @@ export class WazuhOutput implements Output {
       const waitedBefore = this.congestionRetries;
       for (const [index, event] of batch.events.entries()) {
         let datagram = Buffer.from(WAZUH_HEADER + event.json);
-        if (datagram.length > WAZUH_MAX_DATAGRAM) {
-          const trimmed = trimEvent(event.json, WAZUH_MAX_DATAGRAM - Buffer.byteLength(WAZUH_HEADER));
-          this.log.warn(
-            { bucket: source.bucket, key: source.key, findingId: event.findingId, bytes: datagram.length, trimmedBytes: trimmed.bytes },
-            `event of ${datagram.length} bytes is larger than analysisd reads (${WAZUH_MAX_DATAGRAM}); trimmed to ${trimmed.bytes} bytes and marked "truncated": true`,
+        if (!fits(event.json, HEADER_BYTES, event.fields)) {
+          const fitted = fitForAnalysisd(JSON.parse(event.json) as EventObject, HEADER_BYTES);
+          datagram = Buffer.from(WAZUH_HEADER + fitted.json);
+          this.log.debug(
+            { bucket: source.bucket, key: source.key, findingId: event.findingId, bytes: Buffer.byteLength(event.json) + HEADER_BYTES, fields: event.fields, trimmedBytes: datagram.length, cut: fitted.cuts },
+            `event of ${Buffer.byteLength(event.json) + HEADER_BYTES} bytes and ${event.fields} fields is more than analysisd reads whole (${ANALYSISD_MAX_BYTES} bytes, ${ANALYSISD_MAX_FIELDS} fields); ` +
+              `trimmed to ${datagram.length} bytes and marked "truncated": true (cut: ${fitted.cuts.map((c) => `${c.path} ${c.removed} of ${c.of}`).join(', ')})`,
           );
-          datagram = Buffer.from(WAZUH_HEADER + trimmed.json);
         }
         try {
           await this.send(datagram);

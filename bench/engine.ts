@@ -25,7 +25,7 @@ if (process.argv[2] === 'serve') {
   const finding = JSON.parse(readFileSync(join(SAMPLES, 'SEKOIA-IO__UnauthorizedAccess-EC2-TorRelay.json'), 'utf8')) as JsonObject;
   const events: EncodedEvent[] = Array.from({ length: EVENTS }, (_, i) => {
     const [event] = findingToEvents({ ...structuredClone(finding), id: `f${i}` }, 'guardduty', { bucket: 'b', key: `k${i}`, accountAlias: '' });
-    return { json: event!.json, findingId: `f${i}`, fields: event!.fields };
+    return { json: event!.json, rulesJson: event!.rulesJson, findingId: `f${i}`, fields: event!.fields };
   });
   const bytes = events.reduce((sum, e) => sum + e.json.length, 0);
   console.log(`${EVENTS} events, ${(bytes / 1e6).toFixed(1)} MB, delivered ${OBJECT_EVENTS} at a time by 32 objects at once`);

@@ -3,7 +3,10 @@
 
 /** One event ready for the outputs, with what a log line about it needs. */
 export interface EncodedEvent {
+  /** In Wazuh's order, for `file:`, `unix:` and `stdout`. */
   json: string;
+  /** With what Wazuh's rules read first, for the Wazuh socket and engine. */
+  rulesJson: string;
   findingId: string;
   /** Its fields as Wazuh 4.x analysisd counts them (emit/analysisd.ts). */
   fields: number;
@@ -30,19 +33,19 @@ export class EventBatch {
  * the strings first would make V8 flatten a copy of them all on the heap.
  */
 export function jsonLines(events: readonly EncodedEvent[]): Buffer {
-  return prefixedLines(events, '');
+  return prefixedLines(events.map((event) => event.json), '');
 }
 
-/** Events as lines, each `prefix` + its JSON + a newline, in one buffer of the exact size. */
-export function prefixedLines(events: readonly EncodedEvent[], prefix: string): Buffer {
+/** Texts as lines, each `prefix` + the text + a newline, in one buffer of the exact size. */
+export function prefixedLines(texts: readonly string[], prefix: string): Buffer {
   const prefixBytes = Buffer.byteLength(prefix);
   let bytes = 0;
-  for (const event of events) bytes += prefixBytes + Buffer.byteLength(event.json) + 1;
+  for (const text of texts) bytes += prefixBytes + Buffer.byteLength(text) + 1;
   const lines = Buffer.allocUnsafe(bytes);
   let at = 0;
-  for (const event of events) {
+  for (const text of texts) {
     if (prefixBytes > 0) at += lines.write(prefix, at);
-    at += lines.write(event.json, at);
+    at += lines.write(text, at);
     lines[at++] = 0x0a;
   }
   return lines;

@@ -130,6 +130,7 @@ async function deliverObject(task: ObjectTask): Promise<ObjectResult> {
       await task.outputs.waitForRoom();
       const decoded = await decodeObject(body, {
         origin: { bucket: bucket.name, key: record.key, accountAlias: bucket.accountAlias },
+        orders: task.outputs.orders,
         discard: task.discard,
         deliver: async (events) => {
           try {

@@ -64,11 +64,13 @@ function allFindings(): Array<[string, JsonObject]> {
 }
 
 describe('events analysisd reads whole', () => {
-  test('the fields the rules read come first in document order; the count is analysisd\'s', () => {
+  test('the fields the rules read come first in document order (Wazuh\'s order for the other outputs); the count is analysisd\'s', () => {
     for (const [name, finding] of allFindings()) {
       for (const event of eventsOf(finding)) {
-        const parsed = JSON.parse(event.json) as JsonObject;
+        const parsed = JSON.parse(event.rulesJson) as JsonObject;
         assert.equal(event.fields, countFields(parsed), `${name}: fields counted while shaping`);
+        assert.deepEqual(JSON.parse(event.json), parsed, `${name}: the two orders hold the same event`);
+        assert.deepEqual(Object.keys((JSON.parse(event.json) as { aws: JsonObject }).aws)[0], 'log_info', `${name}: Wazuh's order, log_info first`);
         const order = fieldOrder(parsed);
         const present = RULE_FIELDS.filter((path) => path.split('.').reduce<unknown>((o, k) => (o as JsonObject | undefined)?.[k], parsed) !== undefined);
         assert.deepEqual(order.slice(0, present.length), present, `${name}: ${order.slice(0, 10).join(', ')}`);
@@ -81,15 +83,15 @@ describe('events analysisd reads whole', () => {
   test('every datagram is read whole: at most 65,535 bytes with its header, at most 256 fields, the rules\' fields among them', () => {
     for (const [name, finding] of allFindings()) {
       for (const event of eventsOf(finding)) {
-        const fitted = fitForAnalysisd(JSON.parse(event.json) as JsonObject, Buffer.byteLength(WAZUH_HEADER));
+        const fitted = fitForAnalysisd(JSON.parse(event.rulesJson) as JsonObject, Buffer.byteLength(WAZUH_HEADER));
         const datagram = WAZUH_HEADER + fitted.json;
         assert.ok(Buffer.byteLength(datagram) <= ANALYSISD_MAX_BYTES, `${name}: ${Buffer.byteLength(datagram)} bytes`);
         const read = readByAnalysisd(datagram);
         assert.ok(read.parsed, name);
         assert.ok(countFields(JSON.parse(fitted.json) as JsonObject) <= ANALYSISD_MAX_FIELDS, name);
         for (const field of ['aws.source', 'aws.severity', 'aws.type', 'aws.title', 'aws.id']) assert.ok(read.fields.includes(field), `${name}: ${field} is read`);
-        const whole = Buffer.byteLength(WAZUH_HEADER + event.json) <= ANALYSISD_MAX_BYTES && event.fields <= ANALYSISD_MAX_FIELDS;
-        if (whole) assert.equal(fitted.json, event.json, `${name}: a finding that fits is sent untouched`);
+        const whole = Buffer.byteLength(WAZUH_HEADER + event.rulesJson) <= ANALYSISD_MAX_BYTES && event.fields <= ANALYSISD_MAX_FIELDS;
+        if (whole) assert.equal(fitted.json, event.rulesJson, `${name}: a finding that fits is sent untouched`);
         else assert.equal((fitted.event['aws'] as JsonObject)['truncated'], true, `${name}: marked truncated`);
       }
     }
@@ -98,12 +100,12 @@ describe('events analysisd reads whole', () => {
   test('an attack sequence keeps its most severe signals (ties: the latest), loses id lists and details first, and says what was cut', () => {
     const finding = attackSequence('seq-large', SEQUENCE_SIZES.large);
     const [event] = eventsOf(finding);
-    const fitted = fitForAnalysisd(JSON.parse(event!.json) as JsonObject, Buffer.byteLength(WAZUH_HEADER));
+    const fitted = fitForAnalysisd(JSON.parse(event!.rulesJson) as JsonObject, Buffer.byteLength(WAZUH_HEADER));
     const aws = fitted.event['aws'] as JsonObject;
     const sequence = ((aws['service'] as JsonObject)['detection'] as JsonObject)['sequence'] as JsonObject;
     assert.equal(sequence['uid'], 'seq-large' === 'seq-large' ? 'sequence-seq-large' : '');
     assert.equal(typeof sequence['description'], 'string');
-    for (const kept of ['id', 'type', 'severity', 'title', 'description']) assert.deepEqual(aws[kept], (JSON.parse(event!.json) as { aws: JsonObject }).aws[kept], kept);
+    for (const kept of ['id', 'type', 'severity', 'title', 'description']) assert.deepEqual(aws[kept], (JSON.parse(event!.rulesJson) as { aws: JsonObject }).aws[kept], kept);
     const signals = sequence['signals'] as JsonObject[];
     assert.ok(signals.length > 0 && signals.length < 100, `${signals.length} signals kept`);
     const all = ((finding['service'] as JsonObject)['detection'] as JsonObject)['sequence'] as JsonObject;
@@ -123,7 +125,7 @@ describe('events analysisd reads whole', () => {
       removed: 100 - signals.length,
       of: 100,
     });
-    assert.deepEqual(fitForAnalysisd(JSON.parse(event!.json) as JsonObject, Buffer.byteLength(WAZUH_HEADER)).json, fitted.json, 'deterministic');
+    assert.deepEqual(fitForAnalysisd(JSON.parse(event!.rulesJson) as JsonObject, Buffer.byteLength(WAZUH_HEADER)).json, fitted.json, 'deterministic');
   });
 
   test('a finding of more than 256 small fields (anomaly profiles keyed by feature) keeps what the rules read', () => {
@@ -132,8 +134,8 @@ describe('events analysisd reads whole', () => {
     const finding = { ...newerFamilies()[2]!, service: { ...(newerFamilies()[2]!['service'] as JsonObject), detection: { anomaly: { profiles } } } } as JsonObject;
     const [event] = eventsOf(finding);
     assert.ok(event!.fields > ANALYSISD_MAX_FIELDS, `${event!.fields} fields`);
-    assert.ok(Buffer.byteLength(event!.json) < ANALYSISD_MAX_BYTES, 'small in bytes: only the field count is over');
-    const fitted = fitForAnalysisd(JSON.parse(event!.json) as JsonObject, Buffer.byteLength(WAZUH_HEADER));
+    assert.ok(Buffer.byteLength(event!.rulesJson) < ANALYSISD_MAX_BYTES, 'small in bytes: only the field count is over');
+    const fitted = fitForAnalysisd(JSON.parse(event!.rulesJson) as JsonObject, Buffer.byteLength(WAZUH_HEADER));
     const read = readByAnalysisd(WAZUH_HEADER + fitted.json);
     assert.ok(countFields(fitted.event) <= ANALYSISD_MAX_FIELDS);
     for (const field of RULE_FIELDS) assert.ok(read.fields.includes(field), field);
@@ -144,7 +146,7 @@ describe('events analysisd reads whole', () => {
     const text = JSON.stringify(finding).replace('"createdAt":1764460770', '"createdAt":1.76446077E9');
     assert.notEqual(text, JSON.stringify(finding), 'the raw export carries an E-notation timestamp');
     const [event] = eventsOf(JSON.parse(text) as JsonObject);
-    const signal = ((((JSON.parse(event!.json) as JsonObject)['aws'] as JsonObject)['service'] as JsonObject)['detection'] as JsonObject)['sequence'] as JsonObject;
+    const signal = ((((JSON.parse(event!.rulesJson) as JsonObject)['aws'] as JsonObject)['service'] as JsonObject)['detection'] as JsonObject)['sequence'] as JsonObject;
     assert.equal((signal['signals'] as JsonObject[])[0]!['createdAt'], 1_764_460_770);
   });
 });

@@ -54,7 +54,7 @@ describe('the engine\'s framing', () => {
       { json: '{"a":1}', findingId: 'f1', fields: 1 },
       { json: '{"b":"é"}', findingId: 'f2', fields: 1 },
     ];
-    const body = Buffer.concat([engineHeader(AGENT), prefixedLines(events, 'E 1:Wazuh-AWS:')]).toString('utf8');
+    const body = Buffer.concat([engineHeader(AGENT), prefixedLines(events.map((e) => e.json), 'E 1:Wazuh-AWS:')]).toString('utf8');
     assert.equal(body, 'H {"wazuh":{"agent":{"id":"123","name":"gd-collector"}}}\nE 1:Wazuh-AWS:{"a":1}\nE 1:Wazuh-AWS:{"b":"é"}\n');
     assert.deepEqual(parseBatch(body), { header: { wazuh: { agent: AGENT } }, events: ['1:Wazuh-AWS:{"a":1}', '1:Wazuh-AWS:{"b":"é"}'] });
   });

@@ -53,6 +53,7 @@ describe('gzip objects, whole or streamed', () => {
 /** An output that takes each batch only when the test lets it. */
 class HeldOutput implements Output {
   readonly name = 'held';
+  readonly eventOrder = 'wazuh' as const;
   readonly held: Array<() => void> = [];
   async open(): Promise<void> {}
   write(_batch: EventBatch): Promise<void> {
@@ -66,7 +67,7 @@ describe('events in flight', () => {
   test(`no object starts decoding while the outputs hold ${EVENT_BYTES_IN_FLIGHT} bytes of events`, async () => {
     const output = new HeldOutput();
     const outputs = new Outputs([output]);
-    const batch = (n: number) => Array.from({ length: n }, (_, i) => ({ json: JSON.stringify({ id: i, pad: 'x'.repeat(1000) }), findingId: String(i), fields: 2 }));
+    const batch = (n: number) => Array.from({ length: n }, (_, i) => ({ json: JSON.stringify({ id: i, pad: 'x'.repeat(1000) }), findingId: String(i), fields: 2, rulesJson: '' }));
     const source = { bucket: 'b', key: 'k' };
     await outputs.waitForRoom();
     const first = outputs.deliver(batch(600), source);
@@ -86,9 +87,9 @@ describe('events in flight', () => {
   });
 
   test('a failed write frees its room too', async () => {
-    const failing: Output = { name: 'failing', open: async () => {}, write: async () => Promise.reject(new Error('disk full')), reopen: async () => {}, close: async () => {} };
+    const failing: Output = { name: 'failing', eventOrder: 'wazuh', open: async () => {}, write: async () => Promise.reject(new Error('disk full')), reopen: async () => {}, close: async () => {} };
     const outputs = new Outputs([failing], 10);
-    await assert.rejects(outputs.deliver([{ json: 'x'.repeat(100), findingId: '', fields: 1 }], { bucket: 'b', key: 'k' }), /disk full/);
+    await assert.rejects(outputs.deliver([{ json: 'x'.repeat(100), findingId: '', fields: 1, rulesJson: '' }], { bucket: 'b', key: 'k' }), /disk full/);
     const roomOrTimeout = await Promise.race([outputs.waitForRoom().then(() => 'room'), new Promise((resolve) => setTimeout(resolve, 2000, 'still waiting'))]);
     assert.equal(roomOrTimeout, 'room');
   });

@@ -47,7 +47,7 @@ async function openFromEverywhere(spec: OutputSpec): Promise<Outputs> {
 }
 
 function events(id: string): EncodedEvent[] {
-  return [{ json: JSON.stringify({ id }), findingId: id, fields: 1 }];
+  return [{ json: JSON.stringify({ id }), findingId: id, fields: 1, rulesJson: '' }];
 }
 
 describe('outputs opened by several callers at once', () => {

@@ -63,16 +63,29 @@ function portProbeDetails(aws: JsonObject): Json[] | null {
   return Array.isArray(details) && details.length > 1 ? details : null;
 }
 
-function wrapTags(aws: JsonObject): void {
-  const tags = aws['tags'];
-  if (tags !== undefined && !isObject(tags)) aws['tags'] = { value: tags };
+function wrapTags(finding: JsonObject): void {
+  const tags = finding['tags'];
+  if (tags !== undefined && !isObject(tags)) finding['tags'] = { value: tags };
 }
 
-/** One event as the outputs take it: its JSON, and its fields as analysisd counts them. */
+/**
+ * One event as the outputs take it: its JSON in Wazuh's order (`file:`, `unix:`, `stdout`), its JSON
+ * with what Wazuh's rules read first (the Wazuh socket and engine), and its fields as analysisd counts
+ * them. Only the orders asked for are made; an order not asked for is ''.
+ */
 export interface ShapedEvent {
   json: string;
+  rulesJson: string;
   fields: number;
 }
+
+/** Which JSON texts of an event the outputs need (EventOrders of emit/index.ts). */
+export interface EventOrders {
+  wazuh: boolean;
+  rules: boolean;
+}
+
+export const BOTH_ORDERS: EventOrders = { wazuh: true, rules: true };
 
 /** The members of `aws` Wazuh's GuardDuty rules (80300-80307) read, first in document order. */
 const READ_BY_RULES = ['severity', 'type', 'title', 'id', 'accountId', 'region'];
@@ -83,17 +96,18 @@ const READ_BY_RULES = ['severity', 'type', 'title', 'id', 'accountId', 'region']
  * rest, `log_info` first as Wazuh's wodle has it. Only the order of members differs from Wazuh's.
  */
 function awsForRules(finding: JsonObject, source: string, logInfo: JsonObject): JsonObject {
-  const aws: JsonObject = { source };
-  for (const key of READ_BY_RULES) if (key in finding) aws[key] = finding[key]!;
+  // Built from entries (Object.fromEntries defines each member): a "__proto__" key of the input stays a
+  // member, as it does in Wazuh's order, instead of setting the prototype.
+  const first: Array<[string, Json]> = [['source', source]];
+  for (const key of READ_BY_RULES) if (Object.hasOwn(finding, key)) first.push([key, finding[key]!]);
   const service = finding['service'];
-  if (isObject(service) && isObject(service['action']) && 'actionType' in service['action']) {
-    const { actionType, ...action } = service['action'];
-    const { action: _action, ...rest } = service;
-    aws['service'] = { action: { actionType: actionType!, ...action }, ...rest };
+  if (isObject(service) && isObject(service['action']) && Object.hasOwn(service['action'], 'actionType')) {
+    const action = Object.fromEntries([['actionType', service['action']['actionType']!], ...Object.entries(service['action']).filter(([key]) => key !== 'actionType')]);
+    first.push(['service', Object.fromEntries([['action', action], ...Object.entries(service).filter(([key]) => key !== 'action')])]);
   }
-  aws['log_info'] = logInfo;
-  for (const key in finding) if (!(key in aws)) aws[key] = finding[key]!;
-  return aws;
+  first.push(['log_info', logInfo]);
+  const placed = new Set(first.map(([key]) => key));
+  return Object.fromEntries([...first, ...Object.entries(finding).filter(([key]) => !placed.has(key))]);
 }
 
 /**
@@ -102,24 +116,31 @@ function awsForRules(finding: JsonObject, source: string, logInfo: JsonObject): 
  * nested no deeper than MAX_NESTING_DEPTH (what the framer hands on), or the walks here and
  * JSON.stringify overflow the stack.
  */
-export function findingToEvents(finding: JsonObject, source: string, origin: EventOrigin): ShapedEvent[] {
+export function findingToEvents(finding: JsonObject, source: string, origin: EventOrigin, orders: EventOrders = BOTH_ORDERS): ShapedEvent[] {
   // Read before nulls are dropped, which cannot change it: a null is neither an object nor a list.
   const details = portProbeDetails(finding);
   // What the event adds around the finding (log_info, source, integration) holds no null and no list,
   // so walking the finding alone shapes the whole event.
   let fields = reshape(finding, details === null);
-  const aws = awsForRules(finding, source, { aws_account_alias: origin.accountAlias, log_file: origin.key, s3bucket: origin.bucket });
-  const event: JsonObject = { integration: 'aws', aws };
+  const logInfo = { aws_account_alias: origin.accountAlias, log_file: origin.key, s3bucket: origin.bucket };
+  // A scalar or list of tags wrapped in an object stays one field.
+  wrapTags(finding);
   // integration, source and the three members of log_info.
   fields += 5;
-  // A scalar or list of tags wrapped in an object stays one field.
-  wrapTags(aws);
-  if (details === null) return [{ json: JSON.stringify(event), fields }];
-  const probe = ((aws['service'] as JsonObject)['action'] as JsonObject)['portProbeAction'] as JsonObject;
+  // Both orders share the finding's members: a port-probe detail set in it is in both.
+  const wazuhEvent: JsonObject = { integration: 'aws', aws: { log_info: logInfo, ...finding, source } };
+  const rulesEvent: JsonObject = { integration: 'aws', aws: awsForRules(finding, source, logInfo) };
+  const texts = (eventFields: number): ShapedEvent => ({
+    json: orders.wazuh ? JSON.stringify(wazuhEvent) : '',
+    rulesJson: orders.rules ? JSON.stringify(rulesEvent) : '',
+    fields: eventFields,
+  });
+  if (details === null) return [texts(fields)];
+  const probe = ((finding['service'] as JsonObject)['action'] as JsonObject)['portProbeAction'] as JsonObject;
   return details.map((detail) => {
     probe['portProbeDetails'] = detail;
     // The list of details counted as one field is now one detail, walked.
-    return { json: JSON.stringify(event), fields: fields - 1 + fieldsOf(detail) };
+    return texts(fields - 1 + fieldsOf(detail));
   });
 }
 

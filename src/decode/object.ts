@@ -1,7 +1,7 @@
 import { DEFAULT_MAX_DOCUMENT_BYTES, DocumentSplitter } from './documents.js';
 import { discardedBy, type CompiledDiscardRule } from './discard.js';
 import { unwrap } from './envelope.js';
-import { findingId, findingToEvents, severityClass, type EventOrigin, type SeverityClass } from './finding.js';
+import { BOTH_ORDERS, findingId, findingToEvents, severityClass, type EventOrders, type EventOrigin, type SeverityClass } from './finding.js';
 import { ObjectError } from '../errors.js';
 import { decompress, type Encoding } from './decompress.js';
 import type { EncodedEvent } from '../event-batch.js';
@@ -21,6 +21,8 @@ export interface ObjectCounts {
 
 export interface DecodeOptions {
   origin: EventOrigin;
+  /** The JSON texts of each event the outputs take (both unless told). */
+  orders?: EventOrders;
   discard: CompiledDiscardRule[];
   /** Called with events in order, a batch at a time; the next batch waits for it (backpressure). */
   deliver(events: EncodedEvent[]): Promise<void>;
@@ -73,14 +75,14 @@ class EventGatherer {
       const id = findingId(finding);
       const severity = severityClass(finding['severity']);
       if (severity !== null) counts.severities[severity]++;
-      for (const { json, fields } of findingToEvents(finding, source, options.origin)) {
+      for (const { json, rulesJson, fields } of findingToEvents(finding, source, options.origin, options.orders ?? BOTH_ORDERS)) {
         if (this.toSkip > 0) {
           this.toSkip--;
           counts.events++;
           continue;
         }
-        this.batch.push({ json, findingId: id, fields });
-        this.pendingBytes += json.length;
+        this.batch.push({ json, rulesJson, findingId: id, fields });
+        this.pendingBytes += Math.max(json.length, rulesJson.length);
       }
     }
   }

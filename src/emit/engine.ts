@@ -112,6 +112,7 @@ function refusal(status: number, body: string): string {
 
 export class EngineOutput implements Output {
   readonly name: string;
+  readonly eventOrder = 'rules' as const;
   private readonly header: Buffer;
   private readonly agent: Agent;
   private readonly group: GroupWriter;
@@ -134,7 +135,7 @@ export class EngineOutput implements Output {
   }
 
   write(batch: EventBatch): Promise<void> {
-    return this.group.write(prefixedLines(batch.events, `E ${WAZUH_HEADER}`));
+    return this.group.write(prefixedLines(batch.events.map((event) => event.rulesJson), `E ${WAZUH_HEADER}`));
   }
 
   /** The groups of batches, in requests within the limits, one after another. */

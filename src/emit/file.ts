@@ -12,6 +12,7 @@ import type { EventBatch } from '../event-batch.js';
  */
 export class FileOutput implements Output {
   readonly name: string;
+  readonly eventOrder = 'wazuh' as const;
   private handle: FileHandle | null = null;
   /** The open file is a regular file, which fdatasync makes durable (not /dev/null, a FIFO or a terminal). */
   private regular = false;

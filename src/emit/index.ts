@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { ConfigError, OutputError } from '../errors.js';
 import { EventBatch, type EncodedEvent } from '../event-batch.js';
 import { DEFAULT_ENGINE_SOCKET, EngineOutput, type EngineAgent } from './engine.js';
+import type { EventOrders } from '../decode/finding.js';
 import { FileOutput } from './file.js';
 import type { EventSource, Output } from './output.js';
 import { StdoutOutput } from './stdout.js';
@@ -74,10 +75,15 @@ export class Outputs {
   private bytesInFlight = 0;
   private readonly waiting: Array<() => void> = [];
 
+  /** The JSON texts of each event these outputs take: decoding makes only those. */
+  readonly orders: EventOrders;
+
   constructor(
     readonly list: Output[],
     private readonly maxBytesInFlight = EVENT_BYTES_IN_FLIGHT,
-  ) {}
+  ) {
+    this.orders = { wazuh: list.some((output) => output.eventOrder === 'wazuh'), rules: list.some((output) => output.eventOrder === 'rules') };
+  }
 
   /** Resolves once the events in flight are under the bound: an object's decoding waits for it. */
   waitForRoom(): Promise<void> {

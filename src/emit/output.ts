@@ -12,6 +12,8 @@ export interface EventSource {
  */
 export interface Output {
   readonly name: string;
+  /** Which JSON of each event it takes: Wazuh's order, or the rules' fields first (EncodedEvent). */
+  readonly eventOrder: 'wazuh' | 'rules';
   open(): Promise<void>;
   write(batch: EventBatch, source: EventSource): Promise<void>;
   /** SIGHUP: let go of the file and open it again (log rotation). A no-op for sockets. */

@@ -5,6 +5,7 @@ import type { EventBatch } from '../event-batch.js';
 /** `stdout`: one JSON event per line; logs go to stderr, so this stream stays clean. */
 export class StdoutOutput implements Output {
   readonly name = 'stdout';
+  readonly eventOrder = 'wazuh' as const;
   private readonly queue = new WriteQueue();
 
   async open(): Promise<void> {}

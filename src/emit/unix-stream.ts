@@ -6,6 +6,7 @@ import type { EventBatch } from '../event-batch.js';
 /** `unix:PATH`: a Unix stream socket, one JSON event per line. */
 export class UnixStreamOutput implements Output {
   readonly name: string;
+  readonly eventOrder = 'wazuh' as const;
   private socket: Socket | null = null;
   private failure: Error | null = null;
   private readonly queue = new WriteQueue();

@@ -51,6 +51,7 @@ function socketError(err: SendError): string {
  */
 export class WazuhOutput implements Output {
   readonly name: string;
+  readonly eventOrder = 'rules' as const;
   private socket: UnixDgramSocket | null = null;
   private readonly queue = new WriteQueue();
   private readonly connecting = new SharedOpen(() => this.connect());
@@ -99,13 +100,13 @@ export class WazuhOutput implements Output {
     return this.queue.run(async () => {
       const waitedBefore = this.congestionRetries;
       for (const [index, event] of batch.events.entries()) {
-        let datagram = Buffer.from(WAZUH_HEADER + event.json);
-        if (!fits(event.json, HEADER_BYTES, event.fields)) {
-          const fitted = fitForAnalysisd(JSON.parse(event.json) as EventObject, HEADER_BYTES);
+        let datagram = Buffer.from(WAZUH_HEADER + event.rulesJson);
+        if (!fits(event.rulesJson, HEADER_BYTES, event.fields)) {
+          const fitted = fitForAnalysisd(JSON.parse(event.rulesJson) as EventObject, HEADER_BYTES);
           datagram = Buffer.from(WAZUH_HEADER + fitted.json);
           this.log.debug(
-            { bucket: source.bucket, key: source.key, findingId: event.findingId, bytes: Buffer.byteLength(event.json) + HEADER_BYTES, fields: event.fields, trimmedBytes: datagram.length, cut: fitted.cuts },
-            `event of ${Buffer.byteLength(event.json) + HEADER_BYTES} bytes and ${event.fields} fields is more than analysisd reads whole (${ANALYSISD_MAX_BYTES} bytes, ${ANALYSISD_MAX_FIELDS} fields); ` +
+            { bucket: source.bucket, key: source.key, findingId: event.findingId, bytes: Buffer.byteLength(event.rulesJson) + HEADER_BYTES, fields: event.fields, trimmedBytes: datagram.length, cut: fitted.cuts },
+            `event of ${Buffer.byteLength(event.rulesJson) + HEADER_BYTES} bytes and ${event.fields} fields is more than analysisd reads whole (${ANALYSISD_MAX_BYTES} bytes, ${ANALYSISD_MAX_FIELDS} fields); ` +
               `trimmed to ${datagram.length} bytes and marked "truncated": true (cut: ${fitted.cuts.map((c) => `${c.path} ${c.removed} of ${c.of}`).join(', ')})`,
           );
         }

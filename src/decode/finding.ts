@@ -105,7 +105,8 @@ function awsForRules(finding: JsonObject, source: string, logInfo: JsonObject): 
     const action = Object.fromEntries([['actionType', service['action']['actionType']!], ...Object.entries(service['action']).filter(([key]) => key !== 'actionType')]);
     first.push(['service', Object.fromEntries([['action', action], ...Object.entries(service).filter(([key]) => key !== 'action')])]);
   }
-  first.push(['log_info', logInfo]);
+  // As in Wazuh's order, a finding's own log_info (none has one) would stand in place of the origin's.
+  first.push(['log_info', Object.hasOwn(finding, 'log_info') ? finding['log_info']! : logInfo]);
   const placed = new Set(first.map(([key]) => key));
   return Object.fromEntries([...first, ...Object.entries(finding).filter(([key]) => !placed.has(key))]);
 }

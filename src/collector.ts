@@ -303,6 +303,7 @@ export class BucketCollector {
       stopping: this.stopping,
       abandon: abort.signal,
       telemetry: this.ctx.telemetry,
+      now: this.ctx.now,
     };
     const settled = readObject(task)
       .then(settle)

@@ -1,3 +1,4 @@
+import { FINDING_VERSIONS_KEPT_DAYS } from './policy/updates.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createBucketClient } from './aws/s3.js';
 import { BucketCollector } from './collector.js';
@@ -26,6 +27,13 @@ async function passOver(wodles: WodleConfig[], ctx: RunContext): Promise<PassOut
   } catch (err) {
     ctx.log.error({ err: describe(err) }, `${describe(err)}; nothing was read`);
     return { ok: false, outputFailure: describe(err), buckets: [] };
+  }
+  try {
+    const pruned = ctx.state.pruneFindingVersions(ctx.now().getTime() - FINDING_VERSIONS_KEPT_DAYS * 86_400_000);
+    if (pruned > 0) ctx.log.debug({ pruned }, `forgot the versions of findings not seen for ${FINDING_VERSIONS_KEPT_DAYS} days`);
+  } catch (err) {
+    ctx.log.error({ err: describe(err) }, `${describe(err)}; nothing was read`);
+    return { ok: false, outputFailure: null, stateFailure: describe(err), buckets: [] };
   }
   for (const wodle of wodles) {
     for (const bucket of wodle.buckets) {

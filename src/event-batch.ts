@@ -10,6 +10,8 @@ export interface EncodedEvent {
   findingId: string;
   /** Its fields as Wazuh 4.x analysisd counts them (emit/analysisd.ts). */
   fields: number;
+  /** A place only: finding_updates held this finding back; never handed to an output. */
+  suppressed?: boolean;
 }
 
 /** The events of one delivery. `lines()` is computed on first use and shared by every output. */

@@ -41,6 +41,7 @@ export class Metrics implements Telemetry {
   private readonly settled: Counter<'bucket' | 'outcome'>;
   private readonly events: Counter<'bucket'>;
   private readonly findings: Counter<'bucket' | 'severity'>;
+  private readonly suppressed: Counter<'bucket'>;
   private readonly bytes: Counter<'bucket'>;
   private readonly requests: Counter<'bucket' | 'operation'>;
   private readonly passSeconds: Histogram<'bucket'>;
@@ -73,6 +74,12 @@ export class Metrics implements Telemetry {
       name: 'guardduty_wodle_findings_total',
       help: "Findings delivered, by AWS's severity class: low 1.0-3.9, medium 4.0-6.9, high 7.0-8.9, critical 9.0-10.0",
       labelNames: ['bucket', 'severity'],
+      registers,
+    });
+    this.suppressed = new Counter({
+      name: 'guardduty_wodle_updates_suppressed_total',
+      help: 'Re-exports of findings already sent that finding_updates held back',
+      labelNames: ['bucket'],
       registers,
     });
     this.bytes = new Counter({ name: 'guardduty_wodle_object_bytes_total', help: 'Bytes (as stored in S3) of objects done', labelNames: ['bucket'], registers });
@@ -156,6 +163,10 @@ export class Metrics implements Telemetry {
 
   findingsDelivered(bucket: string, severities: Record<SeverityClass, number>): void {
     for (const severity of SEVERITY_CLASSES) if (severities[severity] > 0) this.findings.inc({ bucket, severity }, severities[severity]);
+  }
+
+  updatesSuppressed(bucket: string, count: number): void {
+    this.suppressed.inc({ bucket }, count);
   }
 
   s3Request(bucket: string, operation: S3Operation): void {

@@ -20,6 +20,7 @@ export function emptySummary(bucket: string): BucketPassSummary {
     failed: 0,
     events: 0,
     critical: 0,
+    suppressed: 0,
     discarded: 0,
     skipped: 0,
     malformed: 0,
@@ -42,7 +43,8 @@ export function logPass(s: BucketPassSummary, log: Logger): void {
   const outcome = s.interrupted !== null ? 'INTERRUPTED' : s.ok ? 'done' : 'FAILED';
   const counts =
     `${s.partitions} partitions, ${s.listed} objects listed, ${s.new} new, ${s.retried} retried, ${s.done} done, ` +
-    `${s.failed} failed, ${s.events} events${s.critical > 0 ? ` (${s.critical} critical)` : ''} in ${s.durationMs} ms`;
+    `${s.failed} failed, ${s.events} events${s.critical > 0 ? ` (${s.critical} critical)` : ''}` +
+    `${s.suppressed > 0 ? `, ${s.suppressed} re-exports held back (finding_updates)` : ''} in ${s.durationMs} ms`;
   const why = s.interrupted !== null ? `: ${s.interrupted}; ${s.left} object(s) left for the next pass` : '';
   log.info(fields, `bucket pass ${outcome} (${s.layout}): ${counts}${why}`);
 }

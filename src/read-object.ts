@@ -9,7 +9,10 @@ import type { Outputs } from './emit/index.js';
 import { OutputError, StateError, describe } from './errors.js';
 import { badLinesStopBucket, classifyFailure, decideFailure, mayBeIsolated, nextForFailure, type FailureDecision, type FailureKind } from './policy/failure.js';
 import type { Limits, ObjectOutcome, Telemetry } from './vocabulary.js';
-import type { KnownObject, ObjectRecord } from './state/rows.js';
+import type { KnownObject, ObjectRecord, SeenVersion } from './state/rows.js';
+import { findingId, type JsonObject } from './decode/finding.js';
+import type { EncodedEvent } from './event-batch.js';
+import { decideUpdate, updateReasonText, versionFacts, type VersionFacts } from './policy/updates.js';
 import type { StateStore } from './state/store.js';
 
 // One object, from its GET to the state: fetch → decode → deliver → record (→ delete), a failure
@@ -45,6 +48,8 @@ export interface ObjectTask {
    */
   abandon: AbortSignal;
   telemetry?: Telemetry;
+  /** The run's clock. */
+  now(): Date;
 }
 
 /** What one read adds to its pass's counts. */
@@ -54,6 +59,8 @@ export interface ReadCounts {
   events: number;
   /** Findings of AWS's critical class delivered (severity 9.0-10.0). */
   critical: number;
+  /** Re-exports of findings already sent that finding_updates held back. */
+  suppressed: number;
   discarded: number;
   skipped: number;
   malformed: number;
@@ -86,7 +93,7 @@ export interface ObjectResult {
 }
 
 export function noCounts(): ReadCounts {
-  return { done: 0, failed: 0, events: 0, critical: 0, discarded: 0, skipped: 0, malformed: 0, bytes: 0, deleted: 0 };
+  return { done: 0, failed: 0, events: 0, critical: 0, suppressed: 0, discarded: 0, skipped: 0, malformed: 0, bytes: 0, deleted: 0 };
 }
 
 /** Adds a read's counts to a total that has them (a pass summary, say). */
@@ -96,6 +103,41 @@ export function addCounts(total: ReadCounts, more: ReadCounts): void {
 
 function result(outcome: ObjectOutcome, counts: ReadCounts, more: Partial<ObjectResult> = {}): ObjectResult {
   return { outcome, counts, readWhole: false, failure: null, maybeIsolated: null, runFailure: null, haltReason: null, ...more };
+}
+
+/** The places of a batch up to the `accepted`-th event handed to the outputs (held-back places before it included). */
+function placesBefore(events: readonly EncodedEvent[], accepted: number): number {
+  let handed = 0;
+  for (const [place, event] of events.entries()) {
+    if (event.suppressed) continue;
+    if (handed === accepted) return place;
+    handed++;
+  }
+  return events.length;
+}
+
+/**
+ * finding_updates for one read of an object: each finding's version decided against the version of
+ * its id last sent (the state's, or an earlier one in this object), and every version seen, to record
+ * with the object.
+ */
+function updatesOf(task: ObjectTask): { decide(finding: JsonObject): boolean; versions: SeenVersion[] } {
+  const sentHere = new Map<string, VersionFacts>();
+  const versions: SeenVersion[] = [];
+  const log = task.log.child({ key: task.record.key });
+  return {
+    versions,
+    decide: (finding) => {
+      const id = findingId(finding);
+      if (id === '') return true;
+      const facts = versionFacts(finding);
+      const decision = decideUpdate(task.bucket.findingUpdates, facts, sentHere.get(id) ?? task.state.lastSentVersion(task.bucket.name, id));
+      versions.push({ id, facts, sent: decision.send, why: decision.why, changed: decision.changed, seenAt: task.now().getTime() });
+      if (decision.send) sentHere.set(id, facts);
+      else log.debug({ findingId: id, why: decision.why }, `finding ${id}: ${updateReasonText(decision, task.bucket.findingUpdates)}`);
+      return decision.send;
+    },
+  };
 }
 
 /** Reads one object to the outputs and records it: done, failed (for good, gone, or to retry), or unfinished. */
@@ -122,9 +164,11 @@ async function deliverObject(task: ObjectTask): Promise<ObjectResult> {
   const where = `s3://${bucket.name}/${record.key}`;
   const source = { bucket: bucket.name, key: record.key };
   const counts = noCounts();
-  // A retry of the same bytes skips what an earlier attempt already delivered.
+  // A retry of the same bytes skips what an earlier attempt already delivered (places held back by
+  // finding_updates included: `delivered` counts places).
   let delivered = task.previous && task.previous.etag === record.etag ? task.previous.delivered : 0;
   for (let fetch = 1; ; fetch++) {
+    const updates = bucket.findingUpdates.mode === 'all' ? null : updatesOf(task);
     try {
       const { body } = await task.client.getObject(record.key, task.abandon, { size: task.listedSize, etag: record.etag });
       await task.outputs.waitForRoom();
@@ -132,15 +176,17 @@ async function deliverObject(task: ObjectTask): Promise<ObjectResult> {
         origin: { bucket: bucket.name, key: record.key, accountAlias: bucket.accountAlias },
         orders: task.outputs.orders,
         discard: task.discard,
+        ...(updates ? { updates: updates.decide } : {}),
         deliver: async (events) => {
+          const sending = events.filter((event) => !event.suppressed);
           try {
-            await task.outputs.deliver(events, source);
+            if (sending.length > 0) await task.outputs.deliver(sending, source);
           } catch (err) {
-            if (err instanceof OutputError) delivered += err.accepted;
+            if (err instanceof OutputError) delivered += placesBefore(events, err.accepted);
             throw err;
           }
           delivered += events.length;
-          counts.events += events.length;
+          counts.events += sending.length;
         },
         malformed: (line, reason) => log.error({ line }, `${where} line ${line}: ${reason}`),
         skipped: (line, reason) => log.debug({ line }, `no finding in document: ${reason}`),
@@ -149,11 +195,13 @@ async function deliverObject(task: ObjectTask): Promise<ObjectResult> {
         maxDocumentBytes: task.limits.maxDocumentBytes,
       });
       counts.discarded += decoded.discarded;
+      counts.suppressed += decoded.suppressed;
       counts.critical += decoded.severities.critical;
       task.telemetry?.findingsDelivered?.(bucket.name, decoded.severities);
       counts.skipped += decoded.skipped;
       counts.malformed += decoded.malformed;
-      const runFailure = await commit(task, { ...record, events: decoded.events, malformed: decoded.malformed }, counts);
+      const runFailure = await commit(task, { ...record, events: decoded.events, malformed: decoded.malformed }, counts, updates?.versions ?? []);
+      if (decoded.suppressed > 0) task.telemetry?.updatesSuppressed?.(bucket.name, decoded.suppressed);
       log.debug({ encoding: decoded.encoding, events: decoded.events, findings: decoded.findings, discarded: decoded.discarded, bytes: record.size }, 'object done');
       const haltReason = badLinesStopBucket(decoded.malformed, task.skipOnError)
         ? `${where} has ${decoded.malformed} bad line(s) and skip_on_error is no: this bucket stopped`
@@ -208,8 +256,8 @@ function readFailed(task: ObjectTask, err: unknown, delivered: number, counts: R
  * Records the object done and, with remove_from_bucket, deletes it: only once recorded, never lost.
  * Throws when it cannot be recorded; returns the state's failure when only the delete's record failed.
  */
-async function commit(task: ObjectTask, record: ObjectRecord, counts: ReadCounts): Promise<StateError | null> {
-  task.state.markDone(record, task.bucket.removeFromBucket);
+async function commit(task: ObjectTask, record: ObjectRecord, counts: ReadCounts, versions: readonly SeenVersion[] = []): Promise<StateError | null> {
+  task.state.markDone(record, task.bucket.removeFromBucket, versions);
   counts.done++;
   counts.bytes += record.size;
   if (!task.bucket.removeFromBucket) return null;

@@ -11,5 +11,6 @@ export function fanOut(receivers: Telemetry[]): Telemetry {
     objectSettled: (bucket, outcome, bytes, events) => receivers.forEach((r) => r.objectSettled?.(bucket, outcome, bytes, events)),
     s3Request: (bucket, operation) => receivers.forEach((r) => r.s3Request?.(bucket, operation)),
     findingsDelivered: (bucket, severities) => receivers.forEach((r) => r.findingsDelivered?.(bucket, severities)),
+    updatesSuppressed: (bucket, count) => receivers.forEach((r) => r.updatesSuppressed?.(bucket, count)),
   };
 }

@@ -50,6 +50,8 @@ export interface BucketPassSummary {
   events: number;
   /** Findings of severity 9.0-10.0 (AWS's critical class) delivered. */
   critical: number;
+  /** Re-exports of findings already sent that finding_updates held back. */
+  suppressed: number;
   discarded: number;
   /** Documents that hold no finding (other EventBridge detail-types …). */
   skipped: number;
@@ -127,5 +129,7 @@ export interface Telemetry {
   s3Request?(bucket: string, operation: S3Operation): void;
   /** The findings of an object read whole, by AWS's severity class. */
   findingsDelivered?(bucket: string, severities: Record<SeverityClass, number>): void;
+  /** Re-exports of findings already sent that finding_updates held back, in an object read whole. */
+  updatesSuppressed?(bucket: string, count: number): void;
 }
 

@@ -70,7 +70,7 @@ function screenOf(bytes: string): string[] {
 }
 
 function outcome(listed: number): PassOutcome {
-  const summary: PassOutcome['buckets'][number] = { interrupted: null, left: 0, bucket: 'b', layout: 'native' as const, ok: true, partitions: 1, listed, new: listed, retried: 0, done: listed, failed: 0, events: 0, critical: 0, discarded: 0, skipped: 0, malformed: 0, bytes: 0, deleted: 0, durationMs: 5 };
+  const summary: PassOutcome['buckets'][number] = { interrupted: null, left: 0, bucket: 'b', layout: 'native' as const, ok: true, partitions: 1, listed, new: listed, retried: 0, done: listed, failed: 0, events: 0, critical: 0, suppressed: 0, discarded: 0, skipped: 0, malformed: 0, bytes: 0, deleted: 0, durationMs: 5 };
   return { ok: true, outputFailure: null, buckets: [summary] };
 }
 

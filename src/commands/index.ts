@@ -6,6 +6,7 @@ import { ConfigError, StateError, describe } from '../errors.js';
 import { StateStore } from '../state/store.js';
 import { parseIsoDay } from '../walk/dates.js';
 import { formatExplanation, readExplanation } from './explain.js';
+import { formatFindingExplanation, readFindingExplanation } from './explain-finding.js';
 import { applyImport, formatImport, openForImport, planImport, readOnlyView, readWazuhDatabase, storeView } from './import-wazuh.js';
 import { applyPlan, formatPlan, openForReset, planIsEmpty, planReset } from './reset.js';
 import { plural } from './format.js';
@@ -34,7 +35,9 @@ const USAGE: Record<(typeof COMMANDS)[number], string> = {
 ${HOME_LINE}
 exit status: 0 report printed (also for an empty state), 2 the state is missing or unreadable`,
   explain: `usage: guardduty-wodle explain BUCKET KEY [--config PATH] [--state PATH] [--max-attempts N] [--rescan-since DAY] [--json]
-  whether the collector read KEY of BUCKET or would read it, and if not, why (configuration and state only, never S3)
+       guardduty-wodle explain --finding ID [--state PATH] [--json]
+  whether the collector read KEY of BUCKET or would read it, and if not, why (configuration and state only, never S3);
+  with --finding, the versions of finding ID seen under <finding_updates> changed or first, which were sent and why
   --config PATH     ossec.conf (default <home>/etc/ossec.conf, or etc/wazuh-manager.conf)
   --state PATH      the state database (default <home>/var/guardduty-wodle/state.db); opened read-only
   --max-attempts N  as given to the collector (default ${DEFAULT_LIMITS.maxAttempts})
@@ -97,13 +100,30 @@ async function status(args: string[]): Promise<number> {
 }
 
 async function explain(args: string[]): Promise<number> {
+  // `explain --finding ID` asks about a finding, `explain BUCKET KEY` about an object.
+  const forFinding = args.some((arg) => arg === '--finding' || arg.startsWith('--finding='));
   const { values, positionals, path } = parse(
     'explain',
     args,
-    { config: { type: 'string' }, state: { type: 'string' }, json: { type: 'boolean' }, 'max-attempts': { type: 'string' }, 'rescan-since': { type: 'string' } },
-    2,
+    {
+      config: { type: 'string' },
+      state: { type: 'string' },
+      json: { type: 'boolean' },
+      'max-attempts': { type: 'string' },
+      'rescan-since': { type: 'string' },
+      finding: { type: 'string' },
+    },
+    forFinding ? 0 : 2,
   );
   if (values['help']) return help('explain');
+  if (forFinding) {
+    const id = values['finding'] as string;
+    if (id === '') throw new UsageError('--finding needs a finding id');
+    const answer = readFindingExplanation(path('state'), id);
+    process.stdout.write(values['json'] ? `${JSON.stringify(answer, null, 2)}
+` : formatFindingExplanation(answer));
+    return EXIT_OK;
+  }
   const attemptsText = values['max-attempts'] as string | undefined;
   let maxAttempts = DEFAULT_LIMITS.maxAttempts;
   if (attemptsText !== undefined) {

@@ -21,11 +21,11 @@ import {
 import { KINDS, type TypeKind } from './kinds.js';
 import { Reader, type Setter } from './reader.js';
 import type { DiscardRule } from '../decode/discard.js';
-import type { AwsAccess, BucketConfig, Config, SubscriberConfig, WodleConfig } from './types.js';
+import type { AwsAccess, BucketConfig, Config, FindingUpdates, SubscriberConfig, WodleConfig } from './types.js';
 import { utcDay } from '../walk/dates.js';
 
 export { KINDS } from './kinds.js';
-export type { AwsAccess, BucketConfig, Config, SubscriberConfig, WodleConfig } from './types.js';
+export type { AwsAccess, BucketConfig, Config, FindingUpdates, SubscriberConfig, WodleConfig } from './types.js';
 
 export const DEFAULTS = {
   intervalSeconds: 600,
@@ -74,6 +74,23 @@ function discardSetter(r: Reader): Setter<{ discardRegex: DiscardRule[] }> {
   };
 }
 
+const FINDING_UPDATE_MODES = ['all', 'changed', 'first'] as const;
+/** `<finding_updates_every>` unless given: an ongoing attack is still seen daily. */
+export const DEFAULT_FINDING_UPDATES_EVERY = 86_400;
+
+function findingUpdatesSetters(r: Reader): Record<string, Setter<{ findingUpdates: FindingUpdates }>> {
+  return {
+    finding_updates: (target, _v, e) => {
+      const mode = r.text(e);
+      if (!(FINDING_UPDATE_MODES as readonly string[]).includes(mode)) r.fail(e, `"${mode}" is not one of ${FINDING_UPDATE_MODES.join(', ')}`);
+      target.findingUpdates = { ...target.findingUpdates, mode: mode as FindingUpdates['mode'] };
+    },
+    finding_updates_every: (target, _v, e) => {
+      target.findingUpdates = { ...target.findingUpdates, everySeconds: r.value(e, parseInterval(r.text(e))) };
+    },
+  };
+}
+
 /** What reading depends on besides the text: today (UTC), as `YYYY-MM-DD`, for dates that lie ahead. */
 interface ReadContext {
   today: string;
@@ -108,6 +125,7 @@ function bucketSetters(r: Reader, context: ReadContext): Record<string, Setter<B
       b.removeFromBucket = r.value(e, parseYesNo(r.text(e)));
     },
     discard_regex: discardSetter(r),
+    ...findingUpdatesSetters(r),
     ...accessSetters(r),
   };
 }
@@ -137,6 +155,7 @@ function emptyBucket(line: number): BucketConfig {
     onlyLogsAfter: null,
     removeFromBucket: false,
     discardRegex: [],
+    findingUpdates: { mode: 'all', everySeconds: DEFAULT_FINDING_UPDATES_EVERY },
     ...emptyAccess(),
     line,
   };
@@ -147,7 +166,7 @@ function emptyBucket(line: number): BucketConfig {
  * located from the key itself, so no path, account filter or start date applies, and objects stay.
  */
 export function notifiedBucket(subscriber: SubscriberConfig, name: string): BucketConfig {
-  return { ...emptyBucket(subscriber.line), ...subscriber.access, discardRegex: subscriber.discardRegex, name };
+  return { ...emptyBucket(subscriber.line), ...subscriber.access, discardRegex: subscriber.discardRegex, findingUpdates: subscriber.findingUpdates, name };
 }
 
 function readBucket(r: Reader, element: XmlElement, context: ReadContext): BucketConfig {
@@ -164,13 +183,21 @@ function readBucket(r: Reader, element: XmlElement, context: ReadContext): Bucke
 const SUBSCRIBER_ACCESS = ['aws_profile', 'iam_role_arn', 'iam_role_duration', 'external_id', 'sts_endpoint', 'service_endpoint'];
 
 function readSubscriber(r: Reader, element: XmlElement): SubscriberConfig {
-  const subscriber: SubscriberConfig = { type: 'buckets', sqsName: '', access: emptyAccess(), discardRegex: [], line: element.line };
+  const subscriber: SubscriberConfig = {
+    type: 'buckets',
+    sqsName: '',
+    access: emptyAccess(),
+    discardRegex: [],
+    findingUpdates: { mode: 'all', everySeconds: DEFAULT_FINDING_UPDATES_EVERY },
+    line: element.line,
+  };
   const access = accessSetters(r);
   const setters: Record<string, Setter<SubscriberConfig>> = {
     sqs_name: (sub, _v, e) => {
       sub.sqsName = r.text(e);
     },
     discard_regex: discardSetter(r),
+    ...findingUpdatesSetters(r),
   };
   for (const option of SUBSCRIBER_ACCESS) setters[option] = (sub, value, e) => access[option]!(sub.access, value, e);
   r.apply(element, subscriber, setters, ['discard_regex']);

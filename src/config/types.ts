@@ -1,6 +1,18 @@
 import type { DiscardRule } from '../decode/discard.js';
 import type { Schedule } from '../schedule.js';
 
+/**
+ * What a re-export of a finding already sent does (`<finding_updates>`): `all` sends every export, as
+ * Wazuh does; `changed` only a change of severity, type, resource or archived state, or the first
+ * version past `everySeconds` of the finding's own updatedAt since the one last sent; `first` only the
+ * first version of each id. Neither `changed` nor `first` sends a version not newer than the last sent.
+ */
+export interface FindingUpdates {
+  mode: 'all' | 'changed' | 'first';
+  /** `<finding_updates_every>`, for `changed`. */
+  everySeconds: number;
+}
+
 export interface BucketConfig {
   type: 'guardduty';
   name: string;
@@ -19,6 +31,7 @@ export interface BucketConfig {
   regions: string[] | null;
   removeFromBucket: boolean;
   discardRegex: DiscardRule[];
+  findingUpdates: FindingUpdates;
   stsEndpoint: string | null;
   serviceEndpoint: string | null;
   accessKey: string | null;
@@ -40,6 +53,7 @@ export interface SubscriberConfig {
   access: AwsAccess;
   /** Applied to the findings of every bucket it names. */
   discardRegex: DiscardRule[];
+  findingUpdates: FindingUpdates;
   line: number;
 }
 

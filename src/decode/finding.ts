@@ -160,6 +160,11 @@ export function severityClass(severity: Json | undefined): SeverityClass | null 
   return 'low';
 }
 
+/** How many events a finding becomes (one per port-probe detail when it holds several). */
+export function eventCount(finding: JsonObject): number {
+  return portProbeDetails(finding)?.length ?? 1;
+}
+
 /** The finding's id, for log lines; '' when it has none. */
 export function findingId(finding: JsonObject): string {
   const id = finding['id'] ?? finding['Id'];

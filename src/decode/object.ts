@@ -1,7 +1,7 @@
 import { DEFAULT_MAX_DOCUMENT_BYTES, DocumentSplitter } from './documents.js';
 import { discardedBy, type CompiledDiscardRule } from './discard.js';
 import { unwrap } from './envelope.js';
-import { BOTH_ORDERS, findingId, findingToEvents, severityClass, type EventOrders, type EventOrigin, type SeverityClass } from './finding.js';
+import { BOTH_ORDERS, eventCount, findingId, findingToEvents, severityClass, type EventOrders, type EventOrigin, type JsonObject, type SeverityClass } from './finding.js';
 import { ObjectError } from '../errors.js';
 import { decompress, type Encoding } from './decompress.js';
 import type { EncodedEvent } from '../event-batch.js';
@@ -14,6 +14,8 @@ export interface ObjectCounts {
   skipped: number;
   /** Text that is not JSON, or JSON cut short: reported one by one. */
   malformed: number;
+  /** Re-exports of findings already sent that finding_updates held back. */
+  suppressed: number;
   /** Findings delivered, by AWS's severity class. */
   severities: Record<SeverityClass, number>;
   encoding: Encoding | null;
@@ -23,8 +25,13 @@ export interface DecodeOptions {
   origin: EventOrigin;
   /** The JSON texts of each event the outputs take (both unless told). */
   orders?: EventOrders;
+  /** finding_updates other than all: whether a finding is sent (policy/updates.ts). */
+  updates?(finding: JsonObject): boolean;
+  /**
+   * Called with events in order, a batch at a time; the next batch waits for it (backpressure). An
+   * event marked `suppressed` is a place, not an event: finding_updates held its finding back.
+   */
   discard: CompiledDiscardRule[];
-  /** Called with events in order, a batch at a time; the next batch waits for it (backpressure). */
   deliver(events: EncodedEvent[]): Promise<void>;
   malformed(line: number, reason: string): void;
   skipped(line: number, reason: string): void;
@@ -73,6 +80,16 @@ class EventGatherer {
         continue;
       }
       const id = findingId(finding);
+      // finding_updates decides per finding, before the port-probe split. A re-export not sent keeps its
+      // places among the object's events (not shaped, not delivered), so that a retry skips the same ones.
+      if (options.updates && !options.updates(finding)) {
+        counts.suppressed++;
+        for (let n = eventCount(finding); n > 0; n--) {
+          if (this.toSkip > 0) this.toSkip--;
+          else this.batch.push({ json: '', rulesJson: '', findingId: id, fields: 0, suppressed: true });
+        }
+        continue;
+      }
       const severity = severityClass(finding['severity']);
       if (severity !== null) counts.severities[severity]++;
       for (const { json, rulesJson, fields } of findingToEvents(finding, source, options.origin, options.orders ?? BOTH_ORDERS)) {
@@ -93,14 +110,14 @@ class EventGatherer {
     const events = this.batch;
     this.batch = [];
     this.pendingBytes = 0;
-    this.counts.events += events.length;
+    for (const event of events) if (!event.suppressed) this.counts.events++;
     await this.options.deliver(events);
   }
 }
 
 /** Streams one object's body through decompression, framing, unwrapping and shaping to the outputs. */
 export async function decodeObject(body: AsyncIterable<Buffer>, options: DecodeOptions): Promise<ObjectCounts> {
-  const counts: ObjectCounts = { findings: 0, events: 0, discarded: 0, skipped: 0, malformed: 0, severities: { low: 0, medium: 0, high: 0, critical: 0 }, encoding: null };
+  const counts: ObjectCounts = { findings: 0, events: 0, discarded: 0, skipped: 0, malformed: 0, suppressed: 0, severities: { low: 0, medium: 0, high: 0, critical: 0 }, encoding: null };
   const batchBytes = options.batchBytes ?? DEFAULT_BATCH_BYTES;
   const events = new EventGatherer(counts, options);
   const splitter = new DocumentSplitter(

@@ -248,6 +248,7 @@ export class SqsSubscriber {
         stopping: this.ctx.stop,
         abandon: abort.signal,
         telemetry: this.ctx.telemetry,
+        now: this.ctx.now,
       });
       if (result.runFailure) this.runFailure ??= result.runFailure;
       return result.outcome;

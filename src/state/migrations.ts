@@ -59,6 +59,24 @@ const MIGRATIONS: string[] = [
      next_pass_at INTEGER,
      updated_at INTEGER NOT NULL
    );`,
+  // The versions of each finding seen, sent or not (issue 26, <finding_updates>): the last one sent is
+  // what a re-export is compared with; explain --finding lists them. Kept 90 days after the id was last seen.
+  `CREATE TABLE finding_versions (
+     bucket TEXT NOT NULL,
+     id TEXT NOT NULL,
+     updated_at INTEGER,
+     seen_at INTEGER NOT NULL,
+     key TEXT NOT NULL,
+     sent INTEGER NOT NULL,
+     why TEXT NOT NULL,
+     changed TEXT NOT NULL,
+     severity TEXT NOT NULL,
+     type TEXT NOT NULL,
+     resource TEXT NOT NULL,
+     archived TEXT NOT NULL
+   );
+   CREATE INDEX finding_versions_by_id ON finding_versions (bucket, id, sent, updated_at);
+   CREATE INDEX finding_versions_by_seen ON finding_versions (seen_at);`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

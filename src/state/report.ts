@@ -1,3 +1,4 @@
+import type { UpdateReason } from '../policy/updates.js';
 import Database from 'better-sqlite3';
 import { accessSync, constants, statSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -76,6 +77,18 @@ function describeReadError(path: string, err: unknown): string {
 const PARTITION_OF = `(SELECT p.prefix FROM parts p WHERE p.bucket = o.bucket AND substr(o.key, 1, length(p.prefix)) = p.prefix
                       ORDER BY length(p.prefix) DESC LIMIT 1)`;
 
+/** A version of a finding as the state recorded it (finding_updates). */
+export interface FindingVersionRow {
+  bucket: string;
+  id: string;
+  updatedAt: number | null;
+  seenAt: number;
+  key: string;
+  sent: boolean;
+  why: UpdateReason;
+  changed: string[];
+}
+
 export class ReadOnlyState {
   private constructor(
     private readonly db: Database.Database,
@@ -108,6 +121,21 @@ export class ReadOnlyState {
       if (err instanceof StateError) throw err;
       throw new StateError(describeReadError(path, err), { cause: err });
     }
+  }
+
+  /** The versions of a finding seen (finding_updates), oldest first; none in a state older than schema v7. */
+  findingVersions(id: string): FindingVersionRow[] {
+    if (!this.tables.has('finding_versions')) return [];
+    return this.db
+      .prepare(
+        `SELECT bucket, id, updated_at AS updatedAt, seen_at AS seenAt, key, sent, why, changed FROM finding_versions
+         WHERE id = ? ORDER BY seen_at, updated_at`,
+      )
+      .all(id)
+      .map((row) => {
+        const r = row as Omit<FindingVersionRow, 'sent' | 'changed'> & { sent: number; changed: string };
+        return { ...r, sent: r.sent === 1, changed: r.changed === '' ? [] : r.changed.split(',') };
+      });
   }
 
   /** Partitions known from `partitions` or `partition_passes`, ordered by bucket and prefix. */

@@ -1,9 +1,21 @@
+import type { UpdateReason, VersionFacts } from '../policy/updates.js';
 import type { FolderTime } from '../walk/window.js';
 
 // The shapes the state's rows take on their way in and out, apart from the store that queries them:
 // the collector, the verdict and the commands speak of them without needing the database.
 
 export type ObjectStatus = 'done' | 'failed';
+
+/** A version of a finding seen in an object, and whether it was sent (policy/updates.ts). */
+export interface SeenVersion {
+  id: string;
+  facts: VersionFacts;
+  sent: boolean;
+  why: UpdateReason;
+  changed: string[];
+  /** When it was seen (ms), by the run's clock: its id is forgotten 90 days after the last. */
+  seenAt: number;
+}
 
 export interface ObjectRecord {
   bucket: string;

@@ -6,7 +6,8 @@ import { knownLayout } from '../policy/layout.js';
 import type { LayoutName } from '../vocabulary.js';
 import type { FolderTime } from '../walk/window.js';
 import { openState } from './open.js';
-import type { KnownObject, ObjectRecord, StoredObjectRow, ObjectStatus, PartitionOutcome, PartitionPass, PartitionRef } from './rows.js';
+import type { KnownObject, ObjectRecord, StoredObjectRow, ObjectStatus, PartitionOutcome, PartitionPass, PartitionRef, SeenVersion } from './rows.js';
+import type { VersionFacts } from '../policy/updates.js';
 
 export type { KnownObject, ObjectRecord, ObjectStatus, PartitionOutcome, PartitionPass, PartitionRef } from './rows.js';
 
@@ -63,6 +64,9 @@ export class StateStore {
     setWindowStart: Database.Statement<unknown[]>;
     prune: Database.Statement<[string, string, string]>;
     failedBefore: Database.Statement<[string, string, string], { key: string; etag: string; size: number }>;
+    recordVersion: Database.Statement<unknown[]>;
+    lastSent: Database.Statement<[string, string], { updated_at: number | null; severity: string; type: string; resource: string; archived: string }>;
+    pruneVersions: Database.Statement<[number]>;
     recordPass: Database.Statement<unknown[]>;
   };
 
@@ -94,6 +98,17 @@ export class StateStore {
       prune: this.db.prepare(
         "DELETE FROM objects WHERE bucket = ? AND key >= ? AND key < ? AND (status = 'done' OR failure IS 'gone')",
       ),
+      recordVersion: this.db.prepare(
+        `INSERT INTO finding_versions (bucket, id, updated_at, seen_at, key, sent, why, changed, severity, type, resource, archived)
+         VALUES (@bucket, @id, @updatedAt, @seenAt, @key, @sent, @why, @changed, @severity, @type, @resource, @archived)`,
+      ),
+      lastSent: this.db.prepare(
+        'SELECT updated_at, severity, type, resource, archived FROM finding_versions WHERE bucket = ? AND id = ? AND sent = 1 ORDER BY updated_at DESC LIMIT 1',
+      ),
+      pruneVersions: this.db.prepare(
+        `DELETE FROM finding_versions WHERE (bucket, id) IN
+           (SELECT bucket, id FROM finding_versions GROUP BY bucket, id HAVING max(seen_at) < ?)`,
+      ),
       failedBefore: this.db.prepare(
         "SELECT key, etag, size FROM objects WHERE bucket = ? AND key >= ? AND key < ? AND status = 'failed' AND failure IS NOT 'gone' ORDER BY key",
       ),
@@ -117,9 +132,48 @@ export class StateStore {
     return row && { status: row.status, deletePending: row.delete_pending === 1, etag: row.etag, attempts: row.attempts, delivered: row.delivered };
   }
 
-  /** Called only once every output has accepted every event of the object. */
-  markDone(record: ObjectRecord, deletePending: boolean): void {
-    this.write(record, 'done', null, null, deletePending, 0);
+  /**
+   * Called only once every output has accepted every event of the object; the versions of findings it
+   * held (finding_updates) are recorded in the same transaction, so that a version is never taken as
+   * sent unless its object is recorded.
+   */
+  markDone(record: ObjectRecord, deletePending: boolean, versions: readonly SeenVersion[] = []): void {
+    if (versions.length === 0) {
+      this.write(record, 'done', null, null, deletePending, 0);
+      return;
+    }
+    this.guard(`record ${record.key} as done`, () =>
+      this.db.transaction(() => {
+        this.write(record, 'done', null, null, deletePending, 0);
+        for (const version of versions) {
+          this.prepared().recordVersion.run({
+            bucket: record.bucket,
+            id: version.id,
+            updatedAt: version.facts.updatedAt,
+            seenAt: version.seenAt,
+            key: record.key,
+            sent: version.sent ? 1 : 0,
+            why: version.why,
+            changed: version.changed.join(','),
+            severity: version.facts.severity,
+            type: version.facts.type,
+            resource: version.facts.resource,
+            archived: version.facts.archived,
+          });
+        }
+      })(),
+    );
+  }
+
+  /** The facts of the version of a finding last sent (finding_updates), if any was. */
+  lastSentVersion(bucket: string, id: string): VersionFacts | undefined {
+    const row = this.guard('read the version of a finding last sent', () => this.prepared().lastSent.get(bucket, id));
+    return row && { updatedAt: row.updated_at, severity: row.severity, type: row.type, resource: row.resource, archived: row.archived };
+  }
+
+  /** Forgets the versions of findings whose id was last seen before `beforeMs`. */
+  pruneFindingVersions(beforeMs: number): number {
+    return this.guard('prune the versions of findings', () => this.prepared().pruneVersions.run(beforeMs).changes);
   }
 
   /**
@@ -305,11 +359,13 @@ export class StateStore {
   }
 
   /** Forgets everything about a bucket in one transaction: its next pass starts as on a new state. */
-  forgetBucket(bucket: string): { objects: number; partitions: number; passes: number } {
+  forgetBucket(bucket: string): { objects: number; partitions: number; passes: number; versions: number } {
     return this.db.transaction(() => ({
       objects: this.db.prepare('DELETE FROM objects WHERE bucket = ?').run(bucket).changes,
       partitions: this.db.prepare('DELETE FROM partitions WHERE bucket = ?').run(bucket).changes,
       passes: this.db.prepare('DELETE FROM partition_passes WHERE bucket = ?').run(bucket).changes,
+      // Its findings are sent again when read again, as if never seen (finding_updates).
+      versions: this.db.prepare('DELETE FROM finding_versions WHERE bucket = ?').run(bucket).changes,
     }))();
   }
 
@@ -319,11 +375,16 @@ export class StateStore {
    */
   forgetObjects(bucket: string, keys: string[], starts: Array<{ prefix: string; windowStart: FolderTime }>): { objects: number; windows: number } {
     const forget = this.db.prepare('DELETE FROM objects WHERE bucket = ? AND key = ?');
+    // The versions of findings those objects held are forgotten with them: read again, they are sent again.
+    const forgetVersions = this.db.prepare('DELETE FROM finding_versions WHERE bucket = ? AND key = ?');
     const back = this.db.prepare('UPDATE partitions SET window_start = ?, updated_at = ? WHERE bucket = ? AND prefix = ? AND window_start > ?');
     return this.db.transaction(() => {
       let objects = 0;
       let moved = 0;
-      for (const key of keys) objects += forget.run(bucket, key).changes;
+      for (const key of keys) {
+        objects += forget.run(bucket, key).changes;
+        forgetVersions.run(bucket, key);
+      }
       for (const { prefix, windowStart } of starts) moved += back.run(windowStart, Date.now(), bucket, prefix, windowStart).changes;
       return { objects, windows: moved };
     })();

@@ -20,6 +20,7 @@ export const USAGE = `usage: guardduty-wodle [--config PATH] [--once] [--state P
        guardduty-wodle --check-config [--check-access] [--config PATH] [--output SPEC]... [--state PATH]
        guardduty-wodle status [--state PATH] [--json] [--all]
        guardduty-wodle explain BUCKET KEY [--config PATH] [--state PATH] [--max-attempts N] [--json]
+       guardduty-wodle explain --finding ID [--state PATH] [--json]
        guardduty-wodle reset BUCKET [--since YYYY-MM-DD] [--state PATH] [--yes]
        guardduty-wodle import-wazuh [--config PATH] [--state PATH] [--wazuh-db PATH] [--dry-run]
 

@@ -1,10 +1,9 @@
+// Starting the built CLI as an operator does, for the tests, the benchmark and the demo: its process,
+// its stdout and stderr gathered (stderr also as pino JSON lines), and the ossec.conf it reads.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import unix from 'unix-dgram';
-import { CLI } from '../../support/paths.js';
-import type { FakeS3 } from '../../support/s3.js';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CLI, ROOT } from './paths.js';
 
 export interface CliResult {
   code: number | null;
@@ -15,10 +14,6 @@ export interface CliResult {
   logs: Array<Record<string, unknown>>;
 }
 
-export function tempDir(): string {
-  return mkdtempSync(join(tmpdir(), 'gdw-test-'));
-}
-
 /** Credentials and region for the local S3 endpoint; nothing from the developer's own AWS set-up. */
 export const FAKE_AWS_ENV = {
   AWS_ACCESS_KEY_ID: 'AKIAFAKEFAKEFAKEFAKE',
@@ -27,7 +22,7 @@ export const FAKE_AWS_ENV = {
   AWS_EC2_METADATA_DISABLED: 'true',
 };
 
-function parseLogs(stderr: string): Array<Record<string, unknown>> {
+export function parseLogs(stderr: string): Array<Record<string, unknown>> {
   return stderr
     .split('\n')
     .filter((line) => line.startsWith('{'))
@@ -42,20 +37,55 @@ export interface Running {
 }
 
 /**
- * Starts the CLI asynchronously (the S3 endpoint lives in this process's event loop). `viaNode` starts
- * it as `node dist/src/cli.js` does, without the shebang's flags.
+ * How the collector is started: `bin` runs the executable (its shebang starts node with the memory
+ * flags), `node` runs `node dist/src/cli.js` (without them), `entrypoint` runs the Docker image's
+ * entrypoint script with sh, which adds its defaults and execs the executable.
  */
-export function startCli(args: string[], env: Record<string, string> = {}, as?: { uid: number; gid: number }, viaNode = false): Running {
+export type StartMode = 'bin' | 'node' | 'entrypoint';
+
+export interface StartOptions {
+  env?: Record<string, string>;
+  /** Another user to run as (the test runs as root). */
+  as?: { uid: number; gid: number };
+  mode?: StartMode;
+  /** The executable to start; this build's unless told (the benchmark compares with a baseline build). */
+  cli?: string;
+  /** Node flags before the shebang's, for a profile (`--cpu-prof …`): the CLI then runs under node itself. */
+  nodeArgs?: string[];
+  /** What happens to stdout: gathered for the result, or dropped (a run writing megabytes of events to it). */
+  stdout?: 'pipe' | 'ignore';
+}
+
+/** The Node flags the executable's shebang gives, for starts that run node themselves. */
+function shebangFlags(cli: string): string[] {
+  return readFileSync(cli, 'utf8').split('\n', 1)[0]!.split(' ').slice(3);
+}
+
+const ENTRYPOINT = join(ROOT, 'config', 'docker-entrypoint.sh');
+
+function command(args: string[], { mode = 'bin', cli = CLI, nodeArgs }: StartOptions): { file: string; args: string[] } {
+  if (nodeArgs && nodeArgs.length > 0) return { file: process.execPath, args: [...nodeArgs, ...shebangFlags(cli), cli, ...args] };
+  if (mode === 'node') return { file: process.execPath, args: [cli, ...args] };
+  if (mode === 'entrypoint') return { file: '/bin/sh', args: [ENTRYPOINT, ...args] };
+  return { file: cli, args };
+}
+
+/**
+ * Starts the CLI asynchronously (an S3 endpoint may live in this process's event loop), started as an
+ * operator starts it unless told otherwise: the executable with its shebang (and the Node flags in it),
+ * with the stand-in's credentials and none of the developer's own AWS_* variables.
+ */
+export function startCli(args: string[], options: StartOptions = {}): Running {
   const clean = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('AWS_')));
-  // Started as an operator starts it: the executable with its shebang (and the Node flags in it).
-  const child = spawn(viaNode ? process.execPath : CLI, viaNode ? [CLI, ...args] : args, {
-    ...as,
-    env: { ...clean, ...FAKE_AWS_ENV, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const run = command(args, options);
+  const child = spawn(run.file, run.args, {
+    ...options.as,
+    env: { ...clean, ...FAKE_AWS_ENV, ...options.env },
+    stdio: ['ignore', options.stdout ?? 'pipe', 'pipe'],
   });
   let stdout = '';
   let stderr = '';
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
   const done = new Promise<CliResult>((resolve, reject) => {
     child.on('error', reject);
@@ -64,8 +94,8 @@ export function startCli(args: string[], env: Record<string, string> = {}, as?: 
   return { child, done, stderrSoFar: () => stderr };
 }
 
-export function runCli(args: string[], env: Record<string, string> = {}, as?: { uid: number; gid: number }): Promise<CliResult> {
-  return startCli(args, env, as).done;
+export function runCli(args: string[], options: StartOptions = {}): Promise<CliResult> {
+  return startCli(args, options).done;
 }
 
 export interface BucketXml {
@@ -99,48 +129,4 @@ ${blocks}
 `,
   );
   return file;
-}
-
-/** A Unix datagram socket bound by the test, standing in for wazuh-analysisd's queue. */
-export class DatagramSink {
-  readonly messages: string[] = [];
-  private readonly socket = unix.createSocket('unix_dgram', (message) => this.messages.push(message.toString('utf8')));
-
-  constructor(readonly path: string) {
-    this.socket.bind(path);
-  }
-
-  close(): void {
-    this.socket.close();
-  }
-}
-
-export function eventsFromLines(text: string): Array<Record<string, any>> {
-  return text
-    .split('\n')
-    .filter((line) => line !== '')
-    .map((line) => JSON.parse(line) as Record<string, any>);
-}
-
-/**
- * Why the CLI cannot be started as another (unprivileged) user here, or null when it can: every folder
- * above the checkout must let others in (a checkout under a 0700 folder, as `mktemp -d` makes, cannot).
- */
-export function cliUnreachableByOthers(): string | null {
-  for (let dir = dirname(CLI); ; dir = dirname(dir)) {
-    if ((statSync(dir).mode & 0o001) === 0) return `${dir} does not let other users in (mode ${(statSync(dir).mode & 0o777).toString(8)}), so the CLI cannot run as another user`;
-    if (dirname(dir) === dir) return null;
-  }
-}
-
-/** A bucket on the S3 stand-in, an ossec.conf naming it, and the state and events files a real collector fills. */
-export function bucketOnDisk(s3: FakeS3, bucket: string, extra: string) {
-  const dir = tempDir();
-  s3.createBucket(bucket);
-  const config = writeConfig(dir, [{ name: bucket, endpoint: s3.endpoint, extra }]);
-  const state = join(dir, 'state.db');
-  const out = join(dir, 'events.jsonl');
-  /** One real collector pass (--once) into the events file. */
-  const once = (more: string[] = []) => runCli(['--config', config, '--once', '--state', state, '--output', `file:${out}`, ...more]);
-  return { dir, config, state, out, once };
 }

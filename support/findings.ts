@@ -1,10 +1,16 @@
 import { gzipSync } from 'node:zlib';
 import { randomUUID } from 'node:crypto';
-import { readSample } from '../../support/paths.js';
+import { readSample } from './paths.js';
 
-/** A bare finding derived from a public sample, with the identity fields a test needs to tell them apart. */
+// Findings and the keys GuardDuty and Firehose write them under, for the tests, the benchmark and the demo.
+
+/** Each sample's text, read once: the benchmark builds tens of thousands of findings from one. */
+const templates = new Map<string, string>();
+
+/** A bare finding derived from a public sample, with the identity fields a test needs to tell them apart (a fresh object each time). */
 export function makeFinding(account: string, region: string, id: string, template = 'SEKOIA-IO__UnauthorizedAccess-EC2-TorRelay.json') {
-  const finding = JSON.parse(readSample(template)) as Record<string, unknown>;
+  if (!templates.has(template)) templates.set(template, readSample(template));
+  const finding = JSON.parse(templates.get(template)!) as Record<string, unknown>;
   return {
     ...finding,
     accountId: account,

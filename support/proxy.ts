@@ -1,4 +1,6 @@
-import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
+// A loopback proxy in front of the S3 stand-in, for the tests and the benchmark: it records each request,
+// can hold it (S3's latency), answer it itself (S3 errors, faults) or change what it forwards.
+import { createServer, request, type Agent, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export interface SeenRequest {
@@ -46,6 +48,8 @@ export interface ProxyOptions {
   answered?(request: SeenRequest): void;
   /** Changes the headers of a forwarded answer before the client sees them. */
   answerHeaders?(request: SeenRequest, headers: IncomingHttpHeaders): IncomingHttpHeaders;
+  /** The connections to the S3 endpoint (the benchmark keeps them alive); Node's global agent unless given. */
+  agent?: Agent;
 }
 
 /** S3's own error body, as its REST API sends it. */
@@ -91,7 +95,7 @@ export class S3Proxy {
       }
       res.on('finish', () => options.answered?.(seen));
       const forward = request(
-        { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers },
+        { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers, agent: options.agent },
         (reply) => {
           if (answer && RAW_FAULTS.has(answer.fault)) {
             const chunks: Buffer[] = [];

@@ -2,10 +2,11 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { FAKE_AWS_ENV, eventsFromLines, runCli, tempDir, writeConfig, type CliResult } from './helpers/cli.js';
-import { jsonlGz, makeFinding, nativeKey, today } from './helpers/findings.js';
+import { FAKE_AWS_ENV, runCli, writeConfig, type CliResult } from '../support/cli.js';
+import { eventsFromLines, tempDir } from './helpers/files.js';
+import { jsonlGz, makeFinding, nativeKey, today } from '../support/findings.js';
 import { readSample } from '../support/paths.js';
-import { S3Proxy, s3Error, type SeenRequest } from './helpers/proxy.js';
+import { S3Proxy, s3Error, type SeenRequest } from '../support/proxy.js';
 import { useFakeS3 } from '../support/s3.js';
 import { stateRows } from './helpers/state.js';
 import { ASSUMED, FakeSts } from './helpers/sts.js';
@@ -51,7 +52,7 @@ describe('credentials', () => {
     writeFileSync(credentials, '[gd-reader]\naws_access_key_id = AKIAPROFILEKEY000001\naws_secret_access_key = profile/secret/never/logged\n');
     try {
       const { out, args } = collect(dir, 'cred-profile', proxy.endpoint, '<aws_profile>gd-reader</aws_profile>');
-      const result = await runCli(args, { AWS_SHARED_CREDENTIALS_FILE: credentials, AWS_CONFIG_FILE: join(dir, 'no-config') });
+      const result = await runCli(args, { env: { AWS_SHARED_CREDENTIALS_FILE: credentials, AWS_CONFIG_FILE: join(dir, 'no-config') } });
       assert.equal(result.code, 0, result.stderr);
       assert.deepEqual(ids(out), ['p1']);
       assert.deepEqual(proxy.signers(), ['AKIAPROFILEKEY000001']);
@@ -149,17 +150,17 @@ describe('credentials', () => {
       writeFileSync(credentials, '[gov]\naws_access_key_id = AKIAGOVPROFILEKEY001\naws_secret_access_key = gov/secret\n');
       const files = { AWS_CONFIG_FILE: config, AWS_SHARED_CREDENTIALS_FILE: credentials, AWS_REGION: '' };
       const viaProfile = collect(tempDir(), 'cred-region', proxy.endpoint, '<aws_profile>gov</aws_profile>');
-      assert.equal((await runCli(viaProfile.args, files)).code, 0);
+      assert.equal((await runCli(viaProfile.args, { env: files })).code, 0);
       assert.deepEqual(regionsSigned(), ['us-gov-west-1']);
 
       proxy.reset();
       const viaRegions = collect(tempDir(), 'cred-region', proxy.endpoint, `<regions>cn-north-1,${REGION}</regions>`);
-      assert.equal((await runCli(viaRegions.args, { ...files, AWS_CONFIG_FILE: join(dir, 'none') })).code, 0);
+      assert.equal((await runCli(viaRegions.args, { env: { ...files, AWS_CONFIG_FILE: join(dir, 'none') } })).code, 0);
       assert.deepEqual(regionsSigned(), ['cn-north-1']);
 
       proxy.reset();
       const viaEnv = collect(tempDir(), 'cred-region', proxy.endpoint, '<aws_profile>gov</aws_profile>');
-      assert.equal((await runCli(viaEnv.args, { ...files, AWS_REGION: 'ap-southeast-2' })).code, 0);
+      assert.equal((await runCli(viaEnv.args, { env: { ...files, AWS_REGION: 'ap-southeast-2' } })).code, 0);
       assert.deepEqual(regionsSigned(), ['ap-southeast-2']);
     } finally {
       await proxy.stop();
@@ -279,7 +280,7 @@ describe('errors an operator can act on', () => {
       const proxy = await S3Proxy.start(fake.s3.endpoint, { intercept: c.intercept });
       try {
         const { args } = collect(dir, bucket, c.endpoint ?? proxy.endpoint, c.extra ?? '', c.wodle ?? '');
-        const result = await runCli(args, c.env ?? {});
+        const result = await runCli(args, { env: c.env ?? {} });
         assert.equal(result.code, c.code, result.stderr);
         const errors = errorLines(result);
         assert.equal(errors.length, 1, errors.join('\n'));

@@ -5,8 +5,10 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { cliUnreachableByOthers, runCli, tempDir, writeConfig, type CliResult } from './helpers/cli.js';
-import { S3Proxy, s3Error } from './helpers/proxy.js';
+import { cliUnreachableByOthers } from './helpers/collector-runs.js';
+import { runCli, writeConfig, type CliResult } from '../support/cli.js';
+import { tempDir } from './helpers/files.js';
+import { S3Proxy, s3Error } from '../support/proxy.js';
 import { useFakeS3 } from '../support/s3.js';
 
 interface Printed {
@@ -88,7 +90,7 @@ describe('--check-config: output files, the state, sockets', () => {
     const events = join(locked, 'events.jsonl');
     const state = join(locked, 'state.db');
     const as = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : undefined;
-    const result = await runCli(['--check-config', '--config', config, '--output', `file:${events}`, '--state', state], {}, as);
+    const result = await runCli(['--check-config', '--config', config, '--output', `file:${events}`, '--state', state], { as });
     assert.equal(result.code, 2, result.stdout + result.stderr);
     assert.deepEqual(printed(result).errors, [
       `--output file:${events}: the directory ${locked} is not writable by this process (EACCES)`,

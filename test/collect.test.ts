@@ -2,9 +2,11 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { DatagramSink, eventsFromLines, runCli, tempDir, writeConfig } from './helpers/cli.js';
-import { daysAgo, jsonlGz, makeFinding, nativeKey, today } from './helpers/findings.js';
-import { S3Proxy } from './helpers/proxy.js';
+import { DatagramSink } from './helpers/wazuh-queue.js';
+import { eventsFromLines, tempDir } from './helpers/files.js';
+import { runCli, writeConfig } from '../support/cli.js';
+import { daysAgo, jsonlGz, makeFinding, nativeKey, today } from '../support/findings.js';
+import { S3Proxy } from '../support/proxy.js';
 import { useFakeS3 } from '../support/s3.js';
 import { stateRows } from './helpers/state.js';
 

@@ -6,9 +6,10 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { CONFIG_MAX_BYTES, parseConfig } from '../src/config/load.js';
-import { eventsFromLines, runCli, startCli, tempDir, writeConfig, type CliResult } from './helpers/cli.js';
-import { jsonlGz, makeFinding, nativeKey, today } from './helpers/findings.js';
-import { S3Proxy } from './helpers/proxy.js';
+import { eventsFromLines, tempDir } from './helpers/files.js';
+import { runCli, startCli, writeConfig, type CliResult } from '../support/cli.js';
+import { jsonlGz, makeFinding, nativeKey, today } from '../support/findings.js';
+import { S3Proxy } from '../support/proxy.js';
 import { waitForLog, waitForProcess } from './helpers/wait.js';
 import { useFakeS3 } from '../support/s3.js';
 

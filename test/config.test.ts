@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { KINDS, notifiedBucket, parseConfig } from '../src/config/load.js';
 import { parseDate, parseInterval, parseRegion, parseRoleArn } from '../src/config/values.js';
-import { runCli, tempDir } from './helpers/cli.js';
+import { runCli } from '../support/cli.js';
+import { tempDir } from './helpers/files.js';
 import { ROOT } from '../support/paths.js';
 
 const REALISTIC = join(ROOT, 'test', 'fixtures', 'ossec-realistic.conf');

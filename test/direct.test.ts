@@ -8,9 +8,10 @@ import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { DirectS3, objectPath, parseListPage, routeOf, s3Signer, signGet, type ListPage } from '../src/aws/direct.js';
-import { runCli, tempDir, writeConfig } from './helpers/cli.js';
-import { jsonlGz, makeFinding, nativeKey, today } from './helpers/findings.js';
-import { S3Proxy, s3Error } from './helpers/proxy.js';
+import { runCli, writeConfig } from '../support/cli.js';
+import { tempDir } from './helpers/files.js';
+import { jsonlGz, makeFinding, nativeKey, today } from '../support/findings.js';
+import { S3Proxy, s3Error } from '../support/proxy.js';
 import { useFakeS3 } from '../support/s3.js';
 
 const fake = useFakeS3();

@@ -10,10 +10,11 @@ import { EngineOutput, REQUEST_LIMITS, engineHeader, engineSocketProblem, reques
 import { WazuhOutput } from '../src/emit/wazuh.js';
 import { prefixedLines } from '../src/event-batch.js';
 import { addDays } from '../src/walk/dates.js';
-import { DatagramSink, tempDir } from './helpers/cli.js';
+import { DatagramSink } from './helpers/wazuh-queue.js';
+import { tempDir } from './helpers/files.js';
 import { waitFor } from './helpers/wait.js';
 import { EngineStandIn, parseBatch } from '../support/engine.js';
-import { makeFinding, nativeKey } from './helpers/findings.js';
+import { makeFinding, nativeKey } from '../support/findings.js';
 import { inProcessBucket } from './helpers/harness.js';
 import { stateRows } from './helpers/state.js';
 import { useFakeS3 } from '../support/s3.js';

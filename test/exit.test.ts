@@ -8,8 +8,10 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { spawn } from 'node:child_process';
 import { describe, test } from 'node:test';
-import { DatagramSink, runCli, startCli, tempDir, writeConfig } from './helpers/cli.js';
-import { jsonlGz, makeFinding, nativeKey, today } from './helpers/findings.js';
+import { DatagramSink } from './helpers/wazuh-queue.js';
+import { runCli, startCli, writeConfig } from '../support/cli.js';
+import { tempDir } from './helpers/files.js';
+import { jsonlGz, makeFinding, nativeKey, today } from '../support/findings.js';
 import { waitForLog, within } from './helpers/wait.js';
 import { CLI } from '../support/paths.js';
 import { useFakeS3 } from '../support/s3.js';
@@ -75,18 +77,18 @@ describe('the process ends by draining its event loop', () => {
     const config = writeConfig(dir, [{ name: bucket, endpoint: fake.s3.endpoint }]);
 
     const pass = probed();
-    const once = await runCli(['--config', config, '--once', '--state', state, '--output', `file:${join(dir, 'out')}`], pass.env);
+    const once = await runCli(['--config', config, '--once', '--state', state, '--output', `file:${join(dir, 'out')}`], { env: pass.env });
     assert.equal(once.code, 0, once.stderr);
     assert.match(readFileSync(join(dir, 'out'), 'utf8'), /exit-once-1/);
     assert.ok(pass.drained(), once.stderr);
 
     const command = probed();
-    const status = await runCli(['status', '--state', state], command.env);
+    const status = await runCli(['status', '--state', state], { env: command.env });
     assert.equal(status.code, 0, status.stderr);
     assert.ok(command.drained(), status.stderr);
 
     const usage = probed();
-    const refused = await runCli(['reset', bucket, '--since', '2026-02-30', '--state', state, '--yes'], usage.env);
+    const refused = await runCli(['reset', bucket, '--since', '2026-02-30', '--state', state, '--yes'], { env: usage.env });
     assert.equal(refused.code, 2, refused.stderr);
     assert.ok(usage.drained(), refused.stderr);
   });
@@ -102,7 +104,7 @@ describe('the process ends by draining its event loop', () => {
     try {
       const running = startCli(
         ['--config', config, '--state', join(dir, 'state.db'), '--output', `wazuh:${join(dir, 'queue')}`, '--metrics-port', '0'],
-        daemon.env,
+        { env: daemon.env },
       );
       await waitForLog(running, (line) => String(line['msg']).startsWith('bucket pass'), { what: 'the first pass' });
       running.child.kill('SIGTERM');

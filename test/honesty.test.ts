@@ -5,9 +5,11 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { cliUnreachableByOthers, runCli, startCli, tempDir, writeConfig } from './helpers/cli.js';
-import { jsonlGz, makeFinding, nativeKey, today } from './helpers/findings.js';
-import { S3Proxy, type SeenRequest } from './helpers/proxy.js';
+import { cliUnreachableByOthers } from './helpers/collector-runs.js';
+import { runCli, startCli, writeConfig } from '../support/cli.js';
+import { tempDir } from './helpers/files.js';
+import { jsonlGz, makeFinding, nativeKey, today } from '../support/findings.js';
+import { S3Proxy, type SeenRequest } from '../support/proxy.js';
 import { useFakeS3 } from '../support/s3.js';
 import { logsSoFar, waitFor } from './helpers/wait.js';
 
@@ -125,7 +127,7 @@ describe('stderr', () => {
         "dc.subscribe('http.client.request.start', () => { if (!once) { once = true; process.emitWarning('something odd', 'DeprecationWarning', 'DEP0999'); } });\n",
     );
     const result = await runCli(['--config', config, '--once', '--state', join(dir, 'state.db'), '--output', `file:${join(dir, 'out')}`], {
-      NODE_OPTIONS: `--import=${emit}`,
+      env: { NODE_OPTIONS: `--import=${emit}` },
     });
     assert.equal(result.code, 0, result.stderr);
     for (const line of result.stderr.split('\n').filter(Boolean)) assert.ok(line.startsWith('{'), `not JSON: ${line}`);
@@ -143,7 +145,7 @@ describe('stderr', () => {
     const stateDir = join(dir, 'private');
     const state = join(stateDir, 'state.db');
     assert.equal((await runCli(['--config', config, '--once', '--state', state, '--output', `file:${join(dir, 'out')}`])).code, 0);
-    const nobody = await runCli(['status', '--state', state], {}, { uid: 65534, gid: 65534 });
+    const nobody = await runCli(['status', '--state', state], { as: { uid: 65534, gid: 65534 } });
     assert.equal(nobody.code, 2);
     assert.equal(nobody.stderr, `guardduty-wodle: state ${state} cannot be read by this user: ${stateDir} cannot be entered (run as the user the collector runs as, or root)\n`);
   });

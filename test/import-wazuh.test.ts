@@ -10,8 +10,10 @@ import { gzipSync } from 'node:zlib';
 import { describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { StateStore } from '../src/state/store.js';
-import { bucketOnDisk, eventsFromLines, runCli, tempDir, writeConfig } from './helpers/cli.js';
-import { daysAgo, firehoseKey, jsonlGz, makeFinding, nativeKey, today } from './helpers/findings.js';
+import { bucketOnDisk } from './helpers/collector-runs.js';
+import { eventsFromLines, tempDir } from './helpers/files.js';
+import { runCli, writeConfig } from '../support/cli.js';
+import { daysAgo, firehoseKey, jsonlGz, makeFinding, nativeKey, today } from '../support/findings.js';
 import { useFakeS3 } from '../support/s3.js';
 import { stateRows } from './helpers/state.js';
 

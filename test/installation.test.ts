@@ -7,9 +7,10 @@ import { dirname, join } from 'node:path';
 import { describe, test } from 'node:test';
 import { parseCli } from '../src/cli-options.js';
 import { findInstallation, installationDefaults } from '../src/installation.js';
-import { eventsFromLines, runCli, tempDir } from './helpers/cli.js';
+import { eventsFromLines, tempDir } from './helpers/files.js';
+import { runCli } from '../support/cli.js';
 import { EngineStandIn } from '../support/engine.js';
-import { jsonlGz, makeFinding, nativeKey, today } from './helpers/findings.js';
+import { jsonlGz, makeFinding, nativeKey, today } from '../support/findings.js';
 import { useFakeS3 } from '../support/s3.js';
 
 const fake = useFakeS3();

@@ -10,9 +10,10 @@ import Database from 'better-sqlite3';
 import { inProcessBucket, isList } from './helpers/harness.js';
 import { migrate, SCHEMA_VERSION } from '../src/state/migrations.js';
 import { addDays } from '../src/walk/dates.js';
-import { FAKE_AWS_ENV, runCli, tempDir, writeConfig } from './helpers/cli.js';
-import { firehoseKey, jsonlGz, makeFinding, nativeKey } from './helpers/findings.js';
-import { S3Proxy, type SeenRequest } from './helpers/proxy.js';
+import { FAKE_AWS_ENV, runCli, writeConfig } from '../support/cli.js';
+import { tempDir } from './helpers/files.js';
+import { firehoseKey, jsonlGz, makeFinding, nativeKey } from '../support/findings.js';
+import { S3Proxy, type SeenRequest } from '../support/proxy.js';
 import { useFakeS3 } from '../support/s3.js';
 import { stateRows } from './helpers/state.js';
 

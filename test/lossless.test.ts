@@ -9,9 +9,10 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { ChildAborts } from '../src/concurrency.js';
-import { eventsFromLines, runCli, startCli, tempDir, writeConfig, type CliResult } from './helpers/cli.js';
-import { jsonlGz, makeFinding, nativeKey, today } from './helpers/findings.js';
-import { S3Proxy, s3Error, type SeenRequest } from './helpers/proxy.js';
+import { eventsFromLines, tempDir } from './helpers/files.js';
+import { runCli, startCli, writeConfig, type CliResult } from '../support/cli.js';
+import { jsonlGz, makeFinding, nativeKey, today } from '../support/findings.js';
+import { S3Proxy, s3Error, type SeenRequest } from '../support/proxy.js';
 import { useFakeS3 } from '../support/s3.js';
 import { waitForProcess } from './helpers/wait.js';
 

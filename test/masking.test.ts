@@ -7,7 +7,8 @@ import { describe, test } from 'node:test';
 import { explainAwsError } from '../src/aws/errors.js';
 import { describeConfig, parseConfig } from '../src/config/load.js';
 import { maskUrl, maskUrlsIn } from '../src/config/values.js';
-import { runCli, tempDir } from './helpers/cli.js';
+import { runCli } from '../support/cli.js';
+import { tempDir } from './helpers/files.js';
 
 const PASSWORD = 's3cr3t';
 const STS_PASSWORD = 'st5-pa55';

@@ -3,9 +3,10 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import { runCli, startCli, tempDir, writeConfig, type Running } from './helpers/cli.js';
-import { jsonlGz, makeFinding, nativeKey, today } from './helpers/findings.js';
-import { S3Proxy } from './helpers/proxy.js';
+import { runCli, startCli, writeConfig, type Running } from '../support/cli.js';
+import { tempDir } from './helpers/files.js';
+import { jsonlGz, makeFinding, nativeKey, today } from '../support/findings.js';
+import { S3Proxy } from '../support/proxy.js';
 import { useFakeS3 } from '../support/s3.js';
 import { logsSoFar, waitForValue } from './helpers/wait.js';
 

@@ -10,9 +10,11 @@ import { describe, test } from 'node:test';
 import { pino } from 'pino';
 import { createOutput, Outputs, type OutputSpec } from '../src/emit/index.js';
 import type { EncodedEvent } from '../src/event-batch.js';
-import { DatagramSink, eventsFromLines, startCli, tempDir, writeConfig } from './helpers/cli.js';
+import { DatagramSink } from './helpers/wazuh-queue.js';
+import { eventsFromLines, tempDir } from './helpers/files.js';
+import { startCli, writeConfig } from '../support/cli.js';
 import { waitFor, waitForLog } from './helpers/wait.js';
-import { jsonlGz, makeFinding, nativeKey, today } from './helpers/findings.js';
+import { jsonlGz, makeFinding, nativeKey, today } from '../support/findings.js';
 import { useFakeS3 } from '../support/s3.js';
 import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
 

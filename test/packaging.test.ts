@@ -17,7 +17,8 @@ import { describe, test } from 'node:test';
 import { EXIT_USAGE, MEMORY_FLAGS, parseCli } from '../src/cli.js';
 import { COMMANDS } from '../src/commands/index.js';
 import { WAZUH_QUEUE } from '../src/emit/wazuh.js';
-import { FAKE_AWS_ENV, runCli, startCli, tempDir, writeConfig } from './helpers/cli.js';
+import { FAKE_AWS_ENV, runCli, startCli, writeConfig } from '../support/cli.js';
+import { tempDir } from './helpers/files.js';
 import { useFakeS3 } from '../support/s3.js';
 import { CLI, ROOT } from '../support/paths.js';
 import { waitFor } from './helpers/wait.js';
@@ -989,7 +990,7 @@ describe('V8 memory flags', () => {
     assert.equal(started(viaBin.logs)?.['memoryFlags'], true);
     assert.deepEqual(warned(viaBin.logs), []);
 
-    const viaNode = await startCli(args, {}, undefined, true).done;
+    const viaNode = await startCli(args, { mode: 'node' }).done;
     assert.equal(viaNode.code, 0, viaNode.stderr);
     assert.equal(started(viaNode.logs)?.['memoryFlags'], false);
     const warning = warned(viaNode.logs);

@@ -10,8 +10,9 @@ import pino from 'pino';
 import { wantsProgress } from '../src/progress-choice.js';
 import { ProgressBar } from '../src/progress.js';
 import type { PassOutcome } from '../src/run.js';
-import { FAKE_AWS_ENV, runCli, tempDir, writeConfig } from './helpers/cli.js';
-import { jsonlGz, makeFinding, nativeKey, today } from './helpers/findings.js';
+import { FAKE_AWS_ENV, runCli, writeConfig } from '../support/cli.js';
+import { tempDir } from './helpers/files.js';
+import { jsonlGz, makeFinding, nativeKey, today } from '../support/findings.js';
 import { CLI, ROOT } from '../support/paths.js';
 import { useFakeS3 } from '../support/s3.js';
 

@@ -11,8 +11,9 @@ import { Outputs } from '../src/emit/index.js';
 import { FileOutput } from '../src/emit/file.js';
 import { StateStore } from '../src/state/store.js';
 import { addDays } from '../src/walk/dates.js';
-import { FAKE_AWS_ENV, tempDir } from './helpers/cli.js';
-import { jsonlGz, makeFinding, nativeKey } from './helpers/findings.js';
+import { FAKE_AWS_ENV } from '../support/cli.js';
+import { tempDir } from './helpers/files.js';
+import { jsonlGz, makeFinding, nativeKey } from '../support/findings.js';
 import { useFakeS3 } from '../support/s3.js';
 
 const fake = useFakeS3();

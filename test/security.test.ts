@@ -3,7 +3,8 @@ import { chmodSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { StateStore } from '../src/state/store.js';
-import { runCli, tempDir, writeConfig } from './helpers/cli.js';
+import { runCli, writeConfig } from '../support/cli.js';
+import { tempDir } from './helpers/files.js';
 
 test('the state file is 0600 and the directory created for it 0700', () => {
   const dir = join(tempDir(), 'var', 'guardduty-wodle');

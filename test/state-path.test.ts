@@ -10,9 +10,10 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { StateStore } from '../src/state/store.js';
-import { eventsFromLines, startCli, tempDir, writeConfig, type CliResult } from './helpers/cli.js';
-import { jsonlGz, makeFinding, nativeKey, today } from './helpers/findings.js';
-import { S3Proxy } from './helpers/proxy.js';
+import { eventsFromLines, tempDir } from './helpers/files.js';
+import { startCli, writeConfig, type CliResult } from '../support/cli.js';
+import { jsonlGz, makeFinding, nativeKey, today } from '../support/findings.js';
+import { S3Proxy } from '../support/proxy.js';
 import { within } from './helpers/wait.js';
 import { useFakeS3 } from '../support/s3.js';
 

@@ -7,7 +7,8 @@ import Database from 'better-sqlite3';
 import { SCHEMA_VERSION } from '../src/state/migrations.js';
 import { StateStore, type ObjectRecord } from '../src/state/store.js';
 import { parseNativeKey } from '../src/walk/native.js';
-import { runCli, tempDir, writeConfig } from './helpers/cli.js';
+import { runCli, writeConfig } from '../support/cli.js';
+import { tempDir } from './helpers/files.js';
 
 const PARTITION = { bucket: 'b', prefix: 'AWSLogs/111111111111/GuardDuty/us-east-1/', account: '111111111111', region: 'us-east-1' };
 

@@ -10,9 +10,10 @@ import { Outputs, type Output } from '../../src/emit/index.js';
 import type { PassOutcome, RunContext } from '../../src/run.js';
 import { StateStore } from '../../src/state/store.js';
 import type { FakeS3 } from '../../support/s3.js';
-import { FAKE_AWS_ENV, tempDir } from './cli.js';
-import { jsonlGz, makeFinding } from './findings.js';
-import { S3Proxy, type ProxyOptions, type SeenRequest } from './proxy.js';
+import { FAKE_AWS_ENV } from '../../support/cli.js';
+import { tempDir } from './files.js';
+import { jsonlGz, makeFinding } from '../../support/findings.js';
+import { S3Proxy, type ProxyOptions, type SeenRequest } from '../../support/proxy.js';
 import { inProcessRun } from './run.js';
 
 export const isList = (r: SeenRequest) => r.method === 'GET' && r.url.includes('list-type=2');

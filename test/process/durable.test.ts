@@ -7,12 +7,12 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, realpathSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { describe, test } from 'node:test';
-import { FAKE_AWS_ENV, runCli, writeConfig } from '../support/cli.js';
-import { eventsFromLines, tempDir } from './helpers/files.js';
-import { jsonlGz, makeFinding, nativeKey, today } from '../support/findings.js';
-import { CLI } from '../support/paths.js';
-import { useFakeS3 } from '../support/s3.js';
-import { stateRows } from './helpers/state.js';
+import { FAKE_AWS_ENV, runCli, writeConfig } from '../../support/cli.js';
+import { eventsFromLines, tempDir } from '../helpers/files.js';
+import { jsonlGz, makeFinding, nativeKey, today } from '../../support/findings.js';
+import { CLI } from '../../support/paths.js';
+import { useFakeS3 } from '../../support/s3.js';
+import { stateRows } from '../helpers/state.js';
 
 const ACCOUNT = '555555555555';
 const REGIONS = ['us-east-1', 'eu-west-1'];

@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
-import { startCli, writeConfig } from '../support/cli.js';
-import { tempDir } from './helpers/files.js';
-import { daysAgo, firehoseKey, today } from '../support/findings.js';
-import { bigFirehoseObject, peakRssMb } from '../support/big.js';
-import { useFakeS3 } from '../support/s3.js';
+import { startCli, writeConfig } from '../../support/cli.js';
+import { tempDir } from '../helpers/files.js';
+import { daysAgo, firehoseKey, today } from '../../support/findings.js';
+import { bigFirehoseObject, peakRssMb } from '../../support/big.js';
+import { useFakeS3 } from '../../support/s3.js';
 
 const fake = useFakeS3();
 

@@ -1,20 +1,20 @@
 // Nothing lost when things go wrong (issue 13): S3 outages are not bad objects, a full or read-only
 // state disk stops the pass cleanly, an emptied bucket keeps its layout, pending deletes are carried
-// out, and many reads in flight print no Node warning. Against real fauxqs, a proxy that refuses or
-// resets connections, and a small tmpfs for the state.
+// out, and many reads in flight print no Node warning (how they share the run's abandon signal:
+// child-aborts.test.ts). Against real fauxqs, a proxy that refuses or resets connections, and a small
+// tmpfs for the state.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
-import { ChildAborts } from '../src/concurrency.js';
-import { eventsFromLines, tempDir } from './helpers/files.js';
-import { runCli, startCli, writeConfig, type CliResult } from '../support/cli.js';
-import { jsonlGz, makeFinding, nativeKey, today } from '../support/findings.js';
-import { S3Proxy, s3Error, type SeenRequest } from '../support/proxy.js';
-import { useFakeS3 } from '../support/s3.js';
-import { waitForProcess } from './helpers/wait.js';
+import { eventsFromLines, tempDir } from '../helpers/files.js';
+import { runCli, startCli, writeConfig, type CliResult } from '../../support/cli.js';
+import { jsonlGz, makeFinding, nativeKey, today } from '../../support/findings.js';
+import { S3Proxy, s3Error, type SeenRequest } from '../../support/proxy.js';
+import { useFakeS3 } from '../../support/s3.js';
+import { waitForProcess } from '../helpers/wait.js';
 
 const ACCOUNT = '131313131313';
 const REGION = 'eu-west-3';
@@ -59,22 +59,6 @@ function command(file: string, args: string[]): Promise<number | null> {
     child.on('close', (code) => resolve(code));
   });
 }
-
-describe('reads and the run\'s abandon signal', () => {
-  test('reads share one listener on the run\'s abandon signal, removed when they end', () => {
-    const parent = new AbortController();
-    const aborts = new ChildAborts(parent.signal);
-    const reads = Array.from({ length: 40 }, () => aborts.take());
-    assert.equal(aborts.size, 40);
-    reads.slice(0, 39).forEach((r) => r.release());
-    parent.abort();
-    assert.equal(reads[39]!.signal.aborted, true, 'a live read is aborted with the run');
-    assert.equal(reads[0]!.signal.aborted, false, 'an ended read is left alone');
-    reads[39]!.release();
-    assert.equal(aborts.size, 0);
-    assert.equal(aborts.take().signal.aborted, true, 'a read taken after the abort starts aborted');
-  });
-});
 
 describe('S3 outages are not bad objects', () => {
   test('with --max-attempts 2, three outages (resets, then 503 SlowDown) spend no attempt; each such pass exits 1; afterwards every finding is delivered once', async () => {

@@ -3,15 +3,15 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, test } from 'node:test';
-import { findingToEvents, type JsonObject } from '../src/decode/finding.js';
-import { eventsFromLines, tempDir } from './helpers/files.js';
-import { runCli, writeConfig } from '../support/cli.js';
-import { ENCODINGS, EXTENSIONS, encode, hadoopSnappy, snappyJava, zipOneEntry } from './helpers/encodings.js';
-import { daysAgo, firehoseKey, makeFinding, today } from '../support/findings.js';
-import { readSample, sampleNames } from '../support/paths.js';
-import { S3Proxy } from '../support/proxy.js';
-import { useFakeS3 } from '../support/s3.js';
-import { stateRows } from './helpers/state.js';
+import { findingToEvents, type JsonObject } from '../../src/decode/finding.js';
+import { eventsFromLines, tempDir } from '../helpers/files.js';
+import { runCli, writeConfig } from '../../support/cli.js';
+import { ENCODINGS, EXTENSIONS, encode, hadoopSnappy, snappyJava, zipOneEntry } from '../helpers/encodings.js';
+import { daysAgo, firehoseKey, makeFinding, today } from '../../support/findings.js';
+import { readSample, sampleNames } from '../../support/paths.js';
+import { S3Proxy } from '../../support/proxy.js';
+import { useFakeS3 } from '../../support/s3.js';
+import { stateRows } from '../helpers/state.js';
 
 const fake = useFakeS3();
 

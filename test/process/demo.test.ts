@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { ROOT, readSample, sampleNames } from '../support/paths.js';
+import { ROOT, readSample, sampleNames } from '../../support/paths.js';
 
 test('npm run demo: events on stdout; on stderr the pass line and a closing line that adds up; exit 0', async () => {
   const child = spawn(process.execPath, [join(ROOT, 'dist', 'scripts', 'demo.js')], { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -3,12 +3,12 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { eventsFromLines, tempDir } from './helpers/files.js';
-import { startCli, writeConfig, type Running } from '../support/cli.js';
-import { daysAgo, jsonlGz, makeFinding, nativeKey, today } from '../support/findings.js';
-import { S3Proxy } from '../support/proxy.js';
-import { useFakeS3 } from '../support/s3.js';
-import { logsSoFar, waitForLog, waitForProcess, within } from './helpers/wait.js';
+import { eventsFromLines, tempDir } from '../helpers/files.js';
+import { startCli, writeConfig, type Running } from '../../support/cli.js';
+import { daysAgo, jsonlGz, makeFinding, nativeKey, today } from '../../support/findings.js';
+import { S3Proxy } from '../../support/proxy.js';
+import { useFakeS3 } from '../../support/s3.js';
+import { logsSoFar, waitForLog, waitForProcess, within } from '../helpers/wait.js';
 
 const ACCOUNT = '555555555555';
 const REGION = 'eu-central-1';

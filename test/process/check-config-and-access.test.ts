@@ -1,15 +1,18 @@
-// --check-config beyond parsing (output and state paths, sockets) and --check-access (one listing per
-// bucket against a real S3 API: fauxqs, with S3Proxy for the answers fauxqs does not give).
+// --check-config as the operator runs it: the effective configuration printed with secrets masked,
+// output and state paths, sockets, and --check-access (one listing per bucket against a real S3 API:
+// fauxqs, with S3Proxy for the answers fauxqs does not give). What a configuration is refused for:
+// config.test.ts (in this process) and command-line-errors.test.ts (through the CLI).
 import assert from 'node:assert/strict';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { cliUnreachableByOthers } from './helpers/collector-runs.js';
-import { runCli, writeConfig, type CliResult } from '../support/cli.js';
-import { tempDir } from './helpers/files.js';
-import { S3Proxy, s3Error } from '../support/proxy.js';
-import { useFakeS3 } from '../support/s3.js';
+import { cliUnreachableByOthers } from '../helpers/collector-runs.js';
+import { runCli, writeConfig, type CliResult } from '../../support/cli.js';
+import { tempDir } from '../helpers/files.js';
+import { S3Proxy, s3Error } from '../../support/proxy.js';
+import { ROOT } from '../../support/paths.js';
+import { useFakeS3 } from '../../support/s3.js';
 
 interface Printed {
   wodles: Array<{ buckets: Array<{ name: string; access?: Record<string, unknown> }> }>;
@@ -25,6 +28,36 @@ function printed(result: CliResult): Printed {
 function plainConfig(dir: string): string {
   return writeConfig(dir, [{ name: 'gd', endpoint: 'http://127.0.0.1:9' }]);
 }
+
+const REALISTIC = join(ROOT, 'test', 'fixtures', 'ossec-realistic.conf');
+
+describe('--check-config: the effective configuration', () => {
+  test('accepts a realistic ossec.conf and prints the effective configuration with secrets masked', async () => {
+    const result = await runCli(['--check-config', '--config', REALISTIC, '--state', join(tempDir(), 'state.db')]);
+    assert.equal(result.code, 0, result.stderr);
+    const printed = JSON.parse(result.stdout) as { wodles: Array<{ disabled: boolean; intervalSeconds: number; buckets: Array<Record<string, unknown>> }>; warnings: string[] };
+    assert.equal(printed.wodles.length, 2);
+    const [active, disabled] = printed.wodles as [(typeof printed.wodles)[0], (typeof printed.wodles)[0]];
+    assert.equal(active.intervalSeconds, 1800);
+    assert.equal(active.buckets.length, 1, 'the cloudtrail bucket is skipped');
+    const bucket = active.buckets[0]!;
+    assert.equal(bucket['name'], 'gd-exports');
+    assert.equal(bucket['path'], 'security/');
+    assert.deepEqual(bucket['accountIds'], ['123456789012', '210987654321']);
+    assert.equal(bucket['onlyLogsAfter'], '2026-11-01');
+    assert.deepEqual(bucket['regions'], ['us-east-1', 'us-gov-west-1', 'cn-north-1', 'eu-central-2']);
+    assert.equal(bucket['stsEndpoint'], 'https://sts.us-east-1.amazonaws.com');
+    assert.equal(bucket['externalId'], '********');
+    assert.equal(disabled.disabled, true);
+    assert.equal(disabled.buckets[0]!['secretKey'], '********');
+    assert.equal(disabled.buckets[0]!['accessKey'], '********');
+    assert.ok(!result.stdout.includes('old/secret/should/be/masked'));
+    assert.ok(!result.stdout.includes('very-secret-external-id'));
+    const cloudtrailLine = readFileSync(REALISTIC, 'utf8').split('\n').findIndex((l) => l.includes('<bucket type="cloudtrail">')) + 1;
+    assert.ok(printed.warnings.some((w) => w.includes('type="cloudtrail"') && w.includes(`:${cloudtrailLine}:`)), printed.warnings.join('\n'));
+    assert.ok(printed.warnings.some((w) => w.includes('<service type="cloudwatchlogs">')));
+  });
+});
 
 describe('--check-config: output files, the state, sockets', () => {
   test('writable places pass, and the check creates nothing (no file, no state directory)', async () => {

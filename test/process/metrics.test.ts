@@ -3,12 +3,12 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import { runCli, startCli, writeConfig, type Running } from '../support/cli.js';
-import { tempDir } from './helpers/files.js';
-import { jsonlGz, makeFinding, nativeKey, today } from '../support/findings.js';
-import { S3Proxy } from '../support/proxy.js';
-import { useFakeS3 } from '../support/s3.js';
-import { logsSoFar, waitForValue } from './helpers/wait.js';
+import { runCli, startCli, writeConfig, type Running } from '../../support/cli.js';
+import { tempDir } from '../helpers/files.js';
+import { jsonlGz, makeFinding, nativeKey, today } from '../../support/findings.js';
+import { S3Proxy } from '../../support/proxy.js';
+import { useFakeS3 } from '../../support/s3.js';
+import { logsSoFar, waitForValue } from '../helpers/wait.js';
 
 const ACCOUNT = '666666666666';
 const REGION = 'us-east-2';
@@ -197,14 +197,5 @@ describe('metrics and health', () => {
       unwatched.child.kill('SIGTERM');
     }
     assert.equal((await unwatched.done).code, 0);
-  });
-
-  test('--max-empty-passes takes a whole number from 1', async () => {
-    for (const bad of ['0', '-1', '1.5', 'two']) {
-      const result = await runCli([`--max-empty-passes=${bad}`, '--once']);
-      assert.equal(result.code, 2, result.stderr);
-      assert.match(result.stderr, new RegExp(`--max-empty-passes ${bad.replace('.', '\\.')}: use a whole number from 1`));
-    }
-    assert.match((await runCli(['--help'])).stdout, /--max-empty-passes N/);
   });
 });

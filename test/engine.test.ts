@@ -14,7 +14,7 @@ import { DatagramSink } from './helpers/wazuh-queue.js';
 import { tempDir } from './helpers/files.js';
 import { waitFor } from './helpers/wait.js';
 import { EngineStandIn, parseBatch } from '../support/engine.js';
-import { makeFinding, nativeKey } from '../support/findings.js';
+import { nativeKey } from '../support/findings.js';
 import { inProcessBucket } from './helpers/harness.js';
 import { stateRows } from './helpers/state.js';
 import { useFakeS3 } from '../support/s3.js';

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import Database from 'better-sqlite3';
-import { inProcessBucket, isList } from './helpers/harness.js';
+import { inProcessBucket } from './helpers/harness.js';
 import { migrate, SCHEMA_VERSION } from '../src/state/migrations.js';
 import { addDays } from '../src/walk/dates.js';
 import { firehoseKey, jsonlGz, makeFinding, nativeKey } from '../support/findings.js';

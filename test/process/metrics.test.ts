@@ -1,9 +1,10 @@
-// /metrics and /health of a running daemon: before, during and after a pass, and with an output down.
+// /metrics and /health of a running daemon: before, during and after a pass, and with an output down
+// (--max-empty-passes as a flag: cli-options.test.ts).
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import { runCli, startCli, writeConfig, type Running } from '../../support/cli.js';
+import { startCli, writeConfig, type Running } from '../../support/cli.js';
 import { tempDir } from '../helpers/files.js';
 import { jsonlGz, makeFinding, nativeKey, today } from '../../support/findings.js';
 import { S3Proxy } from '../../support/proxy.js';

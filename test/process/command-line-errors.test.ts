@@ -1,12 +1,13 @@
 // What the built CLI does with a command line or a configuration it refuses: exit 2, nothing on stdout,
 // one line on stderr starting `guardduty-wodle: `. Each refusal's message is checked in this process
-// (config.test.ts, discard.test.ts, cli-options.test.ts); here one of each kind goes through the CLI,
+// (config.test.ts, discard.test.ts, cli-options.test.ts; the unit's RestartPreventExitStatus=2:
+// systemd-unit.test.ts); here one of each kind goes through the CLI,
 // the path every other refusal takes too (src/cli.ts main: a ConfigError becomes that line and exit 2).
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { runCli } from '../../support/cli.js';
+import { runCli, writeConfig } from '../../support/cli.js';
 import { tempDir } from '../helpers/files.js';
 
 const wodle = (inner: string, wodleExtra = '') =>
@@ -62,6 +63,20 @@ describe('a collecting run', () => {
       assert.equal(result.code, 2, args.join(' '));
       assert.ok(result.stderr.startsWith('guardduty-wodle: ') && result.stderr.includes(names), result.stderr);
     }
+  });
+
+  test('exit 2, which the systemd unit does not restart (RestartPreventExitStatus): an unknown flag, a configuration that cannot be read, a state that is not a database', async () => {
+    // Nothing is read: the endpoint is closed anyway.
+    const dir = tempDir();
+    const config = writeConfig(dir, [{ name: 'gd-restart', endpoint: 'http://127.0.0.1:9' }]);
+    const corrupt = join(dir, 'state.db');
+    writeFileSync(corrupt, 'not a database\n'.repeat(400));
+    const exits = await Promise.all([
+      runCli(['--no-such-flag']),
+      runCli(['--check-config', '--config', join(dir, 'missing.conf')]),
+      runCli(['--once', '--config', config, '--state', corrupt, '--output', 'stdout']),
+    ]);
+    for (const exit of exits) assert.equal(exit.code, 2, exit.stderr);
   });
 
   test('--help prints the usage on stdout, exit 0', async () => {

@@ -215,3 +215,17 @@ describe('malformed XML is reported at lines of the file itself', () => {
     });
   }
 });
+
+describe('only_logs_after in the future', () => {
+  const conf = (day: string) =>
+    `<ossec_config>\n  <wodle name="aws-s3">\n    <bucket type="guardduty">\n      <name>gd-config-bounds</name>\n      <service_endpoint>http://127.0.0.1:9</service_endpoint>\n      <only_logs_after>${day}</only_logs_after>\n    </bucket>\n  </wodle>\n</ossec_config>\n`;
+
+  // Said at start and by --check-config, naming file and line: process/config-bounds.test.ts.
+  test('"future" is after today in UTC: today and earlier days are not warned about', () => {
+    const lateOnNovember30 = new Date('2026-11-30T23:59:59Z');
+    assert.equal(parseConfig(conf('2026-DEC-01'), 'ossec.conf', lateOnNovember30).warnings.length, 1);
+    assert.deepEqual(parseConfig(conf('2026-DEC-01'), 'ossec.conf', new Date('2026-12-01T00:00:00Z')).warnings, []);
+    assert.deepEqual(parseConfig(conf('2026-NOV-30'), 'ossec.conf', lateOnNovember30).warnings, []);
+    assert.deepEqual(parseConfig(conf('2020-01-01'), 'ossec.conf', lateOnNovember30).warnings, []);
+  });
+});

@@ -431,6 +431,21 @@ describe('state faults', () => {
     assert.equal(result.stdout, '');
   });
 
+  test('a state file held by another process (a StateStore open in this one): exit 2, nothing emitted', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'state.db');
+    const config = writeConfig(dir, [{ name: 'unused', endpoint: 'http://127.0.0.1:9' }]);
+    const held = StateStore.open(file);
+    try {
+      const result = await runCli(['--config', config, '--once', '--state', file, '--output', 'stdout']);
+      assert.equal(result.code, 2);
+      assert.match(result.stderr, /in use by another guardduty-wodle process/);
+      assert.equal(result.stdout, '');
+    } finally {
+      held.close();
+    }
+  });
+
   test('a state file locked by a running collector: exit 2 at once', async () => {
     const data = await dataset('fault-locked', 1, 1);
     const s = setup(data.bucket, fake.s3.endpoint, '<interval>1h</interval>');

@@ -1,21 +1,21 @@
 // What stands at the state path (issue 22): an empty file, a FIFO, a device or a socket there — or a
 // FIFO where the lock goes — stops every command that opens the state with exit 2 and one line naming
-// the path and what it is, before anything is created, read from S3 or sent. A new state is built under
-// another name and renamed into place, so an empty file at the path is never one of guardduty-wodle's.
+// the path and what it is, before anything is created, read from S3 or sent. (A new state is built under
+// another name and renamed into place, so an empty file at the path is never one of guardduty-wodle's:
+// state-store.test.ts.)
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, lstatSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync, type Stats } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync, type Stats } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
-import { StateStore } from '../src/state/store.js';
-import { eventsFromLines, tempDir } from './helpers/files.js';
-import { startCli, writeConfig, type CliResult } from '../support/cli.js';
-import { jsonlGz, makeFinding, nativeKey, today } from '../support/findings.js';
-import { S3Proxy } from '../support/proxy.js';
-import { within } from './helpers/wait.js';
-import { useFakeS3 } from '../support/s3.js';
+import { eventsFromLines, tempDir } from '../helpers/files.js';
+import { startCli, writeConfig, type CliResult } from '../../support/cli.js';
+import { jsonlGz, makeFinding, nativeKey, today } from '../../support/findings.js';
+import { S3Proxy } from '../../support/proxy.js';
+import { within } from '../helpers/wait.js';
+import { useFakeS3 } from '../../support/s3.js';
 
 const fake = useFakeS3();
 const ACCOUNT = '343434343434';
@@ -236,42 +236,6 @@ describe('state paths', () => {
         assert.equal(result.code, 2, result.stderr);
         assert.deepEqual((JSON.parse(result.stdout) as { errors: string[] }).errors, [error]);
       }
-    });
-  });
-
-  describe('a new state', () => {
-    test('is never an empty file at its path: built beside it and renamed in, 0600, with no leftover', () => {
-      const dir = tempDir();
-      const state = join(dir, 'sub', 'state.db');
-      StateStore.open(state).close();
-      assert.ok(statSync(state).size > 0, 'the file at the path holds the schema from the start');
-      assert.equal(statSync(state).mode & 0o777, 0o600);
-      assert.deepEqual(readdirSync(join(dir, 'sub')).sort(), ['state.db', 'state.db.lock']);
-      // Opened again: the same state, not refused, not rebuilt.
-      const inode = statSync(state).ino;
-      StateStore.open(state).close();
-      assert.equal(statSync(state).ino, inode);
-    });
-
-    test('a creation killed half-way (its <state>.new left behind) is built again', () => {
-      const dir = tempDir();
-      const state = join(dir, 'state.db');
-      writeFileSync(`${state}.new`, '');
-      writeFileSync(`${state}.new-wal`, 'half a WAL');
-      const store = StateStore.open(state);
-      assert.equal(store.countObjects(), 0);
-      store.close();
-      assert.deepEqual(readdirSync(dir).sort(), ['state.db', 'state.db.lock']);
-    });
-
-    test('at a symlink whose target does not exist yet: created at the target, the symlink kept', () => {
-      const dir = tempDir();
-      const target = join(dir, 'real.db');
-      const state = join(dir, 'state.db');
-      symlinkSync('real.db', state);
-      StateStore.open(state).close();
-      assert.ok(lstatSync(state).isSymbolicLink());
-      assert.ok(statSync(target).size > 0);
     });
   });
 });

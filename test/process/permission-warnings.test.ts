@@ -1,19 +1,11 @@
+// Permissions an operator is warned about at start: a state directory open to other users, and a
+// configuration every user may write. (The modes the collector gives its own state: state-store.test.ts.)
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, statSync } from 'node:fs';
+import { chmodSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { StateStore } from '../src/state/store.js';
-import { runCli, writeConfig } from '../support/cli.js';
-import { tempDir } from './helpers/files.js';
-
-test('the state file is 0600 and the directory created for it 0700', () => {
-  const dir = join(tempDir(), 'var', 'guardduty-wodle');
-  const store = StateStore.open(join(dir, 'state.db'));
-  store.close();
-  assert.equal(statSync(dir).mode & 0o777, 0o700);
-  assert.equal(statSync(join(dir, 'state.db')).mode & 0o777, 0o600);
-  assert.equal(statSync(join(dir, 'state.db.lock')).mode & 0o777, 0o600);
-});
+import { runCli, writeConfig } from '../../support/cli.js';
+import { tempDir } from '../helpers/files.js';
 
 test('a state directory open to others, and a configuration writable by others, are warned about', async () => {
   const dir = tempDir();

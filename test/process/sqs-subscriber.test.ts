@@ -1,22 +1,22 @@
-// S3 notifications through SQS: competing replicas, a replica killed mid-way, a poison message, messages
-// that cannot be understood, EventBridge events, gone objects, a key notified several times.
+// S3 notifications through SQS, read by collector processes: competing replicas, a replica killed
+// mid-way, a poison message, messages that cannot be understood, EventBridge events, gone objects, a key
+// notified several times. What a notification names: sqs-notifications.test.ts.
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import Database from 'better-sqlite3';
-import { eventsFromLines, tempDir } from './helpers/files.js';
-import { runCli, startCli } from '../support/cli.js';
-import { jsonlGz, makeFinding, nativeKey, today } from '../support/findings.js';
-import { S3Proxy } from '../support/proxy.js';
-import { useFakeS3 } from '../support/s3.js';
-import { parseNotification } from '../src/sqs/notifications.js';
-import { locateKey } from '../src/walk/locate.js';
-import { waitForProcess } from './helpers/wait.js';
+import { eventsFromLines, tempDir } from '../helpers/files.js';
+import { runCli, startCli } from '../../support/cli.js';
+import { jsonlGz, makeFinding, nativeKey, today } from '../../support/findings.js';
+import { S3Proxy } from '../../support/proxy.js';
+import { useFakeS3 } from '../../support/s3.js';
+import { waitForProcess } from '../helpers/wait.js';
+import { NOTIFIED_ACCOUNT, NOTIFIED_REGION, encodeKey, eventBridgeEvent, findingKey, s3Event, s3Record } from '../helpers/notifications.js';
 
-const ACCOUNT = '888888888888';
-const REGION = 'ap-northeast-1';
+const ACCOUNT = NOTIFIED_ACCOUNT;
+const REGION = NOTIFIED_REGION;
 const fake = useFakeS3();
 
 function sqs(): SQSClient {
@@ -37,45 +37,10 @@ async function depth(url: string): Promise<number> {
   return Number(Attributes!['ApproximateNumberOfMessages']) + Number(Attributes!['ApproximateNumberOfMessagesNotVisible']);
 }
 
-/** A key as S3 events carry it: URL-encoded, `+` for spaces. */
-function encodeKey(key: string): string {
-  return encodeURIComponent(key).replaceAll('%2F', '/').replaceAll('%20', '+');
-}
-
-/** One ObjectCreated record of an S3 event, its key given as the event carries it. */
-function s3Record(bucket: string, encodedKey: string, size: number) {
-  return { eventVersion: '2.1', eventSource: 'aws:s3', eventName: 'ObjectCreated:Put', s3: { bucket: { name: bucket }, object: { key: encodedKey, size, eTag: 'abc' } } };
-}
-
-/** An S3 event notification as S3 sends it. */
-function s3Event(bucket: string, key: string, size: number): string {
-  return JSON.stringify({ Records: [s3Record(bucket, encodeKey(key), size)] });
-}
-
-/** An S3 event as an EventBridge rule delivers it to SQS. */
-function eventBridgeEvent(bucket: string, key: string, size: number, detailType = 'Object Created'): string {
-  return JSON.stringify({
-    version: '0',
-    id: '17793124-05d4-b198-2fde-7ededc63b103',
-    'detail-type': detailType,
-    source: 'aws.s3',
-    account: ACCOUNT,
-    time: new Date().toISOString(),
-    region: REGION,
-    resources: [`arn:aws:s3:::${bucket}`],
-    detail: { version: '0', bucket: { name: bucket }, object: { key: encodeKey(key), size, etag: 'abc', sequencer: '617f08299329d189' }, reason: 'PutObject' },
-  });
-}
-
 async function send(url: string, bodies: string[]): Promise<void> {
   for (let i = 0; i < bodies.length; i += 10) {
     await sqs().send(new SendMessageBatchCommand({ QueueUrl: url, Entries: bodies.slice(i, i + 10).map((MessageBody, n) => ({ Id: String(n), MessageBody })) }));
   }
-}
-
-/** The key of a one-finding object under a path with a space. */
-function findingKey(id: string): string {
-  return nativeKey(ACCOUNT, REGION, today(), `${id}.jsonl.gz`, 'guard duty/');
 }
 
 /** Puts `count` one-finding objects under a path with a space, and returns their notifications. */
@@ -115,38 +80,6 @@ function replica(queueName: string, extra: string[] = [], endpoint?: string) {
 function ids(file: string): string[] {
   return existsSync(file) ? eventsFromLines(readFileSync(file, 'utf8')).map((e) => e['aws'].id as string) : [];
 }
-
-describe('notifications', () => {
-  test('S3 event records, SNS-wrapped ones and the test event; keys URL-decoded; layouts found without configuration', () => {
-    const key = 'guard duty/AWSLogs/888888888888/GuardDuty/ap-northeast-1/2026/11/29/a+b.jsonl.gz';
-    const event = s3Event('b', key, 10);
-    assert.deepEqual(parseNotification(event), { kind: 'objects', objects: [{ bucket: 'b', key, size: 10, etag: '"abc"' }], unreadable: [] });
-    assert.deepEqual(parseNotification(JSON.stringify({ Type: 'Notification', Message: event })), parseNotification(event));
-    assert.deepEqual(parseNotification(JSON.stringify({ Service: 'Amazon S3', Event: 's3:TestEvent', Bucket: 'b' })), { kind: 'test' });
-    assert.equal(parseNotification('not json').kind, 'other');
-    assert.deepEqual(locateKey(key), { layout: 'native', path: 'guard duty/', pathSuffix: '', account: '888888888888', region: 'ap-northeast-1', day: '2026-11-29' });
-    assert.equal(locateKey('x/AWSLogs/o-abc123/888888888888/GuardDuty/us-east-1/2026/11/29/f.jsonl.gz')?.layout, 'native');
-    assert.deepEqual(locateKey('fh/2026/11/29/13/stream-1-2026-11-29-13-00-00-00000000-0000-4000-8000-000000000000.gz'), { layout: 'firehose', path: 'fh/', day: '2026-11-29' });
-    assert.equal(locateKey('AWSLogs/888888888888/CloudTrail/us-east-1/2026/11/29/x.json.gz'), null);
-  });
-
-  test('S3 events through EventBridge: Object Created names its object, key URL-decoded; other detail-types name none', () => {
-    const key = 'guard duty/AWSLogs/888888888888/GuardDuty/ap-northeast-1/2026/11/29/a+b.jsonl.gz';
-    assert.deepEqual(parseNotification(eventBridgeEvent('b', key, 10)), { kind: 'objects', objects: [{ bucket: 'b', key, size: 10, etag: '"abc"' }], unreadable: [] });
-    assert.deepEqual(parseNotification(eventBridgeEvent('b', key, 10, 'Object Deleted')), { kind: 'other', reason: 'EventBridge "Object Deleted" event, not a new object' });
-  });
-
-  test('a record that cannot be understood is named, beside the objects the other records name', () => {
-    const good = findingKey('good');
-    const mixed = JSON.stringify({ Records: [s3Record('b', encodeKey(good), 10), s3Record('b', 'AWSLogs/bad%ZZ.jsonl.gz', 10)] });
-    const notification = parseNotification(mixed);
-    assert.equal(notification.kind, 'objects');
-    assert.deepEqual(notification.kind === 'objects' && notification.objects.map((o) => o.key), [good]);
-    assert.deepEqual(notification.kind === 'objects' && notification.unreadable, [
-      'record 2 of 2 (ObjectCreated:Put): key "AWSLogs/bad%ZZ.jsonl.gz" is not valid URL encoding (URI malformed)',
-    ]);
-  });
-});
 
 describe('SQS subscriber', () => {
   test('two replicas drain one queue together: every event exactly once, both work, both exit 0, queue empty', async () => {

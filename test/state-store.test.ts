@@ -1,5 +1,8 @@
+// The state store (src/state/): what it records and keeps, its migrations, its lock within one process,
+// how a new state comes to be, and the native keys it files objects under. A state held by another
+// process: process/faults.test.ts; what else may stand at the state path: process/state-path.test.ts.
 import assert from 'node:assert/strict';
-import { statSync } from 'node:fs';
+import { lstatSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { StateError } from '../src/errors.js';
@@ -7,7 +10,6 @@ import Database from 'better-sqlite3';
 import { SCHEMA_VERSION } from '../src/state/migrations.js';
 import { StateStore, type ObjectRecord } from '../src/state/store.js';
 import { parseNativeKey } from '../src/walk/native.js';
-import { runCli, writeConfig } from '../support/cli.js';
 import { tempDir } from './helpers/files.js';
 
 const PARTITION = { bucket: 'b', prefix: 'AWSLogs/111111111111/GuardDuty/us-east-1/', account: '111111111111', region: 'us-east-1' };
@@ -65,21 +67,6 @@ describe('state store', () => {
     }
     StateStore.open(file).close();
   });
-
-  test('a second process on a state file in use exits 2', async () => {
-    const dir = tempDir();
-    const file = join(dir, 'state.db');
-    const config = writeConfig(dir, [{ name: 'unused', endpoint: 'http://127.0.0.1:9' }]);
-    const held = StateStore.open(file);
-    try {
-      const result = await runCli(['--config', config, '--once', '--state', file, '--output', 'stdout']);
-      assert.equal(result.code, 2);
-      assert.match(result.stderr, /in use by another guardduty-wodle process/);
-      assert.equal(result.stdout, '');
-    } finally {
-      held.close();
-    }
-  });
 });
 
 describe('state migrations', () => {
@@ -135,5 +122,50 @@ describe('native layout', () => {
     ]) {
       assert.equal(parseNativeKey(bucket, key), null, key);
     }
+  });
+});
+
+describe('a new state', () => {
+  test('the state file is 0600 and the directory created for it 0700', () => {
+    const dir = join(tempDir(), 'var', 'guardduty-wodle');
+    const store = StateStore.open(join(dir, 'state.db'));
+    store.close();
+    assert.equal(statSync(dir).mode & 0o777, 0o700);
+    assert.equal(statSync(join(dir, 'state.db')).mode & 0o777, 0o600);
+    assert.equal(statSync(join(dir, 'state.db.lock')).mode & 0o777, 0o600);
+  });
+
+  test('is never an empty file at its path: built beside it and renamed in, 0600, with no leftover', () => {
+    const dir = tempDir();
+    const state = join(dir, 'sub', 'state.db');
+    StateStore.open(state).close();
+    assert.ok(statSync(state).size > 0, 'the file at the path holds the schema from the start');
+    assert.equal(statSync(state).mode & 0o777, 0o600);
+    assert.deepEqual(readdirSync(join(dir, 'sub')).sort(), ['state.db', 'state.db.lock']);
+    // Opened again: the same state, not refused, not rebuilt.
+    const inode = statSync(state).ino;
+    StateStore.open(state).close();
+    assert.equal(statSync(state).ino, inode);
+  });
+
+  test('a creation killed half-way (its <state>.new left behind) is built again', () => {
+    const dir = tempDir();
+    const state = join(dir, 'state.db');
+    writeFileSync(`${state}.new`, '');
+    writeFileSync(`${state}.new-wal`, 'half a WAL');
+    const store = StateStore.open(state);
+    assert.equal(store.countObjects(), 0);
+    store.close();
+    assert.deepEqual(readdirSync(dir).sort(), ['state.db', 'state.db.lock']);
+  });
+
+  test('at a symlink whose target does not exist yet: created at the target, the symlink kept', () => {
+    const dir = tempDir();
+    const target = join(dir, 'real.db');
+    const state = join(dir, 'state.db');
+    symlinkSync('real.db', state);
+    StateStore.open(state).close();
+    assert.ok(lstatSync(state).isSymbolicLink());
+    assert.ok(statSync(target).size > 0);
   });
 });

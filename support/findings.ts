@@ -7,10 +7,13 @@ import { readSample } from './paths.js';
 /** Each sample's text, read once: the benchmark builds tens of thousands of findings from one. */
 const templates = new Map<string, string>();
 
-/** A bare finding derived from a public sample, with the identity fields a test needs to tell them apart (a fresh object each time). */
-export function makeFinding(account: string, region: string, id: string, template = 'SEKOIA-IO__UnauthorizedAccess-EC2-TorRelay.json') {
-  if (!templates.has(template)) templates.set(template, readSample(template));
-  const finding = JSON.parse(templates.get(template)!) as Record<string, unknown>;
+/**
+ * A bare finding derived from a public sample (its file name, or the finding itself), with the identity
+ * fields a test needs to tell them apart; a fresh object each time.
+ */
+export function makeFinding(account: string, region: string, id: string, template: string | Record<string, unknown> = 'SEKOIA-IO__UnauthorizedAccess-EC2-TorRelay.json') {
+  if (typeof template === 'string' && !templates.has(template)) templates.set(template, readSample(template));
+  const finding = (typeof template === 'string' ? JSON.parse(templates.get(template)!) : structuredClone(template)) as Record<string, unknown>;
   return {
     ...finding,
     accountId: account,

@@ -1,6 +1,6 @@
 // The wazuh-engine output (issue 23): a Wazuh 5.x manager's engine takes events over HTTP on a Unix
 // socket. Collector passes in this process deliver to a stand-in engine written from the protocol
-// (test/helpers/engine.ts), on a real socket with real HTTP, beside the 4.x datagram path.
+// (support/engine.ts), on a real socket with real HTTP, beside the 4.x datagram path.
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -1,9 +1,11 @@
 // The collector's pass over a bucket, run in this process as the CLI's --once runs it (runPass through
-// the run context, against fauxqs, with a real state and real outputs): objects that are not plain
-// findings, bad lines and corrupt objects under either skip_on_error, discard_regex and
-// remove_from_bucket, path and path_suffix, paged listings, --concurrency, an empty bucket, and an event
-// too large for the Wazuh socket. A pass that is not ok is what makes the CLI exit 1. What only the
-// process shows (exit status, stdout, stderr at trace, signals, a daemon): process/collector-end-to-end.test.ts.
+// the run context, against fauxqs, with a real state and real outputs): native exports of several
+// accounts, regions and days to a file and the Wazuh socket, idle passes, late keys; objects that are
+// not plain findings, bad lines, corrupt objects under either skip_on_error; discard_regex and
+// remove_from_bucket, path and path_suffix, paged listings, --concurrency, an empty bucket; an event too
+// large for the Wazuh socket. A pass that is not ok is what makes the CLI exit 1. What only the process
+// shows (exit status, stdout, stderr at trace, signals, a daemon): process/collector-end-to-end.test.ts;
+// the Wazuh socket absent: process/faults.test.ts.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,18 +15,36 @@ import { pino } from 'pino';
 import { createOutput } from '../src/emit/index.js';
 import { FileOutput } from '../src/emit/file.js';
 import { DEFAULT_LIMITS } from '../src/run.js';
-import { jsonlGz, makeFinding, nativeKey, today } from '../support/findings.js';
+import { daysAgo, jsonlGz, makeFinding, nativeKey, today } from '../support/findings.js';
 import type { SeenRequest } from '../support/proxy.js';
 import { useFakeS3 } from '../support/s3.js';
 import { eventsFromLines, tempDir } from './helpers/files.js';
 import { inProcessBucket } from './helpers/harness.js';
 import { stateRows } from './helpers/state.js';
+import { waitFor } from './helpers/wait.js';
 import { DatagramSink } from './helpers/wazuh-queue.js';
 
 const ACCOUNT = '444444444444';
 const REGION = 'us-west-2';
 
+const ACCOUNT_A = '111111111111';
+const ACCOUNT_B = '222222222222';
+const silent = pino({ level: 'silent' });
+
 const fake = useFakeS3();
+
+/** Uploads objects of `perObject` findings; returns every finding id uploaded. */
+async function upload(bucket: string, layout: Array<[account: string, region: string, day: string, objects: number]>, perObject = 3): Promise<string[]> {
+  const ids: string[] = [];
+  for (const [account, region, day, objects] of layout) {
+    for (let o = 0; o < objects; o++) {
+      const findings = Array.from({ length: perObject }, (_, f) => makeFinding(account, region, `${account}-${region}-${day}-${o}-${f}`));
+      ids.push(...findings.map((f) => f.id));
+      await fake.s3.put(bucket, nativeKey(account, region, day), jsonlGz(findings));
+    }
+  }
+  return ids;
+}
 
 function finding(id: string) {
   return makeFinding(ACCOUNT, REGION, id);
@@ -38,6 +58,107 @@ function logsMatching(logs: Array<Record<string, unknown>>, pattern: RegExp) {
 }
 
 const errorsOf = (logs: Array<Record<string, unknown>>) => logs.filter((l) => l['level'] === 50).map((l) => String(l['msg']));
+
+describe('one pass over native exports', () => {
+  test('two accounts with different regions over several days: every event once to a file and the Wazuh socket; the second pass emits nothing', async () => {
+    const bucket = 'gd-two-accounts';
+    const dir = tempDir();
+    const file = join(dir, 'events.jsonl');
+    const socketPath = join(dir, 'queue');
+    const sink = new DatagramSink(socketPath);
+    const h = await inProcessBucket(fake, bucket, () => `<only_logs_after>${daysAgo(3)}</only_logs_after>`, {
+      outputs: () => [new FileOutput(file), createOutput({ kind: 'wazuh', path: socketPath }, silent, { timeoutMs: 5000, engineAgent: { id: '000', name: 'test' } })],
+    });
+    try {
+      const expected = await upload(bucket, [
+        [ACCOUNT_A, 'us-east-1', daysAgo(2), 2],
+        [ACCOUNT_A, 'us-east-1', daysAgo(1), 1],
+        [ACCOUNT_A, 'eu-west-1', daysAgo(1), 2],
+        [ACCOUNT_A, 'eu-west-1', today(), 1],
+        [ACCOUNT_B, 'ap-southeast-2', daysAgo(2), 1],
+        [ACCOUNT_B, 'ap-southeast-2', today(), 2],
+      ]);
+      // Outside the window: must not be read.
+      await upload(bucket, [[ACCOUNT_A, 'us-east-1', daysAgo(10), 1]]);
+      const first = await h.pass(now());
+      // The datagrams were sent in this process; the sink reads them on later turns of its event loop.
+      await waitFor(() => sink.messages.length >= expected.length, { what: `${expected.length} datagrams at the Wazuh socket`, timeoutMs: 5000 });
+      const fileEvents = eventsFromLines(readFileSync(file, 'utf8'));
+      assert.deepEqual(fileEvents.map((e) => e['aws'].id).sort(), [...expected].sort());
+      for (const message of sink.messages) assert.ok(message.startsWith('1:Wazuh-AWS:{'), message.slice(0, 40));
+      const socketEvents = sink.messages.map((m) => JSON.parse(m.slice('1:Wazuh-AWS:'.length)) as Record<string, any>);
+      assert.deepEqual(socketEvents.map((e) => e['aws'].id).sort(), [...expected].sort());
+      const event = fileEvents.find((e) => e['aws'].accountId === ACCOUNT_B)!;
+      assert.equal(event['integration'], 'aws');
+      assert.equal(event['aws'].source, 'guardduty');
+      assert.equal(event['aws'].log_info.s3bucket, bucket);
+      assert.match(event['aws'].log_info.log_file, new RegExp(`^AWSLogs/${ACCOUNT_B}/GuardDuty/ap-southeast-2/`));
+      assert.equal(first.summary.partitions, 3);
+      assert.equal(first.summary.done, 9);
+      assert.equal(first.summary.events, expected.length);
+
+      await h.pass(now());
+      assert.equal(eventsFromLines(readFileSync(file, 'utf8')).length, expected.length);
+      assert.equal(sink.messages.length, expected.length);
+      assert.ok(stateRows(h.statePath).every((row) => row.status === 'done'));
+    } finally {
+      sink.close();
+      await h.stop();
+    }
+  });
+
+  test('an idle pass costs one request per partition, and fetches nothing', async () => {
+    const bucket = 'gd-idle';
+    const h = await inProcessBucket(fake, bucket, () => `<only_logs_after>${daysAgo(6)}</only_logs_after>`);
+    try {
+      await upload(bucket, [
+        [ACCOUNT_A, 'us-east-1', daysAgo(5), 3],
+        [ACCOUNT_A, 'eu-west-1', daysAgo(3), 3],
+        [ACCOUNT_B, 'us-east-1', today(), 3],
+      ]);
+      await h.pass(now());
+      const idle = await h.pass(now());
+      // 1 account listing + 2 region listings + one listing per partition; the layout comes from the state.
+      assert.equal(idle.requests, 1 + 2 + 3, JSON.stringify(h.proxy.requests));
+      assert.ok(h.proxy.requests.every((r) => r.method === 'GET' && r.url.includes('list-type=2')));
+    } finally {
+      await h.stop();
+    }
+  });
+
+  test('600 objects in one account, region and day: the second pass emits nothing', async () => {
+    const bucket = 'gd-six-hundred';
+    const h = await inProcessBucket(fake, bucket, () => '');
+    try {
+      const expected = await upload(bucket, [[ACCOUNT_A, 'us-east-1', today(), 600]], 1);
+      await h.pass(now());
+      assert.equal(h.ids().length, expected.length);
+      const second = await h.pass(now());
+      assert.equal(h.ids().length, expected.length);
+      assert.equal(second.summary.listed, 600);
+      assert.equal(second.summary.new, 0);
+    } finally {
+      await h.stop();
+    }
+  });
+
+  test('a key sorting before processed ones in the newest day, and a new day folder, are both read next pass', async () => {
+    const bucket = 'gd-late-keys';
+    const day = daysAgo(1);
+    const h = await inProcessBucket(fake, bucket, () => `<only_logs_after>${day}</only_logs_after>`);
+    try {
+      for (const name of ['5000.jsonl.gz', '9000.jsonl.gz']) await h.put(nativeKey(ACCOUNT_A, 'us-east-1', day, name), [`first-${name}`]);
+      await h.pass(now());
+      assert.equal(h.ids().length, 2);
+      await h.put(nativeKey(ACCOUNT_A, 'us-east-1', day, '0001.jsonl.gz'), ['late-early-key']);
+      await h.put(nativeKey(ACCOUNT_A, 'us-east-1', today(), '0002.jsonl.gz'), ['new-day']);
+      await h.pass(now());
+      assert.deepEqual(h.ids().slice(2).sort(), ['late-early-key', 'new-day']);
+    } finally {
+      await h.stop();
+    }
+  });
+});
 
 describe('objects that are not plain findings', () => {
   test('zero-byte objects and folder keys count as nothing to read; keys outside the layout are ignored', async () => {
@@ -252,6 +373,8 @@ describe('outputs', () => {
       const key = nativeKey(ACCOUNT, REGION, today());
       await fake.s3.put(bucket, key, jsonlGz([big, finding('small')]));
       await h.pass(now());
+      // The datagrams were sent in this process; the sink reads them on later turns of its event loop.
+      await waitFor(() => sink.messages.length >= 2, { what: 'both datagrams at the Wazuh socket', timeoutMs: 5000 });
       assert.equal(sink.messages.length, 2);
       const trimmed = sink.messages.map((m) => JSON.parse(m.slice('1:Wazuh-AWS:'.length)) as Record<string, any>).find((e) => e['aws'].id === 'huge-one')!;
       assert.ok(Buffer.byteLength(sink.messages.find((m) => m.includes('"huge-one"'))!) <= 65_536);

@@ -17,6 +17,7 @@ import { random } from '../helpers/random.js';
 import { useFakeS3 } from '../../support/s3.js';
 import { waitFor, waitForProcess } from '../helpers/wait.js';
 import { StateStore } from '../../src/state/store.js';
+import { stateRows } from '../helpers/state.js';
 
 const fake = useFakeS3();
 const ACCOUNT = '121212121212';
@@ -181,6 +182,35 @@ describe('kill -9 at random points', () => {
 
 describe('output outages', () => {
   const perObject = 5;
+
+  test('the Wazuh socket absent: exit 1 naming it, nothing recorded; with the socket back every event arrives once', async () => {
+    const dir = tempDir();
+    const bucket = 'gd-socket-down';
+    fake.s3.createBucket(bucket);
+    const expected = ['a', 'b', 'c'].map((o) => `socket-down-${o}`);
+    for (const id of expected) await fake.s3.put(bucket, nativeKey('111111111111', 'eu-west-1', today()), jsonlGz([makeFinding('111111111111', 'eu-west-1', id)]));
+    const config = writeConfig(dir, [{ name: bucket, endpoint: fake.s3.endpoint }]);
+    const socketPath = join(dir, 'queue');
+    const state = join(dir, 'state.db');
+    const args = ['--config', config, '--once', '--state', state, '--output', `wazuh:${socketPath}`];
+
+    const down = await runCli(args);
+    assert.equal(down.code, 1);
+    assert.ok(down.stderr.includes(socketPath), down.stderr);
+    assert.ok(existsSync(state));
+    assert.equal(stateRows(state).length, 0);
+
+    const sink = new DatagramSink(socketPath);
+    try {
+      const up = await runCli(args);
+      assert.equal(up.code, 0, up.stderr);
+      const ids = sink.messages.map((m) => (JSON.parse(m.slice('1:Wazuh-AWS:'.length)) as Record<string, any>)['aws'].id);
+      assert.deepEqual(ids.sort(), [...expected].sort());
+      assert.equal(stateRows(state).length, 3);
+    } finally {
+      sink.close();
+    }
+  });
 
   test('the analysisd socket goes away mid-pass: exit 1 naming it; with it back, every event arrives once', async () => {
     const data = await dataset('fault-dgram', 60, perObject);

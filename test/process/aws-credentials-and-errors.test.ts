@@ -1,3 +1,7 @@
+// Credentials and S3 errors as an operator meets them, through the built CLI: aws_profile, iam_role_arn
+// (AssumeRole at a stand-in STS), the default chain and the signing region, each resolved from the
+// process's own environment; throttling and a skewed clock; the one-line errors with their fix and exit
+// status; discard_regex and remove_from_bucket; every run at trace, and no secret on stderr.
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

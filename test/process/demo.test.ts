@@ -1,3 +1,5 @@
+// `npm run demo` as the README runs it: events on stdout, and on stderr the pass line and a closing line
+// whose numbers add up.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';

@@ -1,3 +1,6 @@
+// Firehose objects read by the built CLI: every container encoding, odd keys and encodings, bad objects
+// under either skip_on_error (exit 1 without it), and the caps (--max-object-bytes, an impossible
+// Snappy block).
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -1,3 +1,5 @@
+// A 1 GiB (decompressed) Firehose object through the built CLI, its peak RSS read from the kernel while
+// it runs: the memory bound holds for the process as operators start it.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';

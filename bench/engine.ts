@@ -3,7 +3,7 @@
 // (support/engine.ts, started by this script), for several request limits; prints wall time, the
 // collector side's CPU and the requests made. The limits in src/emit/engine.ts are chosen from it.
 import { fork } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,7 +11,7 @@ import { EngineOutput, type RequestLimits } from '../src/emit/engine.js';
 import { Outputs } from '../src/emit/index.js';
 import { findingToEvents, type JsonObject } from '../src/decode/finding.js';
 import type { EncodedEvent } from '../src/event-batch.js';
-import { SAMPLES } from '../support/paths.js';
+import { readSample } from '../support/paths.js';
 import { EngineStandIn } from '../support/engine.js';
 
 const EVENTS = 40_000;
@@ -22,7 +22,7 @@ if (process.argv[2] === 'serve') {
   process.send?.('ready');
   process.on('message', () => process.send?.(engine.requests));
 } else {
-  const finding = JSON.parse(readFileSync(join(SAMPLES, 'SEKOIA-IO__UnauthorizedAccess-EC2-TorRelay.json'), 'utf8')) as JsonObject;
+  const finding = JSON.parse(readSample('SEKOIA-IO__UnauthorizedAccess-EC2-TorRelay.json')) as JsonObject;
   const events: EncodedEvent[] = Array.from({ length: EVENTS }, (_, i) => {
     const [event] = findingToEvents({ ...structuredClone(finding), id: `f${i}` }, 'guardduty', { bucket: 'b', key: `k${i}`, accountAlias: '' });
     return { json: event!.json, rulesJson: event!.rulesJson, findingId: `f${i}`, fields: event!.fields };

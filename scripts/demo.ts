@@ -4,89 +4,59 @@
 // stderr gets the collector's own `bucket pass` log line, as an operator sees it, and a closing line
 // that adds up: the events on stdout against the findings put in the bucket, the objects against the
 // collector's count. A demo whose numbers do not add up says so and exits 1.
+// The S3 stand-in, the findings, their keys and the CLI's start are the tests' own (support/).
 process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] = 'true';
 
-import { spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { gzipSync } from 'node:zlib';
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { startFauxqs } from 'fauxqs';
+import { join } from 'node:path';
+import { findingToEvents, type JsonObject } from '../src/decode/finding.js';
+import { startCli, writeConfig } from '../support/cli.js';
+import { daysAgo, jsonlGz, makeFinding, nativeKey } from '../support/findings.js';
+import { SAMPLES, readSample, sampleNames } from '../support/paths.js';
+import { FakeS3 } from '../support/s3.js';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const samplesDir = resolve(root, '..', 'shared', 'samples', 'guardduty', 'public');
 const BUCKET = 'demo-guardduty-exports';
-
-function day(offset: number): string {
-  return new Date(Date.now() - offset * 86_400_000).toISOString().slice(0, 10);
-}
-
-function keyFor(account: string, region: string, date: string): string {
-  return `AWSLogs/${account}/GuardDuty/${region}/${date.replaceAll('-', '/')}/${randomUUID()}.jsonl.gz`;
-}
 
 /** Public samples that are bare findings, as a native export holds them (envelopes are Firehose's). */
 function bareSamples(): Array<Record<string, unknown>> {
   let names: string[];
   try {
-    names = readdirSync(samplesDir).filter((name) => name.endsWith('.json'));
+    names = sampleNames();
   } catch {
-    process.stderr.write(`demo: no samples at ${samplesDir}; using generated findings only\n`);
+    process.stderr.write(`demo: no samples at ${SAMPLES}; using generated findings only\n`);
     return [];
   }
   return names
-    .sort()
-    .map((name) => JSON.parse(readFileSync(join(samplesDir, name), 'utf8')) as Record<string, unknown>)
+    .map((name) => JSON.parse(readSample(name)) as Record<string, unknown>)
     .filter((doc) => typeof doc['type'] === 'string' && typeof doc['id'] === 'string' && !('detail-type' in doc));
 }
 
-/** The events a finding becomes: one per port-probe detail when it has several, else one (src/decode/finding.ts). */
+/** The events the collector makes of a finding (one per port-probe detail when it has several), by its own rule. */
 function eventsOf(finding: Record<string, unknown>): number {
-  const dig = (value: unknown, key: string): unknown => (typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[key] : undefined);
-  const details = dig(dig(dig(dig(finding, 'service'), 'action'), 'portProbeAction'), 'portProbeDetails');
-  return Array.isArray(details) && details.length > 1 ? details.length : 1;
+  return findingToEvents(structuredClone(finding) as JsonObject, 'guardduty', { bucket: BUCKET, key: '', accountAlias: '' }).length;
 }
 
 function generated(account: string, region: string, n: number, template: Record<string, unknown>): Record<string, unknown> {
   const id = `demo${account.slice(-4)}${region.replaceAll('-', '')}${n}`;
-  return {
-    ...template,
-    accountId: account,
-    region,
-    id,
-    arn: `arn:aws:guardduty:${region}:${account}:detector/demo/finding/${id}`,
-    severity: [2, 5, 8][n % 3],
-    updatedAt: new Date().toISOString(),
-  };
+  return { ...makeFinding(account, region, id, template), severity: [2, 5, 8][n % 3], updatedAt: new Date().toISOString() };
 }
 
 async function main(): Promise<number> {
-  const server = await startFauxqs({ port: 0, logger: false });
-  const s3 = new S3Client({
-    endpoint: server.address,
-    region: 'us-east-1',
-    forcePathStyle: true,
-    credentials: { accessKeyId: 'demo', secretAccessKey: 'demo' },
-  });
+  const s3 = await FakeS3.start();
   const work = mkdtempSync(join(tmpdir(), 'guardduty-wodle-demo-'));
   try {
-    server.createBucket(BUCKET);
-    const put = (key: string, findings: unknown[]) =>
-      s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: gzipSync(findings.map((f) => JSON.stringify(f)).join('\n') + '\n') }));
-
+    s3.createBucket(BUCKET);
     const samples = bareSamples();
     const findings: Array<Record<string, unknown>> = [];
     let objects = 0;
     const putFindings = async (key: string, batch: Array<Record<string, unknown>>) => {
-      await put(key, batch);
+      await s3.put(BUCKET, key, jsonlGz(batch));
       findings.push(...batch);
       objects++;
     };
     for (const [i, finding] of samples.entries()) {
-      await putFindings(keyFor(String(finding['accountId']), String(finding['region']), day(i % 2)), [finding]);
+      await putFindings(nativeKey(String(finding['accountId']), String(finding['region']), daysAgo(i % 2)), [finding]);
     }
     const template = samples[0] ?? { schemaVersion: '2.0', partition: 'aws', type: 'Recon:EC2/PortProbeUnprotectedPort', title: 'Demo finding' };
     const accounts = ['123456789012', '210987654321', '333333333333'];
@@ -94,41 +64,25 @@ async function main(): Promise<number> {
     let n = 0;
     for (const account of accounts) {
       for (const region of regions) {
-        for (const offset of [0, 1]) await putFindings(keyFor(account, region, day(offset)), [0, 1, 2].map(() => generated(account, region, n++, template)));
+        for (const offset of [0, 1]) await putFindings(nativeKey(account, region, daysAgo(offset)), [0, 1, 2].map(() => generated(account, region, n++, template)));
       }
     }
 
-    const config = join(work, 'ossec.conf');
-    writeFileSync(
-      config,
-      `<ossec_config>
-  <wodle name="aws-s3">
-    <disabled>no</disabled>
-    <run_on_start>yes</run_on_start>
-    <bucket type="guardduty">
-      <name>${BUCKET}</name>
-      <aws_account_alias>demo</aws_account_alias>
-      <only_logs_after>${day(2)}</only_logs_after>
-      <service_endpoint>${server.address}</service_endpoint>
-    </bucket>
-  </wodle>
-</ossec_config>
-`,
+    const config = writeConfig(
+      work,
+      [{ name: BUCKET, endpoint: s3.endpoint, extra: `      <aws_account_alias>demo</aws_account_alias>\n      <only_logs_after>${daysAgo(2)}</only_logs_after>` }],
+      '    <run_on_start>yes</run_on_start>',
     );
-    const cli = join(root, 'dist', 'src', 'cli.js');
     const args = ['--config', config, '--once', '--state', join(work, 'state.db'), '--output', 'stdout', '--log-level', 'info'];
-    const env = { ...process.env, AWS_ACCESS_KEY_ID: 'demo', AWS_SECRET_ACCESS_KEY: 'demo', AWS_REGION: 'us-east-1' };
     // Asynchronous on purpose: the S3 endpoint answers from this process's event loop.
-    const child = spawn(cli, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const running = startCli(args, { env: { AWS_ACCESS_KEY_ID: 'demo', AWS_SECRET_ACCESS_KEY: 'demo', AWS_REGION: 'us-east-1' } });
     // The events go on to stdout as they come, counted on the way (one JSON event per line).
     let printed = 0;
-    child.stdout.on('data', (chunk: Buffer) => {
-      for (const byte of chunk) if (byte === 0x0a) printed++;
+    running.child.stdout!.on('data', (chunk: string) => {
+      for (const char of chunk) if (char === '\n') printed++;
       process.stdout.write(chunk);
     });
-    let stderr = '';
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    const code = await new Promise<number>((resolveExit) => child.on('close', (c) => resolveExit(c ?? 1)));
+    const { code, stderr } = await running.done;
     const passLine = stderr.split('\n').find((line) => line.startsWith('{') && String((JSON.parse(line) as Record<string, unknown>)['msg']).startsWith('bucket pass'));
     if (code !== 0 || passLine === undefined) {
       process.stderr.write(stderr);
@@ -154,8 +108,7 @@ async function main(): Promise<number> {
     for (const mismatch of mismatches) process.stderr.write(`demo: does not add up: ${mismatch}\n`);
     return mismatches.length === 0 ? 0 : 1;
   } finally {
-    s3.destroy();
-    await server.stop();
+    await s3.stop();
     rmSync(work, { recursive: true, force: true });
   }
 }

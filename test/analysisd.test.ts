@@ -15,8 +15,9 @@ import { addDays } from '../src/walk/dates.js';
 import { ATTACK_SEQUENCE_TYPES, SEQUENCE_SIZES, attackSequence, newerFamilies } from '../support/guardduty-2024.js';
 import { readSample, sampleNames } from '../support/paths.js';
 import { useFakeS3 } from '../support/s3.js';
-import { DatagramSink, eventsFromLines, tempDir } from './helpers/cli.js';
-import { jsonlGz, nativeKey } from './helpers/findings.js';
+import { eventsFromLines, tempDir } from './helpers/files.js';
+import { DatagramSink } from './helpers/wazuh-queue.js';
+import { jsonlGz, nativeKey } from '../support/findings.js';
 import { inProcessBucket } from './helpers/harness.js';
 import { waitFor } from './helpers/wait.js';
 

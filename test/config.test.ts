@@ -1,13 +1,12 @@
+// The configuration as the collector reads it (src/config/), in this process: values, Wazuh's types,
+// and the one-line errors that stop it. The CLI prints such an error as `guardduty-wodle: <message>` and
+// exits 2 (checked through the built CLI in process/command-line-errors.test.ts); here each refusal's
+// message is checked as loadConfig gives it, from a real file.
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { KINDS, notifiedBucket, parseConfig } from '../src/config/load.js';
 import { parseDate, parseInterval, parseRegion, parseRoleArn } from '../src/config/values.js';
-import { runCli, tempDir } from './helpers/cli.js';
-import { ROOT } from '../support/paths.js';
-
-const REALISTIC = join(ROOT, 'test', 'fixtures', 'ossec-realistic.conf');
+import { refusalOf } from './helpers/config-refusal.js';
 
 function bucketConf(inner: string, wodleExtra = ''): string {
   return `<ossec_config>
@@ -25,33 +24,7 @@ ${inner}
 `;
 }
 
-describe('--check-config', () => {
-  test('accepts a realistic ossec.conf and prints the effective configuration with secrets masked', async () => {
-    const result = await runCli(['--check-config', '--config', REALISTIC, '--state', join(tempDir(), 'state.db')]);
-    assert.equal(result.code, 0, result.stderr);
-    const printed = JSON.parse(result.stdout) as { wodles: Array<{ disabled: boolean; intervalSeconds: number; buckets: Array<Record<string, unknown>> }>; warnings: string[] };
-    assert.equal(printed.wodles.length, 2);
-    const [active, disabled] = printed.wodles as [(typeof printed.wodles)[0], (typeof printed.wodles)[0]];
-    assert.equal(active.intervalSeconds, 1800);
-    assert.equal(active.buckets.length, 1, 'the cloudtrail bucket is skipped');
-    const bucket = active.buckets[0]!;
-    assert.equal(bucket['name'], 'gd-exports');
-    assert.equal(bucket['path'], 'security/');
-    assert.deepEqual(bucket['accountIds'], ['123456789012', '210987654321']);
-    assert.equal(bucket['onlyLogsAfter'], '2026-11-01');
-    assert.deepEqual(bucket['regions'], ['us-east-1', 'us-gov-west-1', 'cn-north-1', 'eu-central-2']);
-    assert.equal(bucket['stsEndpoint'], 'https://sts.us-east-1.amazonaws.com');
-    assert.equal(bucket['externalId'], '********');
-    assert.equal(disabled.disabled, true);
-    assert.equal(disabled.buckets[0]!['secretKey'], '********');
-    assert.equal(disabled.buckets[0]!['accessKey'], '********');
-    assert.ok(!result.stdout.includes('old/secret/should/be/masked'));
-    assert.ok(!result.stdout.includes('very-secret-external-id'));
-    const cloudtrailLine = readFileSync(REALISTIC, 'utf8').split('\n').findIndex((l) => l.includes('<bucket type="cloudtrail">')) + 1;
-    assert.ok(printed.warnings.some((w) => w.includes('type="cloudtrail"') && w.includes(`:${cloudtrailLine}:`)), printed.warnings.join('\n'));
-    assert.ok(printed.warnings.some((w) => w.includes('<service type="cloudwatchlogs">')));
-  });
-
+describe('a configuration the collector refuses', () => {
   const badCases: Array<[label: string, conf: string, mustName: string[]]> = [
     ['interval 10x', bucketConf('<name>b</name>', '<interval>10x</interval>'), ['<interval>', '10x', ':7:']],
     ['date 2026-13-45', bucketConf('<name>b</name><only_logs_after>2026-13-45</only_logs_after>'), ['<only_logs_after>', '2026-13-45']],
@@ -68,36 +41,12 @@ describe('--check-config', () => {
   ];
 
   for (const [label, conf, mustName] of badCases) {
-    test(`exits 2 naming the problem: ${label}`, async () => {
-      const dir = tempDir();
-      const file = join(dir, 'ossec.conf');
-      writeFileSync(file, conf);
-      const result = await runCli(['--check-config', '--config', file]);
-      assert.equal(result.code, 2, `${label}: ${result.stdout}${result.stderr}`);
-      assert.equal(result.stdout, '');
-      const message = result.stderr.trim();
-      assert.equal(message.split('\n').length, 1, message);
+    test(`refused naming the problem: ${label}`, () => {
+      const { file, message } = refusalOf(conf);
       assert.ok(message.includes(file), message);
       for (const part of mustName) assert.ok(message.includes(part), `${label}: "${message}" should name ${part}`);
     });
   }
-
-  test('a configuration error stops a collecting run with exit 2 before any output is written', async () => {
-    const dir = tempDir();
-    const file = join(dir, 'ossec.conf');
-    writeFileSync(file, bucketConf('<name>b</name>', '<interval>soon</interval>'));
-    const result = await runCli(['--config', file, '--once', '--state', join(dir, 'state.db'), '--output', 'stdout']);
-    assert.equal(result.code, 2);
-    assert.equal(result.stdout, '');
-  });
-
-  test('usage errors exit 2', async () => {
-    for (const args of [['--bogus'], ['--log-level', 'loud'], ['--output', 'carrier-pigeon', '--once'], ['--concurrency', '0']]) {
-      const result = await runCli(args);
-      assert.equal(result.code, 2, args.join(' '));
-      assert.ok(result.stderr.includes(args[args.length - 1] === '--once' ? 'carrier-pigeon' : args[args.length - 1]!), result.stderr);
-    }
-  });
 });
 
 describe('configuration values', () => {
@@ -228,16 +177,9 @@ describe('bucket, service and subscriber types', () => {
     ['a subscriber without a type', '<subscriber><sqs_name>q</sqs_name></subscriber>', ['<subscriber>', 'needs a type attribute (type="buckets")']],
   ];
   for (const [label, inner, mustName] of unknown) {
-    test(`a type Wazuh does not know either is a configuration error naming file, line and value: ${label}`, async () => {
-      const dir = tempDir();
-      const file = join(dir, 'ossec.conf');
-      writeFileSync(file, wodle(`    <bucket type="guardduty"><name>gd</name></bucket>\n    ${inner}`));
-      const result = await runCli(['--check-config', '--config', file, '--state', join(dir, 'state.db')]);
-      assert.equal(result.code, 2, result.stdout + result.stderr);
-      assert.equal(result.stdout, '');
-      const message = result.stderr.trim();
-      assert.equal(message.split('\n').length, 1, message);
-      assert.ok(message.startsWith(`guardduty-wodle: ${file}:4: `), message);
+    test(`a type Wazuh does not know either is a configuration error naming file, line and value: ${label}`, () => {
+      const { file, message } = refusalOf(wodle(`    <bucket type="guardduty"><name>gd</name></bucket>\n    ${inner}`));
+      assert.ok(message.startsWith(`${file}:4: `), message);
       for (const part of mustName) assert.ok(message.includes(part), `"${message}" should name ${part}`);
     });
   }
@@ -261,16 +203,10 @@ describe('malformed XML is reported at lines of the file itself', () => {
     ['a column after a bare & on the same line', '<ossec_config><global>R&D & ops</global> <a x=1/>\n</ossec_config>\n', 1, "Attribute 'x' is without value (column 45)"],
   ];
   for (const [label, conf, line, says] of cases) {
-    test(label, async () => {
-      const dir = tempDir();
-      const file = join(dir, 'ossec.conf');
-      writeFileSync(file, conf);
+    test(label, () => {
+      const { file, message } = refusalOf(conf);
       const lines = conf.split('\n').length - (conf.endsWith('\n') ? 1 : 0);
-      const result = await runCli(['--check-config', '--config', file, '--state', join(dir, 'state.db')]);
-      assert.equal(result.code, 2, result.stdout + result.stderr);
-      const message = result.stderr.trim();
-      assert.equal(message.split('\n').length, 1, message);
-      const at = new RegExp(`^guardduty-wodle: ${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:(\\d+): malformed XML: `).exec(message);
+      const at = new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:(\\d+): malformed XML: `).exec(message);
       assert.ok(at, message);
       assert.ok(Number(at[1]) >= 1 && Number(at[1]) <= lines, `line ${at[1]} of a ${lines}-line file: ${message}`);
       assert.equal(Number(at[1]), line, message);
@@ -278,4 +214,18 @@ describe('malformed XML is reported at lines of the file itself', () => {
       assert.ok(message.includes(says), `"${message}" should say ${says}`);
     });
   }
+});
+
+describe('only_logs_after in the future', () => {
+  const conf = (day: string) =>
+    `<ossec_config>\n  <wodle name="aws-s3">\n    <bucket type="guardduty">\n      <name>gd-config-bounds</name>\n      <service_endpoint>http://127.0.0.1:9</service_endpoint>\n      <only_logs_after>${day}</only_logs_after>\n    </bucket>\n  </wodle>\n</ossec_config>\n`;
+
+  // Said at start and by --check-config, naming file and line: process/config-bounds.test.ts.
+  test('"future" is after today in UTC: today and earlier days are not warned about', () => {
+    const lateOnNovember30 = new Date('2026-11-30T23:59:59Z');
+    assert.equal(parseConfig(conf('2026-DEC-01'), 'ossec.conf', lateOnNovember30).warnings.length, 1);
+    assert.deepEqual(parseConfig(conf('2026-DEC-01'), 'ossec.conf', new Date('2026-12-01T00:00:00Z')).warnings, []);
+    assert.deepEqual(parseConfig(conf('2026-NOV-30'), 'ossec.conf', lateOnNovember30).warnings, []);
+    assert.deepEqual(parseConfig(conf('2020-01-01'), 'ossec.conf', lateOnNovember30).warnings, []);
+  });
 });

@@ -1,16 +1,14 @@
 import assert from 'node:assert/strict';
 import { createHash, createHmac } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import type { SourceData } from '@smithy/types';
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { DirectS3, objectPath, parseListPage, routeOf, s3Signer, signGet, type ListPage } from '../src/aws/direct.js';
-import { runCli, tempDir, writeConfig } from './helpers/cli.js';
-import { jsonlGz, makeFinding, nativeKey, today } from './helpers/findings.js';
-import { S3Proxy, s3Error } from './helpers/proxy.js';
+import { nativeKey, today } from '../support/findings.js';
+import { inProcessBucket } from './helpers/harness.js';
+import { S3Proxy, s3Error } from '../support/proxy.js';
 import { useFakeS3 } from '../support/s3.js';
 
 const fake = useFakeS3();
@@ -165,71 +163,63 @@ function objectGets(proxy: S3Proxy): Array<{ url: string; direct: boolean }> {
     .map((r) => ({ url: r.url, direct: r.headers['amz-sdk-invocation-id'] === undefined }));
 }
 
+// Collector passes run in this process (the pipeline whole, through the run context) against fauxqs
+// behind a proxy that records each request: which ones the collector sent directly, which through the SDK.
 describe('direct GetObject against a real S3 API', () => {
   test('objects are read with direct GETs once the bucket was listed, keys with odd characters included', async () => {
-    const bucket = 'direct-get';
-    fake.s3.createBucket(bucket);
     const names = ["odd name+(1)!'*é.jsonl.gz", 'plain.jsonl.gz', 'tilde~and_dash-.jsonl.gz'];
-    for (const [i, name] of names.entries()) {
-      await fake.s3.put(bucket, nativeKey('123456789012', 'us-east-1', today(), name), jsonlGz([makeFinding('123456789012', 'us-east-1', `direct-${i}`)]));
-    }
-    const proxy = await S3Proxy.start(fake.s3.endpoint);
+    const h = await inProcessBucket(fake, 'direct-get', () => '');
     try {
-      const dir = tempDir();
-      const out = join(dir, 'events.jsonl');
-      const config = writeConfig(dir, [{ name: bucket, endpoint: proxy.endpoint }]);
-      const result = await runCli(['--config', config, '--once', '--state', join(dir, 'state.db'), '--output', `file:${out}`, '--log-level', 'debug']);
-      assert.equal(result.code, 0, result.stderr);
-      const ids = readFileSync(out, 'utf8').trim().split('\n').map((line) => JSON.parse(line).aws.id as string);
-      assert.deepEqual(ids.sort(), ['direct-0', 'direct-1', 'direct-2']);
-      const gets = objectGets(proxy);
+      for (const [i, name] of names.entries()) await h.put(nativeKey('123456789012', 'us-east-1', today(), name), [`direct-${i}`]);
+      await h.pass(new Date().toISOString());
+      assert.deepEqual(h.ids().sort(), ['direct-0', 'direct-1', 'direct-2']);
+      const gets = objectGets(h.proxy);
       assert.equal(gets.length, 3, JSON.stringify(gets));
       assert.ok(gets.every((g) => g.direct), JSON.stringify(gets));
-      assert.equal(result.logs.filter((l) => String(l['msg']).startsWith('direct request not answered')).length, 0);
+      assert.equal(h.logs.filter((l) => String(l['msg']).startsWith('direct request not answered')).length, 0);
       // The first listing goes through the SDK (nothing learnt yet), the others directly.
-      const lists = proxy.requests.filter((r) => r.url.includes('list-type=2')).map((r) => r.headers['amz-sdk-invocation-id'] === undefined);
+      const lists = h.proxy.requests.filter((r) => r.url.includes('list-type=2')).map((r) => r.headers['amz-sdk-invocation-id'] === undefined);
       assert.equal(lists[0], false);
       assert.ok(lists.length > 1 && lists.slice(1).every((direct) => direct), JSON.stringify(lists));
     } finally {
-      await proxy.stop();
+      await h.stop();
     }
   });
 
   test('a direct GET not answered 200 is asked again through the SDK, whose errors and retries apply', async () => {
     const bucket = 'direct-get-fallback';
-    fake.s3.createBucket(bucket);
     const key = nativeKey('123456789012', 'us-east-1', today());
-    await fake.s3.put(bucket, key, jsonlGz([makeFinding('123456789012', 'us-east-1', 'after-fallback')]));
     const denied = nativeKey('123456789012', 'us-east-1', today());
-    await fake.s3.put(bucket, denied, jsonlGz([makeFinding('123456789012', 'us-east-1', 'never')]));
     let throttled = 0;
-    const proxy = await S3Proxy.start(fake.s3.endpoint, {
-      intercept: (r) => {
-        if (r.method !== 'GET') return undefined;
-        // The first GET of `key` is throttled; every GET of `denied` is refused.
-        if (r.url.startsWith(`/${bucket}/${key}`) && throttled++ === 0) return s3Error(503, 'SlowDown', 'Please reduce your request rate.');
-        if (r.url.startsWith(`/${bucket}/${denied}`)) return s3Error(403, 'AccessDenied', 'Access Denied');
-        return undefined;
+    const h = await inProcessBucket(fake, bucket, () => '', {
+      expectOk: false,
+      proxy: {
+        intercept: (r) => {
+          if (r.method !== 'GET') return undefined;
+          // The first GET of `key` is throttled; every GET of `denied` is refused.
+          if (r.url.startsWith(`/${bucket}/${key}`) && throttled++ === 0) return s3Error(503, 'SlowDown', 'Please reduce your request rate.');
+          if (r.url.startsWith(`/${bucket}/${denied}`)) return s3Error(403, 'AccessDenied', 'Access Denied');
+          return undefined;
+        },
       },
     });
     try {
-      const dir = tempDir();
-      const out = join(dir, 'events.jsonl');
-      const config = writeConfig(dir, [{ name: bucket, endpoint: proxy.endpoint }], '<skip_on_error>yes</skip_on_error>');
-      const result = await runCli(['--config', config, '--once', '--state', join(dir, 'state.db'), '--output', `file:${out}`, '--log-level', 'debug']);
-      // The denied object fails the pass (exit 1) with the SDK's own explanation; the throttled one is read.
-      assert.equal(result.code, 1, result.stderr);
-      assert.deepEqual(readFileSync(out, 'utf8').trim().split('\n').map((line) => JSON.parse(line).aws.id), ['after-fallback']);
-      const fallbacks = result.logs.filter((l) => String(l['msg']).startsWith('direct request not answered'));
+      await h.put(key, ['after-fallback']);
+      await h.put(denied, ['never']);
+      const pass = await h.pass(new Date().toISOString());
+      // The denied object fails the pass (the CLI's exit 1) with the SDK's own explanation; the throttled one is read.
+      assert.equal(pass.ok, false);
+      assert.deepEqual(h.ids(), ['after-fallback']);
+      const fallbacks = h.logs.filter((l) => String(l['msg']).startsWith('direct request not answered'));
       assert.deepEqual(fallbacks.map((l) => [l['key'], l['why']]).sort(), [[key, 'HTTP 503'], [denied, 'HTTP 403']].sort());
-      const errors = result.logs.filter((l) => (l['level'] as number) >= 50).map((l) => String(l['msg']));
+      const errors = h.logs.filter((l) => (l['level'] as number) >= 50).map((l) => String(l['msg']));
       assert.ok(errors.some((m) => m.includes(`s3://${bucket}/${denied}: access denied reading the object`)), errors.join('\n'));
-      const gets = objectGets(proxy);
+      const gets = objectGets(h.proxy);
       // key: direct (503), then the SDK (200); denied: direct (403), then the SDK, which does not retry a 403.
       assert.deepEqual(gets.filter((g) => g.url.includes(key)).map((g) => g.direct), [true, false]);
       assert.deepEqual(gets.filter((g) => g.url.includes(denied)).map((g) => g.direct), [true, false]);
     } finally {
-      await proxy.stop();
+      await h.stop();
     }
   });
 });

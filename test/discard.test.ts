@@ -1,21 +1,15 @@
 // discard_regex on a linear-time engine (RE2, re2js): the same decisions as the JavaScript RegExp it
-// replaced on ordinary patterns, patterns it cannot run refused at load time, and a pattern that
-// backtracking engines take hours over matched at once, with the process answering SIGTERM and /health.
+// replaced on ordinary patterns, and patterns it cannot run refused at load time (the CLI's exit 2 for
+// them: process/command-line-errors.test.ts). A pattern that backtracking engines take hours over, in
+// real runs with the process answering SIGTERM and /health: process/discard-regex-runs.test.ts.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { parseRegex } from '../src/config/values.js';
 import { compileDiscardRules, compileStartMatcher, discardedBy } from '../src/decode/discard.js';
 import type { JsonObject } from '../src/decode/finding.js';
-import { eventsFromLines, runCli, startCli, tempDir, writeConfig, type Running } from './helpers/cli.js';
-import { jsonlGz, makeFinding, nativeKey, today } from './helpers/findings.js';
 import { readSample, sampleNames } from '../support/paths.js';
-import { useFakeS3 } from '../support/s3.js';
-import { waitForValue } from './helpers/wait.js';
+import { refusalOf } from './helpers/config-refusal.js';
 
-const ACCOUNT = '424242424242';
-const REGION = 'eu-west-3';
 /** 41 'a' and a '!': `(a+)+$` fails on it only after trying every way of splitting the a's, 2^41 for a backtracker. */
 const EVIL_TITLE = `${'a'.repeat(41)}!`;
 
@@ -196,11 +190,8 @@ describe('patterns the engine cannot run are configuration errors', () => {
   const xml = (text: string) => text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
 
   for (const [pattern, says] of unsupported.slice(0, 9)) {
-    test(`--check-config exits 2 naming file, line and the pattern: ${pattern}`, async () => {
-      const dir = tempDir();
-      const file = join(dir, 'ossec.conf');
-      writeFileSync(
-        file,
+    test(`a configuration with it is refused naming file, line and the pattern: ${pattern}`, () => {
+      const { file, message } = refusalOf(
         `<ossec_config>
   <wodle name="aws-s3">
     <bucket type="guardduty">
@@ -212,95 +203,8 @@ describe('patterns the engine cannot run are configuration errors', () => {
 </ossec_config>
 `,
       );
-      const result = await runCli(['--check-config', '--config', file]);
-      assert.equal(result.code, 2, result.stdout + result.stderr);
-      assert.equal(result.stdout, '');
-      const message = result.stderr.trim();
-      assert.equal(message.split('\n').length, 1, message);
-      assert.ok(message.startsWith(`guardduty-wodle: ${file}:6: <discard_regex> "${pattern}" `), message);
+      assert.ok(message.startsWith(`${file}:6: <discard_regex> "${pattern}" `), message);
       assert.ok(message.includes(says), message);
     });
   }
-});
-
-describe('a pattern that backtracking engines never finish, in a real run', () => {
-  const fake = useFakeS3();
-
-  function idsIn(file: string): string[] {
-    return existsSync(file) ? eventsFromLines(readFileSync(file, 'utf8')).map((e) => e['aws'].id as string) : [];
-  }
-
-  test('--once completes promptly: 41 a and "!" is kept (re.match of (a+)+$ fails on it), 41 a alone is discarded', { timeout: 60_000 }, async () => {
-    const bucket = 'gd-redos-once';
-    fake.s3.createBucket(bucket);
-    await fake.s3.put(
-      bucket,
-      nativeKey(ACCOUNT, REGION, today()),
-      jsonlGz([
-        { ...makeFinding(ACCOUNT, REGION, 'evil-kept'), title: EVIL_TITLE },
-        { ...makeFinding(ACCOUNT, REGION, 'all-a-discarded'), title: 'a'.repeat(41) },
-        { ...makeFinding(ACCOUNT, REGION, 'ordinary-kept') },
-      ]),
-    );
-    const dir = tempDir();
-    const config = writeConfig(dir, [{ name: bucket, endpoint: fake.s3.endpoint, extra: '<discard_regex field="title">(a+)+$</discard_regex>' }]);
-    const out = join(dir, 'events.jsonl');
-    const started = performance.now();
-    const result = await runCli(['--config', config, '--once', '--state', join(dir, 'state.db'), '--output', `file:${out}`]);
-    const elapsed = performance.now() - started;
-    assert.equal(result.code, 0, result.stderr);
-    assert.deepEqual(idsIn(out).sort(), ['evil-kept', 'ordinary-kept']);
-    const kept = eventsFromLines(readFileSync(out, 'utf8')).find((e) => e['aws'].id === 'evil-kept')!;
-    assert.equal(kept['aws'].title, EVIL_TITLE);
-    const summary = result.logs.find((l) => String(l['msg']).startsWith('bucket pass'))!;
-    assert.equal(summary['discarded'], 1);
-    assert.equal(summary['events'], 2);
-    assert.ok(elapsed < 30_000, `the run took ${elapsed.toFixed(0)} ms`);
-  });
-
-  const until = <T>(running: Running, what: string, probe: () => Promise<T | undefined> | T | undefined): Promise<T> =>
-    waitForValue(running, probe, { what, timeoutMs: 15_000, intervalMs: 50 });
-
-  test('the daemon matching such titles answers /health and exits 0 on SIGTERM at once', { timeout: 60_000 }, async () => {
-    const bucket = 'gd-redos-daemon';
-    fake.s3.createBucket(bucket);
-    const objects = 40;
-    for (let o = 0; o < objects; o++) {
-      const findings = Array.from({ length: 50 }, (_, f) => ({ ...makeFinding(ACCOUNT, REGION, `evil-${o}-${f}`), title: EVIL_TITLE }));
-      await fake.s3.put(bucket, nativeKey(ACCOUNT, REGION, today()), jsonlGz(findings));
-    }
-    const dir = tempDir();
-    const config = writeConfig(dir, [{ name: bucket, endpoint: fake.s3.endpoint, extra: '<discard_regex field="title">(a+)+$</discard_regex>' }], '<interval>1h</interval>');
-    const out = join(dir, 'events.jsonl');
-    const running = startCli(['--config', config, '--state', join(dir, 'state.db'), '--output', `file:${out}`, '--metrics-port', '0', '--concurrency', '2']);
-    let stopped: number;
-    try {
-      const port = await until(running, 'the metrics server', () => {
-        const line = running
-          .stderrSoFar()
-          .split('\n')
-          .filter((l) => l.startsWith('{'))
-          .map((l) => JSON.parse(l) as Record<string, unknown>)
-          .find((l) => String(l['msg']).startsWith('metrics on'));
-        return line ? (line['port'] as number) : undefined;
-      });
-      // Findings with that title have gone through the matcher and out.
-      await until(running, 'the first events', () => (idsIn(out).length > 0 ? true : undefined));
-      const health = await fetch(`http://127.0.0.1:${port}/health`, { signal: AbortSignal.timeout(5_000) });
-      assert.ok(health.status === 200 || health.status === 503, `health ${health.status}`);
-      const body = (await health.json()) as Record<string, unknown>;
-      assert.ok(body['pass'] === 'running' || body['pass'] === 'idle', JSON.stringify(body));
-    } finally {
-      stopped = performance.now();
-      running.child.kill('SIGTERM');
-    }
-    const result = await running.done;
-    const exitMs = performance.now() - stopped;
-    assert.equal(result.code, 0, result.stderr);
-    assert.equal(result.signal, null);
-    assert.ok(exitMs < 10_000, `exit took ${exitMs.toFixed(0)} ms after SIGTERM`);
-    const ids = idsIn(out);
-    assert.ok(ids.length > 0 && ids.every((id) => id.startsWith('evil-')), 'nothing was discarded: the title does not match');
-    assert.equal(new Set(ids).size, ids.length, 'no event twice');
-  });
 });

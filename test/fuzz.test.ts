@@ -1,5 +1,6 @@
 // Fuzz: corrupted containers and JSON never crash or hang the decoder; each bad object fails with one
-// clear ObjectError (or decodes what is still valid).
+// clear ObjectError (or decodes what is still valid); a bucket of them, read by a collector pass in this
+// process, fails each bad object alone.
 import assert from 'node:assert/strict';
 import { gzipSync } from 'node:zlib';
 import { describe, test } from 'node:test';
@@ -7,12 +8,12 @@ import { compileDiscardRules } from '../src/decode/discard.js';
 import { FetchError } from '../src/aws/body.js';
 import { decodeObject } from '../src/decode/object.js';
 import { ObjectError } from '../src/errors.js';
-import { runCli, tempDir, writeConfig } from './helpers/cli.js';
 import { ENCODINGS, encode } from './helpers/encodings.js';
-import { firehoseKey, today } from './helpers/findings.js';
+import { firehoseKey, today } from '../support/findings.js';
 import { readSample } from '../support/paths.js';
 import { random } from './helpers/random.js';
 import { useFakeS3 } from '../support/s3.js';
+import { inProcessBucket } from './helpers/harness.js';
 
 const fake = useFakeS3();
 
@@ -130,27 +131,27 @@ describe('fuzz', () => {
     }
   });
 
-  test('a bucket of mutated objects: the collector exits 0 and names each failed object in one error line', async () => {
+  test('a bucket of mutated objects: a collector pass succeeds (the CLI\'s exit 0) and names each failed object in one error line', async () => {
     const bucket = 'fuzz-bucket';
-    fake.s3.createBucket(bucket);
-    const next = random(4242);
-    const keys: string[] = [];
-    for (let i = 0; i < 24; i++) {
-      const encoding = ENCODINGS[i % ENCODINGS.length]!;
-      const mutate = Object.values(MUTATIONS)[i % 4]!;
-      const key = firehoseKey(today(), i % 24, '.bin');
-      keys.push(key);
-      await fake.s3.put(bucket, key, mutate(encoding === 'plain' ? gzipSync(CONTENT) : await encode(encoding, CONTENT), next));
+    const h = await inProcessBucket(fake, bucket, () => '');
+    try {
+      const next = random(4242);
+      const keys: string[] = [];
+      for (let i = 0; i < 24; i++) {
+        const encoding = ENCODINGS[i % ENCODINGS.length]!;
+        const mutate = Object.values(MUTATIONS)[i % 4]!;
+        const key = firehoseKey(today(), i % 24, '.bin');
+        keys.push(key);
+        await fake.s3.put(bucket, key, mutate(encoding === 'plain' ? gzipSync(CONTENT) : await encode(encoding, CONTENT), next));
+      }
+      const { summary } = await h.pass(new Date().toISOString());
+      assert.equal(summary.listed, 24);
+      const objectErrors = h.logs.filter((l) => l['level'] === 50 && l['line'] === undefined).map((l) => String(l['msg']));
+      assert.equal(objectErrors.length, summary.failed);
+      for (const key of keys) assert.ok(objectErrors.filter((e) => e.includes(key)).length <= 1, key);
+      assert.ok(summary.failed > 0);
+    } finally {
+      await h.stop();
     }
-    const dir = tempDir();
-    const config = writeConfig(dir, [{ name: bucket, endpoint: fake.s3.endpoint }]);
-    const result = await runCli(['--config', config, '--once', '--state', `${dir}/state.db`, '--output', `file:${dir}/out.jsonl`]);
-    assert.equal(result.code, 0, result.stderr);
-    const summary = result.logs.find((l) => String(l['msg']).startsWith('bucket pass'))!;
-    assert.equal(summary['listed'], 24);
-    const objectErrors = result.logs.filter((l) => l['level'] === 50 && l['line'] === undefined).map((l) => String(l['msg']));
-    assert.equal(objectErrors.length, summary['failed']);
-    for (const key of keys) assert.ok(objectErrors.filter((e) => e.includes(key)).length <= 1, key);
-    assert.ok((summary['failed'] as number) > 0);
   });
 });

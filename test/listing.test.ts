@@ -3,16 +3,13 @@
 // from there on are read. Against real fauxqs, behind a proxy that counts requests, with the collector's
 // clock injected.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import Database from 'better-sqlite3';
-import { inProcessBucket, isList } from './helpers/harness.js';
+import { inProcessBucket } from './helpers/harness.js';
 import { migrate, SCHEMA_VERSION } from '../src/state/migrations.js';
 import { addDays } from '../src/walk/dates.js';
-import { FAKE_AWS_ENV, runCli, tempDir, writeConfig } from './helpers/cli.js';
-import { firehoseKey, jsonlGz, makeFinding, nativeKey } from './helpers/findings.js';
-import { S3Proxy, type SeenRequest } from './helpers/proxy.js';
+import { firehoseKey, jsonlGz, makeFinding, nativeKey } from '../support/findings.js';
+import type { SeenRequest } from '../support/proxy.js';
 import { useFakeS3 } from '../support/s3.js';
 import { stateRows } from './helpers/state.js';
 
@@ -213,46 +210,33 @@ describe('listing engine', () => {
   test('--rescan-since lists every partition from that day and reads only what the state does not know as done', async () => {
     const account = '600000000001';
     const region = 'eu-north-1';
-    Object.assign(process.env, FAKE_AWS_ENV);
-    const bucket = 'lst-rescan';
-    fake.s3.createBucket(bucket);
-    const proxy = await S3Proxy.start(fake.s3.endpoint);
-    const dir = tempDir();
-    const day = (n: number) => new Date(Date.now() - n * 86_400_000).toISOString().slice(0, 10);
+    // The passes run on one day, as the collector's runs on the same day do.
+    const today = addDays(DAY0, 40);
+    const at = `${today}T12:00:00Z`;
+    const day = (n: number) => addDays(today, -n);
+    const h = await harness('lst-rescan', () => `<only_logs_after>${day(20)}</only_logs_after>`);
+    const partitionList = (lists: SeenRequest[]) => lists.map(listing).find((l) => l.prefix.endsWith(`${region}/`))!;
     try {
-      const config = writeConfig(dir, [{ name: bucket, endpoint: proxy.endpoint, extra: `<only_logs_after>${day(20)}</only_logs_after>` }]);
-      const out = join(dir, 'events.jsonl');
-      const args = ['--config', config, '--once', '--state', join(dir, 'state.db'), '--output', `file:${out}`];
-      const put = (n: number, id: string) => fake.s3.put(bucket, nativeKey(account, region, day(n)), jsonlGz([makeFinding(account, region, id)]));
-      await put(10, 'ten');
-      await put(1, 'one');
-      assert.equal((await runCli(args)).code, 0);
+      await h.put(nativeKey(account, region, day(10)), ['ten']);
+      await h.put(nativeKey(account, region, day(1)), ['one']);
+      await h.pass(at);
       // Copied in late, five days before the window: a normal pass does not list it.
-      await put(6, 'six-late');
-      assert.equal((await runCli(args)).code, 0);
-      const read = () => readFileSync(out, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { aws: { id: string } }).aws.id);
-      assert.deepEqual(read().sort(), ['one', 'ten']);
-      proxy.reset();
-      const rescan = await runCli([...args, '--rescan-since', day(8)]);
-      assert.equal(rescan.code, 0, rescan.stderr);
-      assert.deepEqual(read().sort(), ['one', 'six-late', 'ten'], 'the late object once; nothing done is sent again');
-      const partitionList = proxy.requests.filter(isList).map(listing).find((l) => l.prefix.endsWith(`${region}/`))!;
-      assert.equal(partitionList.startAfter, `AWSLogs/${account}/GuardDuty/${region}/${day(8).replaceAll('-', '/')}/`);
-      assert.ok(rescan.logs.some((l) => String(l['msg']).startsWith(`rescan: listing every partition from ${day(8)}`)));
+      await h.put(nativeKey(account, region, day(6)), ['six-late']);
+      await h.pass(at);
+      assert.deepEqual(h.ids().sort(), ['one', 'ten']);
+      const rescan = await h.pass(at, { rescanSince: day(8) });
+      assert.deepEqual(h.ids().sort(), ['one', 'six-late', 'ten'], 'the late object once; nothing done is sent again');
+      assert.equal(partitionList(rescan.lists).startAfter, `AWSLogs/${account}/GuardDuty/${region}/${day(8).replaceAll('-', '/')}/`);
+      assert.ok(h.logs.some((l) => String(l['msg']).startsWith(`rescan: listing every partition from ${day(8)}`)));
       // A rescan from before only_logs_after starts at only_logs_after. Days older than the state keeps
       // are read again, as the README says: the row of "ten" was pruned when the window first moved
       // (two days behind it); the rescan's own row of "six-late" is kept until the window moves again.
-      proxy.reset();
-      const again = await runCli([...args, '--rescan-since', day(40)]);
-      assert.equal(again.code, 0, again.stderr);
-      const fromOnly = proxy.requests.filter(isList).map(listing).find((l) => l.prefix.endsWith(`${region}/`))!;
-      assert.equal(fromOnly.startAfter, `AWSLogs/${account}/GuardDuty/${region}/${day(20).replaceAll('-', '/')}/`);
-      assert.deepEqual(read().sort(), ['one', 'six-late', 'ten', 'ten']);
-      const bad = await runCli([...args, '--rescan-since', '2026-02-30']);
-      assert.equal(bad.code, 2);
-      assert.match(bad.stderr, /--rescan-since 2026-02-30: use a day as YYYY-MM-DD/);
+      const again = await h.pass(at, { rescanSince: day(40) });
+      assert.equal(partitionList(again.lists).startAfter, `AWSLogs/${account}/GuardDuty/${region}/${day(20).replaceAll('-', '/')}/`);
+      assert.deepEqual(h.ids().sort(), ['one', 'six-late', 'ten', 'ten']);
+      // A --rescan-since that is not a day is refused on the command line: cli-options.test.ts.
     } finally {
-      await proxy.stop();
+      await h.stop();
     }
   });
 });

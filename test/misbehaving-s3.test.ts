@@ -7,9 +7,9 @@ import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { DEFAULT_LIMITS } from '../src/vocabulary.js';
 import { addDays } from '../src/walk/dates.js';
 import { ENCODINGS, EXTENSIONS, encode } from './helpers/encodings.js';
-import { firehoseKey, makeFinding, nativeKey } from './helpers/findings.js';
+import { firehoseKey, makeFinding, nativeKey } from '../support/findings.js';
 import { inProcessBucket, isGet, isList } from './helpers/harness.js';
-import { s3Error, type Answer, type SeenRequest } from './helpers/proxy.js';
+import { s3Error, type Answer, type SeenRequest } from '../support/proxy.js';
 import { stateRows } from './helpers/state.js';
 import { useFakeS3 } from '../support/s3.js';
 

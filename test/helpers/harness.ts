@@ -10,9 +10,10 @@ import { Outputs, type Output } from '../../src/emit/index.js';
 import type { PassOutcome, RunContext } from '../../src/vocabulary.js';
 import { StateStore } from '../../src/state/store.js';
 import type { FakeS3 } from '../../support/s3.js';
-import { FAKE_AWS_ENV, tempDir } from './cli.js';
-import { jsonlGz, makeFinding } from './findings.js';
-import { S3Proxy, type ProxyOptions, type SeenRequest } from './proxy.js';
+import { FAKE_AWS_ENV } from '../../support/cli.js';
+import { tempDir } from './files.js';
+import { jsonlGz, makeFinding } from '../../support/findings.js';
+import { S3Proxy, type ProxyOptions, type SeenRequest } from '../../support/proxy.js';
 import { inProcessRun } from './run.js';
 
 export const isList = (r: SeenRequest) => r.method === 'GET' && r.url.includes('list-type=2');
@@ -24,6 +25,8 @@ export interface HarnessOptions {
   outputs?: () => Output[];
   /** Each pass must succeed (its outcome ok); true unless the test looks at failing passes. */
   expectOk?: boolean;
+  /** Options of the `<wodle name="aws-s3">` block around the bucket (skip_on_error…). */
+  wodleXml?: string;
 }
 
 /** Where the state keeps a partition's next listing starting, read as an operator would. */
@@ -47,7 +50,7 @@ export async function inProcessBucket(fake: { readonly s3: FakeS3 }, bucket: str
   const proxy = await S3Proxy.start(fake.s3.endpoint, options.proxy);
   const dir = tempDir();
   const config: Config = parseConfig(
-    `<ossec_config><wodle name="aws-s3"><bucket type="guardduty"><name>${bucket}</name>` +
+    `<ossec_config><wodle name="aws-s3">${options.wodleXml ?? ''}<bucket type="guardduty"><name>${bucket}</name>` +
       `<service_endpoint>${proxy.endpoint}</service_endpoint>${bucketXml(proxy.endpoint)}</bucket></wodle></ossec_config>`,
     `${bucket}.conf`,
   );

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Running } from './cli.js';
+import type { Running } from '../../support/cli.js';
 
 // Waits on something a test can observe (a log line, a file, a request, a connection), each with an
 // upper bound that fails the test with a message naming what never happened: no bare sleeps.

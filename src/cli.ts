@@ -2,7 +2,8 @@
 // V8's defaults let the heap grow far past what the collector holds: dataset (a) of `npm run bench`
 // peaks at 140-190 MB on Node 20 and 250-280 MB on Node 24 without these flags, 92-125 MB with them,
 // for about 45 % more CPU (still within the floor's: docs/performance.md). They must be on this line
-// (MEMORY_FLAGS, checked by test/dockerfile.test.ts and test/process/memory-flags.test.ts); a start without them is warned about.
+// (MEMORY_FLAGS, checked by test/dockerfile.test.ts and test/process/memory-flags.test.ts); a start
+// without them is warned about.
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { parseCli, USAGE, type CliOptions } from './cli-options.js';

@@ -8,7 +8,7 @@ import { decodeObject } from './decode/object.js';
 import type { Outputs } from './emit/index.js';
 import { OutputError, StateError, describe } from './errors.js';
 import { badLinesStopBucket, classifyFailure, decideFailure, mayBeIsolated, nextForFailure, type FailureDecision, type FailureKind } from './policy/failure.js';
-import type { Limits, ObjectOutcome, Telemetry } from './vocabulary.js';
+import type { Limits, ObjectOutcome, ReadCounts, Telemetry } from './vocabulary.js';
 import type { KnownObject, ObjectRecord, SeenVersion } from './state/rows.js';
 import { findingId, type JsonObject } from './decode/finding.js';
 import type { EncodedEvent } from './event-batch.js';
@@ -52,21 +52,6 @@ export interface ObjectTask {
   now(): Date;
 }
 
-/** What one read adds to its pass's counts. */
-export interface ReadCounts {
-  done: number;
-  failed: number;
-  events: number;
-  /** Findings of AWS's critical class delivered (severity 9.0-10.0). */
-  critical: number;
-  /** Re-exports of findings already sent that finding_updates held back. */
-  suppressed: number;
-  discarded: number;
-  skipped: number;
-  malformed: number;
-  bytes: number;
-  deleted: number;
-}
 
 /** An object recorded failed as transient, which the end of a pass may find was its own failure. */
 export interface TransientFailure {

@@ -33,19 +33,10 @@ export const DEFAULT_LIMITS: Limits = {
 
 export type LayoutName = 'native' | 'firehose';
 
-export interface BucketPassSummary {
-  bucket: string;
-  layout: LayoutName;
-  ok: boolean;
-  partitions: number;
-  /** Keys listed inside the day window and inside the layout. */
-  listed: number;
-  /** Keys listed that the state did not know. */
-  new: number;
-  /** Failed objects read again this pass. */
-  retried: number;
+/** What reading objects adds up to: one read's (read-object.ts), a pass's. */
+export interface ReadCounts {
   done: number;
-  /** Objects that failed this pass. */
+  /** Objects that failed. */
   failed: number;
   events: number;
   /** Findings of severity 9.0-10.0 (AWS's critical class) delivered. */
@@ -58,6 +49,19 @@ export interface BucketPassSummary {
   malformed: number;
   bytes: number;
   deleted: number;
+}
+
+export interface BucketPassSummary extends ReadCounts {
+  bucket: string;
+  layout: LayoutName;
+  ok: boolean;
+  partitions: number;
+  /** Keys listed inside the day window and inside the layout. */
+  listed: number;
+  /** Keys listed that the state did not know. */
+  new: number;
+  /** Failed objects read again this pass. */
+  retried: number;
   durationMs: number;
   /** Why the pass ended early (a stop signal, an output or the state down, a halt on an error), or null. */
   interrupted: string | null;

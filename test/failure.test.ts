@@ -53,14 +53,6 @@ describe('one object failing transiently, or an outage', () => {
     assert.equal(mayBeIsolated(new FetchError('reading the object body failed after 5 bytes: aborted')), false);
     assert.equal(mayBeIsolated(Object.assign(new Error('InternalError'), { name: 'InternalError', $metadata: { httpStatusCode: 500 } })), false);
   });
-
-  test('an isolated failure spends an attempt like content, fails the pass, never stops the bucket', () => {
-    assert.deepEqual(decideFailure('isolated', 0, limits), { countsAttempt: true, halt: 'none', passOk: false, next: 'retry' });
-    assert.deepEqual(decideFailure('isolated', 1, limits), { countsAttempt: true, halt: 'none', passOk: false, next: 'give-up' });
-    assert.deepEqual(decideFailure('isolated', 9, { skipOnError: false, maxAttempts: 2 }), { countsAttempt: true, halt: 'none', passOk: false, next: 'retry' });
-    assert.match(nextForFailure('isolated', decideFailure('isolated', 0, limits), 1, limits), /the object's own failure, attempt 1 of 2, read again next pass/);
-    assert.match(nextForFailure('isolated', decideFailure('isolated', 1, limits), 2, limits), /left failed after 2 attempts/);
-  });
 });
 
 describe('the failure policy', () => {

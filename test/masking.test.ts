@@ -7,9 +7,8 @@ import { explainAwsError } from '../src/aws/errors.js';
 import { describeConfig, parseConfig } from '../src/config/load.js';
 import { maskUrl, maskUrlsIn } from '../src/config/values.js';
 import { refusalOf } from './helpers/config-refusal.js';
+import { PASSWORD, STS_PASSWORD, maskedConf } from './helpers/masked-config.js';
 
-const PASSWORD = 's3cr3t';
-const STS_PASSWORD = 'st5-pa55';
 
 describe('maskUrl', () => {
   const cases: Array<[url: string, printed: string]> = [
@@ -44,22 +43,7 @@ describe('maskUrl', () => {
 });
 
 describe('where endpoints are printed', () => {
-  const conf = (bucketExtra: string) => `<ossec_config>
-  <wodle name="aws-s3">
-    <bucket type="guardduty">
-      <name>gd-masked</name>
-      <service_endpoint>http://user:${PASSWORD}@127.0.0.1:9</service_endpoint>
-      <sts_endpoint>https://stsuser:${STS_PASSWORD}@sts.example.com</sts_endpoint>
-${bucketExtra}
-    </bucket>
-    <subscriber type="buckets">
-      <sqs_name>q</sqs_name>
-      <service_endpoint>http://quser:${PASSWORD}@127.0.0.1:9</service_endpoint>
-      <sts_endpoint>https://qsts:${STS_PASSWORD}@sts.example.com/</sts_endpoint>
-    </subscriber>
-  </wodle>
-</ossec_config>
-`;
+  const conf = maskedConf;
 
   test('describeConfig (the --check-config JSON) masks both endpoints, of buckets and subscribers; the configuration keeps the real ones', () => {
     const config = parseConfig(conf(''), 'ossec.conf');

@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { runCli, writeConfig } from '../../support/cli.js';
@@ -26,4 +27,34 @@ export function bucketOnDisk(s3: FakeS3, bucket: string, extra: string) {
   /** One real collector pass (--once) into the events file. */
   const once = (more: string[] = []) => runCli(['--config', config, '--once', '--state', state, '--output', `file:${out}`, ...more]);
   return { dir, config, state, out, once };
+}
+
+export interface Collected {
+  dir: string;
+  config: string;
+  state: string;
+  out: string;
+  /** Runs one real collector pass (--once) and returns its exit status. */
+  pass(extra?: string[]): Promise<number>;
+}
+
+/** A bucket on the S3 emulator, an ossec.conf naming it, and a state file the real collector fills. */
+export function collected(fake: { readonly s3: FakeS3 }, bucket: string, extra: string): Collected {
+  const { once, ...files } = bucketOnDisk(fake.s3, bucket, extra);
+  return {
+    ...files,
+    async pass(more = []) {
+      const result = await once(more);
+      if (result.code !== 0) process.stderr.write(`# collector pass exited ${result.code}:\n${result.stderr}`);
+      return result.code ?? -1;
+    },
+  };
+}
+
+/** The one line a command writes on stderr when it refuses (exit 2): `guardduty-wodle: …`. */
+export function oneErrorLine(stderr: string): string {
+  const lines = stderr.split('\n').filter((line) => line !== '');
+  assert.equal(lines.length, 1, `one line on stderr: ${stderr}`);
+  assert.match(lines[0]!, /^guardduty-wodle: /);
+  return lines[0]!;
 }

@@ -9,42 +9,14 @@ import { StateStore } from '../../src/state/store.js';
 import { runCli } from '../../support/cli.js';
 import { daysAgo, jsonlGz, makeFinding, nativeKey, today } from '../../support/findings.js';
 import { useFakeS3 } from '../../support/s3.js';
-import { bucketOnDisk } from '../helpers/collector-runs.js';
+import { collected as collectedOn, oneErrorLine } from '../helpers/collector-runs.js';
 import { tempDir } from '../helpers/files.js';
 import { corruptGzip } from '../helpers/state-records.js';
 
 const fake = useFakeS3();
+const collected = (bucket: string, extra: string) => collectedOn(fake, bucket, extra);
 const ACCOUNT = '565656565656';
 const EAST = 'us-east-1';
-
-interface Collected {
-  dir: string;
-  config: string;
-  state: string;
-  out: string;
-  /** Runs one real collector pass (--once) and returns its exit status. */
-  pass(extra?: string[]): Promise<number>;
-}
-
-/** A bucket on the S3 emulator, an ossec.conf naming it, and a state file the real collector fills. */
-function collected(bucket: string, extra: string): Collected {
-  const { once, ...files } = bucketOnDisk(fake.s3, bucket, extra);
-  return {
-    ...files,
-    async pass(more = []) {
-      const result = await once(more);
-      if (result.code !== 0) process.stderr.write(`# collector pass exited ${result.code}:\n${result.stderr}`);
-      return result.code ?? -1;
-    },
-  };
-}
-
-function oneErrorLine(stderr: string): string {
-  const lines = stderr.split('\n').filter((line) => line !== '');
-  assert.equal(lines.length, 1, `one line on stderr: ${stderr}`);
-  assert.match(lines[0]!, /^guardduty-wodle: /);
-  return lines[0]!;
-}
 
 describe('explain', () => {
   test('on a state the real collector made: done with its events, failed with its attempts', async () => {

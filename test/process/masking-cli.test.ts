@@ -7,27 +7,11 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { runCli } from '../../support/cli.js';
 import { tempDir } from '../helpers/files.js';
+import { PASSWORD, STS_PASSWORD, maskedConf } from '../helpers/masked-config.js';
 
-const PASSWORD = 's3cr3t';
-const STS_PASSWORD = 'st5-pa55';
 
 describe('where endpoints are printed', () => {
-  const conf = (bucketExtra: string) => `<ossec_config>
-  <wodle name="aws-s3">
-    <bucket type="guardduty">
-      <name>gd-masked</name>
-      <service_endpoint>http://user:${PASSWORD}@127.0.0.1:9</service_endpoint>
-      <sts_endpoint>https://stsuser:${STS_PASSWORD}@sts.example.com</sts_endpoint>
-${bucketExtra}
-    </bucket>
-    <subscriber type="buckets">
-      <sqs_name>q</sqs_name>
-      <service_endpoint>http://quser:${PASSWORD}@127.0.0.1:9</service_endpoint>
-      <sts_endpoint>https://qsts:${STS_PASSWORD}@sts.example.com/</sts_endpoint>
-    </subscriber>
-  </wodle>
-</ossec_config>
-`;
+  const conf = maskedConf;
 
   test('--check-config prints the masked endpoints and never the passwords', async () => {
     const dir = tempDir();

@@ -12,48 +12,20 @@ import { FAKE_AWS_ENV, runCli, startCli, writeConfig } from '../../support/cli.j
 import { daysAgo, jsonlGz, makeFinding, nativeKey, today } from '../../support/findings.js';
 import { CLI } from '../../support/paths.js';
 import { useFakeS3 } from '../../support/s3.js';
-import { bucketOnDisk } from '../helpers/collector-runs.js';
+import { collected as collectedOn, oneErrorLine } from '../helpers/collector-runs.js';
 import { eventsFromLines, tempDir } from '../helpers/files.js';
 import { record } from '../helpers/state-records.js';
 import { stateRows } from '../helpers/state.js';
 import { waitForProcess } from '../helpers/wait.js';
 
 const fake = useFakeS3();
+const collected = (bucket: string, extra: string) => collectedOn(fake, bucket, extra);
 const ACCOUNT = '565656565656';
 const EAST = 'us-east-1';
 const WEST = 'eu-west-1';
 
 function idsIn(file: string): string[] {
   return existsSync(file) ? eventsFromLines(readFileSync(file, 'utf8')).map((e) => e['aws'].id as string) : [];
-}
-
-interface Collected {
-  dir: string;
-  config: string;
-  state: string;
-  out: string;
-  /** Runs one real collector pass (--once) and returns its exit status. */
-  pass(extra?: string[]): Promise<number>;
-}
-
-/** A bucket on the S3 emulator, an ossec.conf naming it, and a state file the real collector fills. */
-function collected(bucket: string, extra: string): Collected {
-  const { once, ...files } = bucketOnDisk(fake.s3, bucket, extra);
-  return {
-    ...files,
-    async pass(more = []) {
-      const result = await once(more);
-      if (result.code !== 0) process.stderr.write(`# collector pass exited ${result.code}:\n${result.stderr}`);
-      return result.code ?? -1;
-    },
-  };
-}
-
-function oneErrorLine(stderr: string): string {
-  const lines = stderr.split('\n').filter((line) => line !== '');
-  assert.equal(lines.length, 1, `one line on stderr: ${stderr}`);
-  assert.match(lines[0]!, /^guardduty-wodle: /);
-  return lines[0]!;
 }
 
 describe('reset', () => {

@@ -10,16 +10,11 @@ import { runCli } from '../../support/cli.js';
 import { today } from '../../support/findings.js';
 import { tempDir } from '../helpers/files.js';
 import { partition, record } from '../helpers/state-records.js';
+import { oneErrorLine } from '../helpers/collector-runs.js';
 
 const ACCOUNT = '565656565656';
 const EAST = 'us-east-1';
 
-function oneErrorLine(stderr: string): string {
-  const lines = stderr.split('\n').filter((line) => line !== '');
-  assert.equal(lines.length, 1, `one line on stderr: ${stderr}`);
-  assert.match(lines[0]!, /^guardduty-wodle: /);
-  return lines[0]!;
-}
 
 describe('status', () => {
   test('works while a collector holds the lock and writes through the WAL', async () => {

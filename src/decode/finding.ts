@@ -129,11 +129,11 @@ export function findingToEvents(finding: JsonObject, source: string, origin: Eve
   // integration, source and the three members of log_info.
   fields += 5;
   // Both orders share the finding's members: a port-probe detail set in it is in both.
-  const wazuhEvent: JsonObject = { integration: 'aws', aws: { log_info: logInfo, ...finding, source } };
-  const rulesEvent: JsonObject = { integration: 'aws', aws: awsForRules(finding, source, logInfo) };
+  const wazuhEvent: JsonObject | null = orders.wazuh ? { integration: 'aws', aws: { log_info: logInfo, ...finding, source } } : null;
+  const rulesEvent: JsonObject | null = orders.rules ? { integration: 'aws', aws: awsForRules(finding, source, logInfo) } : null;
   const texts = (eventFields: number): ShapedEvent => ({
-    json: orders.wazuh ? JSON.stringify(wazuhEvent) : '',
-    rulesJson: orders.rules ? JSON.stringify(rulesEvent) : '',
+    json: wazuhEvent ? JSON.stringify(wazuhEvent) : '',
+    rulesJson: rulesEvent ? JSON.stringify(rulesEvent) : '',
     fields: eventFields,
   });
   if (details === null) return [texts(fields)];

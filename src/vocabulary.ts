@@ -3,6 +3,7 @@
 // Telemetry) and the constants the state's readers must agree on. Types and constants only.
 import type { Logger } from 'pino';
 import type { S3Operation } from './aws/errors.js';
+import type { LayoutName } from './policy/layout.js';
 import type { SeverityClass } from './decode/finding.js';
 import { DEFAULT_MAX_OBJECT_BYTES } from './decode/decompress.js';
 import { DEFAULT_MAX_DOCUMENT_BYTES } from './decode/documents.js';
@@ -31,7 +32,6 @@ export const DEFAULT_LIMITS: Limits = {
   maxDocumentBytes: DEFAULT_MAX_DOCUMENT_BYTES,
 };
 
-export type LayoutName = 'native' | 'firehose';
 
 /** What reading objects adds up to: one read's (read-object.ts), a pass's. */
 export interface ReadCounts {

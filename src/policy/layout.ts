@@ -1,5 +1,4 @@
 import type { BucketConfig } from '../config/load.js';
-import type { LayoutName } from '../vocabulary.js';
 import { parseFirehoseKey } from '../walk/firehose.js';
 import { logsRoot, parseNativeKey, partitionOf } from '../walk/native.js';
 import { fromStored, type Partition, type StoredPartition } from '../walk/partition.js';
@@ -8,6 +7,9 @@ import { folderTime, type FolderTime, type Granularity } from '../walk/window.js
 // Which layout a bucket is read by, and where a key sits in it: the one answer for the listing pass,
 // the SQS subscriber and `explain`. A bucket keeps the layout the state knows it by; only a bucket the
 // state has never seen is told by one listing (native exports when `<path>AWSLogs/` holds anything).
+
+/** Native GuardDuty exports, or Firehose's date folders. */
+export type LayoutName = 'native' | 'firehose';
 
 export const GRANULARITY: Record<LayoutName, Granularity> = { native: 'day', firehose: 'hour' };
 

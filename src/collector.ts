@@ -17,9 +17,8 @@ import {
   tallyAfter,
   type PassTally,
 } from './policy/failure.js';
-import { placeKey } from './policy/layout.js';
-import { judgeKey, keyFacts } from './policy/verdict.js';
-import { addCounts, readObject, removeObject, type ObjectResult, type TransientFailure } from './read-object.js';
+import { judgeKey, keyFacts, type JudgeContext } from './policy/verdict.js';
+import { addCounts, newRecord, readObject, removeObject, type ObjectResult, type TransientFailure } from './read-object.js';
 import type { KnownObject, ObjectRecord, PartitionOutcome, PartitionRef } from './state/store.js';
 import { LISTINGS_IN_FLIGHT, PRUNE_MARGIN_DAYS, type BucketPassSummary, type CollectorContext } from './vocabulary.js';
 import { bucketLayout, type Layout } from './walk/layout.js';
@@ -80,6 +79,8 @@ export class BucketCollector {
   private readonly stopping: AbortSignal;
   /** One abort signal per object read, all aborted when the run is abandoned. */
   private readonly reads: ChildAborts;
+  /** What every key's verdict depends on besides the key (policy/verdict.ts). */
+  private readonly judging: JudgeContext;
   private tally: PassTally = NO_READS;
   /** Transient failures the pass's end may make the objects' own (policy/failure.ts). */
   private maybeIsolated: TransientFailure[] = [];
@@ -101,6 +102,7 @@ export class BucketCollector {
     this.reads = new ChildAborts(ctx.abandon);
     this.summary = emptySummary(bucket.name);
     this.stopping = AbortSignal.any([ctx.stop, this.halted.signal]);
+    this.judging = { bucket, skipOnError: ctx.skipOnError, maxAttempts: ctx.limits.maxAttempts, rescan: (ctx.rescanSince ?? null) !== null };
   }
 
   /** Resolves with the pass summary; rejects only with an OutputError or a StateError, which end the whole run. */
@@ -239,13 +241,10 @@ export class BucketCollector {
     progress: PartitionProgress,
     listed: boolean,
   ): Promise<{ settled: Promise<void> } | null> {
-    const folder = layout.folderOf(object.key, partition);
-    const placed = folder === null ? null : placeKey(this.bucket, layout.name, object.key);
+    const placed = layout.placeOf(object.key, partition);
     const known = placed === null ? undefined : this.ctx.state.lookup(this.bucket.name, object.key);
-    const verdict = judgeKey(
-      keyFacts({ bucket: this.bucket, skipOnError: this.ctx.skipOnError, maxAttempts: this.ctx.limits.maxAttempts, rescan: (this.ctx.rescanSince ?? null) !== null }, placed, known, windowStart),
-    );
-    if (folder === null || verdict.why === 'outside-layout') {
+    const verdict = judgeKey(keyFacts(this.judging, placed, known, windowStart));
+    if (placed === null || verdict.why === 'outside-layout') {
       this.log.debug({ key: object.key }, `ignoring key outside the ${layout.name} layout`);
       return null;
     }
@@ -253,6 +252,7 @@ export class BucketCollector {
       this.summary.listed++;
       this.ctx.telemetry?.objectListed?.(this.bucket.name);
     }
+    const folder = placed.folder;
     if (verdict.why === 'done' || verdict.why === 'failed-final') {
       progress.newestSettled = laterFolder(progress.newestSettled, folder);
       return null;
@@ -260,7 +260,7 @@ export class BucketCollector {
     if (!verdict.read) return null;
     if (verdict.resume) this.summary.retried++;
     else this.summary.new++;
-    const record = this.recordOf(object, partition);
+    const record = newRecord(this.bucket.name, this.bucket.path, partition, object);
     const read = await this.startRead(record, object.size, verdict.resume, (result) => this.settle(result, object, folder, progress));
     if (read === null) {
       progress.firstUnfinished = earlierFolder(progress.firstUnfinished, folder);
@@ -344,11 +344,6 @@ export class BucketCollector {
       default:
         progress.newestSettled = laterFolder(progress.newestSettled, folder);
     }
-  }
-
-  private recordOf(object: ObjectSummary, partition: Partition): ObjectRecord {
-    const { account, region } = toStored(partition);
-    return { bucket: this.bucket.name, path: this.bucket.path, account, region, key: object.key, etag: object.etag, size: object.size ?? 0, events: 0, malformed: 0 };
   }
 
   /**

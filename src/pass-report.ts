@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { BucketClient } from './aws/s3.js';
 import type { BucketConfig } from './config/load.js';
 import { describe } from './errors.js';
+import { noCounts } from './read-object.js';
 import type { BucketPassSummary } from './vocabulary.js';
 import { logsRoot } from './walk/native.js';
 
@@ -16,16 +17,7 @@ export function emptySummary(bucket: string): BucketPassSummary {
     listed: 0,
     new: 0,
     retried: 0,
-    done: 0,
-    failed: 0,
-    events: 0,
-    critical: 0,
-    suppressed: 0,
-    discarded: 0,
-    skipped: 0,
-    malformed: 0,
-    bytes: 0,
-    deleted: 0,
+    ...noCounts(),
     durationMs: 0,
     interrupted: null,
     left: 0,

@@ -12,6 +12,7 @@ import type { Limits, ObjectOutcome, ReadCounts, Telemetry } from './vocabulary.
 import type { KnownObject, ObjectRecord, SeenVersion } from './state/rows.js';
 import { findingId, type JsonObject } from './decode/finding.js';
 import type { EncodedEvent } from './event-batch.js';
+import { toStored, type Partition } from './walk/partition.js';
 import { decideUpdate, updateReasonText, versionFacts, type VersionFacts } from './policy/updates.js';
 import type { StateStore } from './state/store.js';
 
@@ -77,6 +78,12 @@ export interface ObjectResult {
   haltReason: string | null;
 }
 
+/** The record of an object about to be read: where it was listed (or notified) and what was said of it. */
+export function newRecord(bucket: string, path: string, partition: Partition, object: { key: string; etag: string; size: number | null }): ObjectRecord {
+  const { account, region } = toStored(partition);
+  return { bucket, path, account, region, key: object.key, etag: object.etag, size: object.size ?? 0, events: 0, malformed: 0 };
+}
+
 export function noCounts(): ReadCounts {
   return { done: 0, failed: 0, events: 0, critical: 0, suppressed: 0, discarded: 0, skipped: 0, malformed: 0, bytes: 0, deleted: 0 };
 }
@@ -106,10 +113,9 @@ function placesBefore(events: readonly EncodedEvent[], accepted: number): number
  * its id last sent (the state's, or an earlier one in this object), and every version seen, to record
  * with the object.
  */
-function updatesOf(task: ObjectTask): { decide(finding: JsonObject): boolean; versions: SeenVersion[] } {
+function updatesOf(task: ObjectTask, log: Logger): { decide(finding: JsonObject): boolean; versions: SeenVersion[] } {
   const sentHere = new Map<string, VersionFacts>();
   const versions: SeenVersion[] = [];
-  const log = task.log.child({ key: task.record.key });
   return {
     versions,
     decide: (finding) => {
@@ -153,7 +159,7 @@ async function deliverObject(task: ObjectTask): Promise<ObjectResult> {
   // finding_updates included: `delivered` counts places).
   let delivered = task.previous && task.previous.etag === record.etag ? task.previous.delivered : 0;
   for (let fetch = 1; ; fetch++) {
-    const updates = bucket.findingUpdates.mode === 'all' ? null : updatesOf(task);
+    const updates = bucket.findingUpdates.mode === 'all' ? null : updatesOf(task, log);
     try {
       const { body } = await task.client.getObject(record.key, task.abandon, { size: task.listedSize, etag: record.etag });
       await task.outputs.waitForRoom();
@@ -163,7 +169,8 @@ async function deliverObject(task: ObjectTask): Promise<ObjectResult> {
         discard: task.discard,
         ...(updates ? { updates: updates.decide } : {}),
         deliver: async (events) => {
-          const sending = events.filter((event) => !event.suppressed);
+          // Only finding_updates holds places back.
+          const sending = updates ? events.filter((event) => !event.suppressed) : events;
           try {
             if (sending.length > 0) await task.outputs.deliver(sending, source);
           } catch (err) {

@@ -4,7 +4,7 @@
 // descriptors, /proc/net/unix for the connections a listening socket was given. The CLI's --once with a
 // bucket and a subscriber: process/output-open-once.test.ts.
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -14,20 +14,9 @@ import type { EncodedEvent } from '../src/event-batch.js';
 import { DatagramSink } from './helpers/wazuh-queue.js';
 import { eventsFromLines, tempDir } from './helpers/files.js';
 import { waitFor } from './helpers/wait.js';
+import { descriptors } from './helpers/descriptors.js';
 const silent = pino({ level: 'silent' });
 
-/** The descriptors of process `pid` whose target satisfies `matches` (a path, or `socket:[inode]`). */
-function descriptors(matches: (target: string) => boolean, pid: number | 'self' = 'self'): number {
-  let count = 0;
-  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
-    try {
-      if (matches(readlinkSync(`/proc/${pid}/fd/${fd}`))) count++;
-    } catch {
-      // A descriptor closed while the directory was read.
-    }
-  }
-  return count;
-}
 
 /** Unix sockets bound to `path`: the listening one, and one per connection made to it (accepted or not yet). */
 function unixSocketsAt(path: string): number {

@@ -90,25 +90,37 @@ export const BOTH_ORDERS: EventOrders = { wazuh: true, rules: true };
 /** The members of `aws` Wazuh's GuardDuty rules (80300-80307) read, first in document order. */
 const READ_BY_RULES = ['severity', 'type', 'title', 'id', 'accountId', 'region'];
 
+/** Sets a member as JSON.parse would: a "__proto__" key stays a member instead of setting the prototype. */
+function put(target: JsonObject, key: string, value: Json): void {
+  if (key === '__proto__') Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  else target[key] = value;
+}
+
+/** `object` with `first` as its first member, the others after it in their order. */
+function withFirst(object: JsonObject, first: string, value: Json): JsonObject {
+  const ordered: JsonObject = {};
+  put(ordered, first, value);
+  for (const key in object) if (key !== first) put(ordered, key, object[key]!);
+  return ordered;
+}
+
 /**
  * `aws` with what Wazuh's rules read first, since analysisd keeps only the first 256 fields of an
  * event: `source`, the members above, `service` with `action` and its `actionType` first; then the
  * rest, `log_info` first as Wazuh's wodle has it. Only the order of members differs from Wazuh's.
  */
 function awsForRules(finding: JsonObject, source: string, logInfo: JsonObject): JsonObject {
-  // Built from entries (Object.fromEntries defines each member): a "__proto__" key of the input stays a
-  // member, as it does in Wazuh's order, instead of setting the prototype.
-  const first: Array<[string, Json]> = [['source', source]];
-  for (const key of READ_BY_RULES) if (Object.hasOwn(finding, key)) first.push([key, finding[key]!]);
+  const aws: JsonObject = { source };
+  for (const key of READ_BY_RULES) if (Object.hasOwn(finding, key)) aws[key] = finding[key]!;
   const service = finding['service'];
   if (isObject(service) && isObject(service['action']) && Object.hasOwn(service['action'], 'actionType')) {
-    const action = Object.fromEntries([['actionType', service['action']['actionType']!], ...Object.entries(service['action']).filter(([key]) => key !== 'actionType')]);
-    first.push(['service', Object.fromEntries([['action', action], ...Object.entries(service).filter(([key]) => key !== 'action')])]);
+    const action = withFirst(service['action'], 'actionType', service['action']['actionType']!);
+    aws['service'] = withFirst(service, 'action', action);
   }
   // As in Wazuh's order, a finding's own log_info (none has one) would stand in place of the origin's.
-  first.push(['log_info', Object.hasOwn(finding, 'log_info') ? finding['log_info']! : logInfo]);
-  const placed = new Set(first.map(([key]) => key));
-  return Object.fromEntries([...first, ...Object.entries(finding).filter(([key]) => !placed.has(key))]);
+  aws['log_info'] = Object.hasOwn(finding, 'log_info') ? finding['log_info']! : logInfo;
+  for (const key in finding) if (!Object.hasOwn(aws, key)) put(aws, key, finding[key]!);
+  return aws;
 }
 
 /**

@@ -5,25 +5,17 @@
 // would still not be read whole is trimmed here, knowing what a GuardDuty finding holds. Pure: an event
 // in, an event out, the same way every time.
 
+import { fieldsOf, isObject, type JsonObject } from '../decode/finding.js';
+
 /** Bytes of one message analysisd reads, the `1:Wazuh-AWS:` header included. */
 export const ANALYSISD_MAX_BYTES = 65_535;
 /** Fields analysisd's JSON decoder keeps (decoder_order_size's default). */
 export const ANALYSISD_MAX_FIELDS = 256;
 
-type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
-type JsonObject = { [key: string]: Json };
+type Json = JsonObject[string];
 /** An event as JSON.parse gives it back. */
 export type EventObject = JsonObject;
 
-const isObject = (value: unknown): value is JsonObject => typeof value === 'object' && value !== null && !Array.isArray(value);
-
-/** The fields analysisd's JSON decoder counts: each scalar and each array one, objects walked. */
-export function countFields(value: Json): number {
-  if (!isObject(value)) return 1;
-  let fields = 0;
-  for (const child of Object.values(value)) fields += countFields(child);
-  return fields;
-}
 
 /** What trimming cut: where, and how much of how much. */
 export interface Cut {
@@ -118,7 +110,7 @@ function largestRemovable(event: JsonObject): { parent: JsonObject; key: string;
  */
 export function fitForAnalysisd(event: JsonObject, headerBytes: number): Fitted {
   const json = JSON.stringify(event);
-  if (fits(json, headerBytes, countFields(event))) return { event, json, cuts: [] };
+  if (fits(json, headerBytes, fieldsOf(event))) return { event, json, cuts: [] };
   const trimmed = structuredClone(event);
   const aws = trimmed['aws'] as JsonObject;
   const cuts: Cut[] = [];
@@ -129,7 +121,7 @@ export function fitForAnalysisd(event: JsonObject, headerBytes: number): Fitted 
   const done = () => {
     mark();
     const text = JSON.stringify(trimmed);
-    return fits(text, headerBytes, countFields(trimmed)) ? text : null;
+    return fits(text, headerBytes, fieldsOf(trimmed)) ? text : null;
   };
   const sequence = sequenceOf(trimmed);
   if (sequence !== null) {
@@ -207,7 +199,7 @@ function cutLongStrings(event: JsonObject, headerBytes: number, cuts: Cut[], mar
     cuts.push({ path: target.path, removed: 1, of: 1 });
     mark();
     const text = JSON.stringify(event);
-    if (fits(text, headerBytes, countFields(event))) return { event, json: text, cuts };
+    if (fits(text, headerBytes, fieldsOf(event))) return { event, json: text, cuts };
   }
   mark();
   return { event, json: JSON.stringify(event), cuts };

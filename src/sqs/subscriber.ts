@@ -17,7 +17,7 @@ import { OutputError, StateError, describe } from '../errors.js';
 import { owedDelete } from '../policy/deletes.js';
 import { placeKey } from '../policy/layout.js';
 import { judgeKey, keyFacts } from '../policy/verdict.js';
-import { readObject, removeObject } from '../read-object.js';
+import { newRecord, readObject, removeObject } from '../read-object.js';
 import type { KnownObject, ObjectRecord } from '../state/rows.js';
 import type { ObjectOutcome, RunContext } from '../vocabulary.js';
 import { locateKey, type LocatedKey } from '../walk/locate.js';
@@ -213,18 +213,7 @@ export class SqsSubscriber {
       return 'done';
     }
     if (!verdict.read || placed === null) return 'failed';
-    const record: ObjectRecord = {
-      bucket: object.bucket,
-      path: located.path,
-      account: placed.layout === 'native' ? placed.partition.account : '',
-      region: placed.layout === 'native' ? placed.partition.region : '',
-      key: object.key,
-      etag: object.etag,
-      size: object.size ?? 0,
-      events: 0,
-      malformed: 0,
-    };
-    return this.read({ config, client, discard }, record, object.size, verdict.resume);
+    return this.read({ config, client, discard }, newRecord(object.bucket, located.path, placed.partition, object), object.size, verdict.resume);
   }
 
   private async read(target: NotifiedBucket, record: ObjectRecord, listedSize: number | null, previous: KnownObject | undefined): Promise<ObjectOutcome> {

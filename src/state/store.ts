@@ -66,6 +66,7 @@ export class StateStore {
     recordVersion: Database.Statement<unknown[]>;
     lastSent: Database.Statement<[string, string], { updated_at: number | null; severity: string; type: string; resource: string; archived: string }>;
     pruneVersions: Database.Statement<[number]>;
+    anyVersionBefore: Database.Statement<[number], { one: number }>;
     recordPass: Database.Statement<unknown[]>;
   };
 
@@ -104,6 +105,7 @@ export class StateStore {
       lastSent: this.db.prepare(
         'SELECT updated_at, severity, type, resource, archived FROM finding_versions WHERE bucket = ? AND id = ? AND sent = 1 ORDER BY updated_at DESC LIMIT 1',
       ),
+      anyVersionBefore: this.db.prepare('SELECT 1 AS one FROM finding_versions WHERE seen_at < ? LIMIT 1'),
       pruneVersions: this.db.prepare(
         `DELETE FROM finding_versions WHERE (bucket, id) IN
            (SELECT bucket, id FROM finding_versions GROUP BY bucket, id HAVING max(seen_at) < ?)`,
@@ -170,9 +172,14 @@ export class StateStore {
     return row && { updatedAt: row.updated_at, severity: row.severity, type: row.type, resource: row.resource, archived: row.archived };
   }
 
-  /** Forgets the versions of findings whose id was last seen before `beforeMs`. */
+  /**
+   * Forgets the versions of findings whose id was last seen before `beforeMs`. Every pass asks: the
+   * grouping over all versions runs only when the index on seen_at shows one that old.
+   */
   pruneFindingVersions(beforeMs: number): number {
-    return this.guard('prune the versions of findings', () => this.prepared().pruneVersions.run(beforeMs).changes);
+    return this.guard('prune the versions of findings', () =>
+      this.prepared().anyVersionBefore.get(beforeMs) === undefined ? 0 : this.prepared().pruneVersions.run(beforeMs).changes,
+    );
   }
 
   /**

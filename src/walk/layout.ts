@@ -2,11 +2,11 @@ import type { Logger } from 'pino';
 import type { BucketClient } from '../aws/s3.js';
 import type { BucketConfig } from '../config/load.js';
 import { forEachLimit } from '../concurrency.js';
-import { GRANULARITY, chooseLayout, placeKey, type LayoutName } from '../policy/layout.js';
+import { GRANULARITY, chooseLayout, placeKey, type LayoutName, type PlacedKey } from '../policy/layout.js';
 import { LISTINGS_IN_FLIGHT } from '../vocabulary.js';
 import { accountPrefix, lastSegment, logsRoot, partitionExclusion, partitionOf } from './native.js';
 import type { Partition } from './partition.js';
-import type { FolderTime, Granularity } from './window.js';
+import type { Granularity } from './window.js';
 
 // A bucket's layout as a pass reads it: the one chosen (policy/layout.ts), and its partitions, which
 // for native exports are found by listing the account and region folders.
@@ -17,8 +17,8 @@ export interface Layout {
   granularity: Granularity;
   /** The partitions to list; fewer once `stop` is aborted (the pass is ending: nothing is listed then). */
   partitions(stop?: AbortSignal): Promise<Partition[]>;
-  /** The folder a key of the partition sits in, or null for a key outside the layout or the partition. */
-  folderOf(key: string, partition: Partition): FolderTime | null;
+  /** Where a key of the partition sits (its folder), or null for a key outside the layout or the partition. */
+  placeOf(key: string, partition: Partition): PlacedKey | null;
 }
 
 /** The bucket's layout: the one the state knows (`known`), else told by listing `<path>AWSLogs/` once. */
@@ -30,9 +30,9 @@ export async function bucketLayout(bucket: BucketConfig, client: BucketClient, k
     name,
     granularity: GRANULARITY[name],
     partitions: async (signal) => (name === 'native' ? nativePartitions(bucket, client, log, signal) : [{ kind: 'firehose', prefix: bucket.path }]),
-    folderOf: (key, partition) => {
+    placeOf: (key, partition) => {
       const placed = placeKey(bucket, name, key);
-      return placed !== null && placed.partition.prefix === partition.prefix ? placed.folder : null;
+      return placed !== null && placed.partition.prefix === partition.prefix ? placed : null;
     },
   };
 }

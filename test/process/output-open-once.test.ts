@@ -2,7 +2,7 @@
 // subscriber's drain open the outputs at the same moment, and the process holds its file output open
 // once, counted in /proc/<pid>/fd. One output opened by several callers: output-open.test.ts.
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
@@ -11,21 +11,10 @@ import { jsonlGz, makeFinding, nativeKey, today } from '../../support/findings.j
 import { useFakeS3 } from '../../support/s3.js';
 import { eventsFromLines, tempDir } from '../helpers/files.js';
 import { waitForLog } from '../helpers/wait.js';
+import { descriptors } from '../helpers/descriptors.js';
 
 const fake = useFakeS3();
 
-/** The descriptors of process `pid` whose target satisfies `matches` (a path, or `socket:[inode]`). */
-function descriptors(matches: (target: string) => boolean, pid: number | 'self' = 'self'): number {
-  let count = 0;
-  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
-    try {
-      if (matches(readlinkSync(`/proc/${pid}/fd/${fd}`))) count++;
-    } catch {
-      // A descriptor closed while the directory was read.
-    }
-  }
-  return count;
-}
 
 describe('the collector with a bucket and a subscriber', () => {
   // --once starts the bucket pass and the subscriber's drain together: both open the outputs at once.
